@@ -1,0 +1,423 @@
+//! The chain walk: given the digests of one chain in the range, decide each digest's status,
+//! which logs can be checked against which digest, where digests are missing and where the
+//! chain has gaps.
+//!
+//! Trust flows from newest to oldest. A digest is *authentic* when an RSA signature verifies
+//! over its signed message with the key its fingerprint names. The signature may come from the
+//! digest's S3 metadata or from its successor's `previousDigestSignature`; either way a
+//! verifying signature proves the bytes are what CloudTrail signed. The successor's
+//! `previousDigestHashValue` and `previousDigestSignature` are then checked as links, which is
+//! what lets a copy without S3 metadata be verified from its newest digest alone.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::digest::{ChainId, Digest, DigestKey};
+use crate::hash::{Sha256, Signature};
+use crate::keys::KeyRing;
+use crate::report::{ChainReport, FileEntry, RequestedRange, TimeRange};
+use crate::status::{FileKind, Status};
+use crate::store::Metadata;
+use crate::time::UtcTime;
+
+/// A digest as read and parsed, with what the store said about it.
+#[derive(Debug, Clone)]
+pub struct ParsedDigest {
+    pub digest: Digest,
+    /// SHA-256 of the uncompressed bytes.
+    pub sha256: Sha256,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone)]
+pub enum FetchOutcome {
+    Parsed(Box<ParsedDigest>),
+    /// Could not be read or parsed: the status (`invalid_format`, `error`, ...) and why.
+    Failed { status: Status, detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchedDigest {
+    pub key: String,
+    pub name: DigestKey,
+    pub outcome: FetchOutcome,
+}
+
+/// A log file to inflate and hash against what an authentic digest recorded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogCheck {
+    pub bucket: String,
+    pub key: String,
+    pub expected: Sha256,
+    pub digest_key: String,
+}
+
+pub struct ChainOutcome {
+    pub report: ChainReport,
+    /// Every digest's verdict (valid ones included), plus digests found missing.
+    pub digests: Vec<FileEntry>,
+    pub log_checks: Vec<LogCheck>,
+    /// Logs listed only by digests that could not be trusted.
+    pub unverified_logs: Vec<FileEntry>,
+}
+
+/// How many missing digests we are willing to infer in one hole; beyond this the hole is
+/// reported as one missing digest plus a detail saying how long the hole is.
+const MAX_INFERRED_MISSING: i64 = 10_000;
+
+struct Node {
+    key: String,
+    name: DigestKey,
+    outcome: FetchOutcome,
+    /// Index of the digest whose `previousDigestS3Object` names this one.
+    successor: Option<usize>,
+    /// The signature verified: its content is what CloudTrail wrote.
+    authentic: bool,
+    /// Not failed: authentic, or merely unsigned. Its pointers are followed.
+    trusted: bool,
+}
+
+impl Node {
+    fn parsed(&self) -> Option<&ParsedDigest> {
+        match &self.outcome {
+            FetchOutcome::Parsed(parsed) => Some(parsed),
+            FetchOutcome::Failed { .. } => None,
+        }
+    }
+
+    fn end_time(&self) -> UtcTime {
+        self.parsed().map_or(self.name.end_time, |p| p.digest.end_time)
+    }
+}
+
+fn digest_url(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// Decides every digest of one chain. `fetched` may be in any order.
+pub fn walk(
+    chain: &ChainId,
+    bucket: &str,
+    range: &RequestedRange,
+    fetched: Vec<FetchedDigest>,
+    keys: &KeyRing,
+) -> ChainOutcome {
+    let mut nodes: Vec<Node> = fetched
+        .into_iter()
+        .map(|f| Node { key: f.key, name: f.name, outcome: f.outcome, successor: None, authentic: false, trusted: false })
+        .collect();
+    // Newest first; the key breaks ties so that the order never depends on listing order.
+    nodes.sort_by(|a, b| b.name.end_time.cmp(&a.name.end_time).then_with(|| b.key.cmp(&a.key)));
+
+    let mut report = ChainReport::new(bucket, chain);
+    let mut entries: Vec<FileEntry> = Vec::new();
+
+    let by_key: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.clone(), i)).collect();
+    // A digest found away from where its own fields put it still answers for its original key.
+    let mut by_claim: HashMap<String, usize> = HashMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(parsed) = node.parsed() {
+            let d = &parsed.digest;
+            if d.bucket == bucket && d.object != node.key && !by_key.contains_key(&d.object) {
+                by_claim.entry(d.object.clone()).or_insert(i);
+            }
+        }
+    }
+
+    // Links: successor -> predecessor, only ever to an older digest, so a pointer loop cannot
+    // make the walk go round.
+    let mut missing_links: Vec<(usize, String, String)> = Vec::new(); // (successor, bucket, key)
+    let mut link_notes: HashMap<usize, String> = HashMap::new();
+    for i in 0..nodes.len() {
+        let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else { continue };
+        let target = if previous.bucket == bucket {
+            by_key.get(&previous.object).or_else(|| by_claim.get(&previous.object)).copied()
+        } else {
+            None
+        };
+        match target {
+            Some(t) if nodes[t].end_time() >= nodes[i].end_time() || t == i => {
+                link_notes.insert(i, format!("previousDigestS3Object names {} which is not older", previous.object));
+            }
+            Some(t) => {
+                if nodes[t].successor.is_none() {
+                    nodes[t].successor = Some(i);
+                } else {
+                    link_notes.insert(i, format!("another digest already names {} as its predecessor", previous.object));
+                }
+            }
+            None => missing_links.push((i, previous.bucket.clone(), previous.object.clone())),
+        }
+    }
+
+    // Authenticity, newest to oldest: a successor is always decided before its predecessor.
+    for i in 0..nodes.len() {
+        let successor = nodes[i].successor.filter(|s| nodes[*s].authentic);
+        let successor_link = successor.and_then(|s| {
+            let prev = nodes[s].parsed()?.digest.previous.clone()?;
+            Some((nodes[s].key.clone(), prev.hash, prev.signature))
+        });
+        let node = &nodes[i];
+        let mut entry = FileEntry::new(FileKind::Digest, bucket, &node.key, Status::Valid);
+        entry.backfill = chain.backfill;
+        let (status, detail, authentic) = match &node.outcome {
+            FetchOutcome::Failed { status, detail } => (*status, Some(detail.clone()), false),
+            FetchOutcome::Parsed(parsed) => {
+                let decision = decide(node, parsed, successor_link, chain, bucket, keys);
+                if decision.authentic {
+                    report.note_key(&parsed.digest.fingerprint);
+                }
+                // Report a moved digest under the key it belongs at, unless that key holds a
+                // digest of its own.
+                if let Some(moved_from) = decision.moved_from.as_ref().filter(|k| !by_key.contains_key(*k)) {
+                    entry.key = moved_from.clone();
+                    entry.moved_to = Some(node.key.clone());
+                }
+                (decision.status, decision.detail, decision.authentic)
+            }
+        };
+        let detail = match (detail, link_notes.get(&i)) {
+            (Some(d), Some(note)) => Some(format!("{d}; {note}")),
+            (None, Some(note)) => Some(note.clone()),
+            (d, None) => d,
+        };
+        entry.status = status;
+        entry.detail = detail;
+        nodes[i].authentic = authentic;
+        nodes[i].trusted = authentic || status == Status::Unsigned;
+        entries.push(entry);
+    }
+
+    // Missing predecessors, named by digests we did not find failed.
+    for (i, prev_bucket, prev_key) in missing_links {
+        if !nodes[i].trusted {
+            continue;
+        }
+        let named_time = DigestKey::parse(&prev_key).map(|k| k.end_time);
+        if named_time.is_some_and(|t| !range.contains(t)) {
+            continue; // the predecessor is outside the requested range: the walk ends here
+        }
+        let successor_url = digest_url(bucket, &nodes[i].key);
+        if prev_bucket != bucket {
+            entries.push(
+                FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::Error)
+                    .with_detail(format!("named as predecessor by {successor_url}, in bucket {prev_bucket} which this source does not hold")),
+            );
+            continue;
+        }
+        entries.push(
+            FileEntry::new(FileKind::Digest, bucket, &prev_key, Status::NotFound)
+                .with_detail(format!("named as predecessor by {successor_url}")),
+        );
+        // Digests deleted in a row leave only the first one named. The hours between the next
+        // older digest we have and the one named are each a digest that should be there.
+        let Some(start_of_named) = nodes[i].parsed().map(|p| p.digest.start_time) else { continue };
+        let older = nodes
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, n)| n.end_time() < start_of_named && n.successor.is_none());
+        if let Some((_, older)) = older {
+            let hole = start_of_named.unix() - older.end_time().unix();
+            let hours = (hole + 1800) / 3600;
+            let inferred = (hours.min(MAX_INFERRED_MISSING)).max(0);
+            for h in 1..=inferred {
+                let expected_end = older.end_time().plus_seconds(h * 3600);
+                if !range.contains(expected_end) {
+                    continue;
+                }
+                let key = chain.digest_key(expected_end);
+                entries.push(
+                    FileEntry::new(FileKind::Digest, bucket, &key, Status::NotFound).with_detail(format!(
+                        "inferred: the chain from {successor_url} back to {} has no digest for the hour ending about {expected_end}; exact key unknown",
+                        digest_url(bucket, &older.key)
+                    )),
+                );
+            }
+        }
+    }
+
+    // Gaps: a starting digest after an older digest of the same chain.
+    let mut gaps = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Some(parsed) = node.parsed() else { continue };
+        if parsed.digest.previous.is_some() || !node.trusted {
+            continue;
+        }
+        if let Some(older) = nodes.iter().skip(i + 1).find(|n| n.end_time() < parsed.digest.start_time) {
+            if older.successor.is_none() {
+                gaps.push(TimeRange { start: older.end_time(), end: parsed.digest.start_time });
+            }
+        }
+    }
+    gaps.sort_by_key(|g| g.start);
+    report.gaps = gaps;
+
+    // Found range and empty hours.
+    let mut found: Option<TimeRange> = None;
+    for node in &nodes {
+        if let Some(parsed) = node.parsed() {
+            let d = &parsed.digest;
+            found = Some(match found {
+                None => TimeRange { start: d.start_time, end: d.end_time },
+                Some(r) => TimeRange { start: r.start.min(d.start_time), end: r.end.max(d.end_time) },
+            });
+            if node.authentic && d.log_files.is_empty() {
+                report.empty_windows.push(TimeRange { start: d.start_time, end: d.end_time });
+            }
+        }
+    }
+    report.empty_windows.sort_by_key(|w| w.start);
+    report.found = found;
+
+    // Logs: checked against authentic digests; the rest are unverified.
+    let mut checks: BTreeMap<(String, String, Sha256), String> = BTreeMap::new();
+    let mut untrusted: BTreeMap<(String, String), (String, Status)> = BTreeMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Some(parsed) = node.parsed() else { continue };
+        let status = entries[i].status;
+        for log in &parsed.digest.log_files {
+            if node.authentic {
+                checks
+                    .entry((log.bucket.clone(), log.object.clone(), log.hash))
+                    .or_insert_with(|| node.key.clone());
+            } else {
+                untrusted.entry((log.bucket.clone(), log.object.clone())).or_insert((node.key.clone(), status));
+            }
+        }
+    }
+    let checked: HashSet<(&str, &str)> = checks.keys().map(|(b, k, _)| (b.as_str(), k.as_str())).collect();
+    let mut unverified_logs = Vec::new();
+    for ((log_bucket, log_key), (digest_key, digest_status)) in &untrusted {
+        if checked.contains(&(log_bucket.as_str(), log_key.as_str())) {
+            continue;
+        }
+        let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified).with_detail(format!(
+            "listed only by {} whose status is {digest_status}",
+            digest_url(bucket, digest_key)
+        ));
+        entry.digest = Some(digest_key.clone());
+        entry.backfill = chain.backfill;
+        unverified_logs.push(entry);
+    }
+    let log_checks = checks
+        .into_iter()
+        .map(|((bucket, key, expected), digest_key)| LogCheck { bucket, key, expected, digest_key })
+        .collect();
+
+    for entry in &entries {
+        report.digests.add(entry.status);
+    }
+    for entry in &unverified_logs {
+        report.logs.add(entry.status);
+    }
+    ChainOutcome { report, digests: entries, log_checks, unverified_logs }
+}
+
+struct Decision {
+    status: Status,
+    detail: Option<String>,
+    authentic: bool,
+    /// For a digest read away from the key its own fields name: that key.
+    moved_from: Option<String>,
+}
+
+fn decide(
+    node: &Node,
+    parsed: &ParsedDigest,
+    successor_link: Option<(String, Sha256, Signature)>,
+    chain: &ChainId,
+    bucket: &str,
+    keys: &KeyRing,
+) -> Decision {
+    let digest = &parsed.digest;
+    let fail = |status, detail: String| Decision { status, detail: Some(detail), authentic: false, moved_from: None };
+
+    let Some(key) = keys.find(&digest.fingerprint, &chain.region) else {
+        return fail(
+            Status::KeyNotFound,
+            format!("public key not found in region {} for fingerprint {}", chain.region, digest.fingerprint),
+        );
+    };
+    let message = digest.signed_message(&parsed.sha256);
+
+    let metadata_signature = match parsed.metadata.get("signature") {
+        None => None,
+        Some(text) => match Signature::parse_hex(text.trim()) {
+            Ok(sig) => Some(sig),
+            Err(e) => return fail(Status::SignatureInvalid, format!("S3 metadata signature is malformed: {e}")),
+        },
+    };
+    if let Some(algorithm) = parsed.metadata.get("signature-algorithm") {
+        if algorithm != crate::digest::SIGNATURE_ALGORITHM {
+            return fail(Status::SignatureInvalid, format!("S3 metadata signature-algorithm is {algorithm:?}"));
+        }
+    }
+
+    let mut notes: Vec<String> = Vec::new();
+    let authentic;
+    match successor_link {
+        Some((successor_key, expected_hash, linked_signature)) => {
+            let successor_url = digest_url(bucket, &successor_key);
+            let signature_ok = key.verify(message.as_bytes(), &linked_signature).is_ok();
+            if expected_hash != parsed.sha256 {
+                return Decision {
+                    status: Status::HashMismatch,
+                    detail: Some(format!(
+                        "SHA-256 {} differs from previousDigestHashValue {} in {successor_url}",
+                        parsed.sha256, expected_hash
+                    )),
+                    authentic: signature_ok,
+                    moved_from: None,
+                };
+            }
+            if !signature_ok {
+                return fail(
+                    Status::SignatureInvalid,
+                    format!("signature verification failed (signature from previousDigestSignature of {successor_url})"),
+                );
+            }
+            authentic = true;
+            if let Some(metadata_signature) = metadata_signature {
+                if metadata_signature != linked_signature {
+                    return Decision {
+                        status: Status::SignatureInvalid,
+                        detail: Some(format!(
+                            "S3 metadata signature differs from previousDigestSignature of {successor_url}"
+                        )),
+                        authentic,
+                        moved_from: None,
+                    };
+                }
+            }
+        }
+        None => {
+            let Some(signature) = metadata_signature else {
+                let why = if node.successor.is_some() {
+                    "no signature: not in the digest metadata, and its successor could not be verified"
+                } else {
+                    "no signature: not in the digest metadata (newest digest of a copy without metadata)"
+                };
+                return Decision { status: Status::Unsigned, detail: Some(why.into()), authentic: false, moved_from: None };
+            };
+            if key.verify(message.as_bytes(), &signature).is_err() {
+                return fail(Status::SignatureInvalid, "signature verification failed".into());
+            }
+            authentic = true;
+            if node.successor.is_some() {
+                notes.push("verified by its own metadata signature; its successor could not be verified".into());
+            }
+        }
+    }
+
+    if digest.bucket != bucket || digest.object != node.key {
+        let original = digest_url(&digest.bucket, &digest.object);
+        return Decision {
+            status: Status::Moved,
+            detail: Some(format!("has been moved from its original location {original}")),
+            authentic,
+            moved_from: (digest.bucket == bucket).then(|| digest.object.clone()),
+        };
+    }
+    let detail = if notes.is_empty() { None } else { Some(notes.join("; ")) };
+    Decision { status: Status::Valid, detail, authentic, moved_from: None }
+}

@@ -1,0 +1,239 @@
+//! Strict gzip inflation and SHA-256 hashing as one streaming pass.
+//!
+//! CloudTrail hashes the *inflated* bytes of each file, and each file is exactly one gzip
+//! member. Anything after that member (a second member, or junk) is an integrity failure: a
+//! reader that stops after the first member would hash less than a reader that does not, so an
+//! attacker could append records that some tools show and the hash never covered.
+//!
+//! Memory stays bounded whatever the input: the data is hashed in fixed-size chunks, and the
+//! inflated bytes are kept only when the caller asks (digests), up to a cap.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use sha2::Digest as _;
+
+use crate::hash::Sha256;
+
+const CHUNK: usize = 64 * 1024;
+
+/// Digests are small JSON documents; anything inflating past this is refused as malformed
+/// rather than held in memory (a gzip bomb).
+pub const DIGEST_SIZE_CAP: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug)]
+pub enum GzipError {
+    /// The first bytes are not a gzip header (or the file is empty).
+    NotGzip(String),
+    /// A gzip header, but the stream is corrupt, truncated, or fails its CRC.
+    Corrupt(String),
+    /// Bytes follow the end of the first gzip member.
+    TrailingData,
+    /// The inflated content passed the cap the caller set.
+    TooLarge { cap: u64 },
+    /// The source itself failed to deliver bytes: not the file's fault.
+    Read(io::Error),
+}
+
+impl std::fmt::Display for GzipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GzipError::NotGzip(why) => write!(f, "not gzip: {why}"),
+            GzipError::Corrupt(why) => write!(f, "corrupt gzip stream: {why}"),
+            GzipError::TrailingData => write!(f, "unexpected data after end of compressed stream"),
+            GzipError::TooLarge { cap } => write!(f, "inflates to more than {cap} bytes"),
+            GzipError::Read(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GzipError {}
+
+#[derive(Debug, Clone)]
+pub struct Inflated {
+    pub sha256: Sha256,
+    pub inflated_len: u64,
+    pub compressed_len: u64,
+    /// The inflated bytes, when the caller asked to keep them.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// What to do with the inflated bytes besides hashing them.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep {
+    /// Hash only (log files: any size, constant memory).
+    Nothing,
+    /// Keep the inflated bytes, refusing the file past `cap` (digest files).
+    Bytes { cap: u64 },
+}
+
+/// Counts bytes and remembers the source's own failure, so that a decoder error caused by the
+/// network or disk is not mistaken for a corrupt file.
+struct SourceReader<R> {
+    inner: R,
+    read: u64,
+    failure: Option<io::Error>,
+}
+
+impl<R: Read> Read for SourceReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let copy = io::Error::new(e.kind(), e.to_string());
+                self.failure = Some(e);
+                Err(copy)
+            }
+        }
+    }
+}
+
+/// Inflates exactly one gzip member from `source`, hashing the inflated bytes.
+pub fn inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
+    let mut buffered = BufReader::with_capacity(
+        CHUNK,
+        SourceReader { inner: source, read: 0, failure: None },
+    );
+    let head = match buffered.fill_buf() {
+        Ok(head) => head,
+        Err(e) => return Err(GzipError::Read(e)),
+    };
+    if head.is_empty() {
+        return Err(GzipError::NotGzip("empty file".into()));
+    }
+    if head[0] != 0x1f || (head.len() > 1 && head[1] != 0x8b) {
+        return Err(GzipError::NotGzip("no gzip magic bytes".into()));
+    }
+
+    let mut decoder = flate2::bufread::GzDecoder::new(buffered);
+    let mut hasher = sha2::Sha256::new();
+    let mut kept: Option<Vec<u8>> = match keep {
+        Keep::Nothing => None,
+        Keep::Bytes { .. } => Some(Vec::new()),
+    };
+    let mut inflated_len: u64 = 0;
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match decoder.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let source = decoder.get_mut().get_mut();
+                return Err(match source.failure.take() {
+                    Some(failure) => GzipError::Read(failure),
+                    None => GzipError::Corrupt(e.to_string()),
+                });
+            }
+        };
+        inflated_len += n as u64;
+        hasher.update(&chunk[..n]);
+        if let (Some(bytes), Keep::Bytes { cap }) = (kept.as_mut(), keep) {
+            if inflated_len > cap {
+                return Err(GzipError::TooLarge { cap });
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    // The decoder stops after the first member's trailer; whatever is left is not covered.
+    let mut rest = decoder.into_inner();
+    match rest.fill_buf() {
+        Ok([]) => {}
+        Ok(_) => return Err(GzipError::TrailingData),
+        Err(e) => return Err(GzipError::Read(e)),
+    }
+    let compressed_len = rest.get_ref().read;
+    Ok(Inflated { sha256: Sha256(hasher.finalize().into()), inflated_len, compressed_len, bytes: kept })
+}
+
+/// Gzip `data` as one member with a fixed header (no name, mtime 0), as test vectors need
+/// byte-for-byte reproducible output.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    encoder.write_all(data).expect("write to Vec");
+    encoder.finish().expect("finish into Vec")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_the_inflated_bytes() {
+        let data = b"{\"Records\":[]}".repeat(10_000);
+        let out = inflate_and_hash(&gzip(&data)[..], Keep::Bytes { cap: 1 << 20 }).unwrap();
+        assert_eq!(out.sha256, Sha256::of(&data));
+        assert_eq!(out.inflated_len, data.len() as u64);
+        assert_eq!(out.bytes.unwrap(), data);
+    }
+
+    #[test]
+    fn second_member_is_trailing_data() {
+        let mut two = gzip(b"first");
+        two.extend(gzip(b"second"));
+        assert!(matches!(inflate_and_hash(&two[..], Keep::Nothing), Err(GzipError::TrailingData)));
+        let mut junk = gzip(b"first");
+        junk.push(0);
+        assert!(matches!(inflate_and_hash(&junk[..], Keep::Nothing), Err(GzipError::TrailingData)));
+    }
+
+    #[test]
+    fn non_gzip_and_empty_are_rejected() {
+        assert!(matches!(inflate_and_hash(&b"{}"[..], Keep::Nothing), Err(GzipError::NotGzip(_))));
+        assert!(matches!(inflate_and_hash(&b""[..], Keep::Nothing), Err(GzipError::NotGzip(_))));
+    }
+
+    #[test]
+    fn truncated_and_bad_crc_are_corrupt() {
+        let whole = gzip(b"some log content that is long enough");
+        let truncated = &whole[..whole.len() - 5];
+        assert!(matches!(inflate_and_hash(truncated, Keep::Nothing), Err(GzipError::Corrupt(_))));
+        let mut bad_crc = whole.clone();
+        let at = bad_crc.len() - 8;
+        bad_crc[at] ^= 0xff;
+        assert!(matches!(inflate_and_hash(&bad_crc[..], Keep::Nothing), Err(GzipError::Corrupt(_))));
+    }
+
+    #[test]
+    fn cap_refuses_bombs() {
+        let bomb = gzip(&vec![0u8; 2 << 20]);
+        assert!(bomb.len() < 10_000);
+        assert!(matches!(
+            inflate_and_hash(&bomb[..], Keep::Bytes { cap: 1 << 20 }),
+            Err(GzipError::TooLarge { .. })
+        ));
+        assert_eq!(inflate_and_hash(&bomb[..], Keep::Nothing).unwrap().inflated_len, 2 << 20);
+    }
+
+    struct FailingAfter {
+        data: Vec<u8>,
+        at: usize,
+    }
+
+    impl Read for FailingAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at >= self.data.len() / 2 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"));
+            }
+            let n = buf.len().min(self.data.len() / 2 - self.at).min(7);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn source_failure_is_a_read_error_not_corruption() {
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let failing = FailingAfter { data: gzip(&data), at: 0 };
+        assert!(matches!(inflate_and_hash(failing, Keep::Nothing), Err(GzipError::Read(_))));
+    }
+}

@@ -1,0 +1,266 @@
+//! CloudTrail's public keys and RSA signature verification.
+//!
+//! Keys arrive as the JSON of `aws cloudtrail list-public-keys` (or ListPublicKeys itself):
+//! base64 DER, a validity window and an MD5 fingerprint. The fingerprint is how digests name
+//! their key, so a file whose fingerprints lie about their keys is refused outright rather than
+//! trusted to select keys.
+
+use std::fmt;
+
+use base64::Engine as _;
+use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+use rsa::pkcs1::DecodeRsaPublicKey as _;
+use rsa::pkcs8::DecodePublicKey as _;
+use rsa::traits::PublicKeyParts as _;
+use serde::Deserialize;
+
+use crate::hash::{Fingerprint, Signature};
+use crate::time::UtcTime;
+
+/// CloudTrail's keys are 2048-bit; anything shorter is not a key we accept evidence from.
+pub const MIN_KEY_BITS: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    Json(String),
+    NoKeyList,
+    Base64 { index: usize },
+    Der { index: usize, problem: String },
+    FingerprintMismatch { index: usize, stated: String, actual: Fingerprint },
+    TooShort { index: usize, bits: usize },
+    BadExponent { index: usize },
+    Validity { index: usize, problem: String },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Json(e) => write!(f, "not a public key list: {e}"),
+            KeyError::NoKeyList => write!(f, "no PublicKeyList in the key file"),
+            KeyError::Base64 { index } => write!(f, "key #{index}: Value is not base64"),
+            KeyError::Der { index, problem } => {
+                write!(f, "key #{index}: not an RSA public key (PKCS#1 or X.509 SPKI DER): {problem}")
+            }
+            KeyError::FingerprintMismatch { index, stated, actual } => write!(
+                f,
+                "key #{index}: Fingerprint {stated} is not the MD5 of its key ({actual}); refusing the key file"
+            ),
+            KeyError::TooShort { index, bits } => {
+                write!(f, "key #{index}: {bits}-bit RSA key is shorter than {MIN_KEY_BITS} bits")
+            }
+            KeyError::BadExponent { index } => {
+                write!(f, "key #{index}: RSA public exponent must be odd and at least 3")
+            }
+            KeyError::Validity { index, problem } => write!(f, "key #{index}: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    /// RSA says no: the message or the signature is not what the key signed.
+    BadSignature,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("signature verification failed")
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub fingerprint: Fingerprint,
+    /// The region the key was listed for, when the key file says.
+    pub region: Option<String>,
+    pub validity_start: Option<UtcTime>,
+    pub validity_end: Option<UtcTime>,
+    pub bits: usize,
+    /// The DER exactly as given (what the fingerprint covers).
+    pub der: Vec<u8>,
+    modulus: Vec<u8>,
+    exponent: Vec<u8>,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({} {:?} {} bits)", self.fingerprint, self.region, self.bits)
+    }
+}
+
+impl PublicKey {
+    /// Accepts PKCS#1 `RSAPublicKey` DER (what CloudTrail serves) or X.509 SPKI DER.
+    pub fn from_der(der: &[u8]) -> Result<PublicKey, String> {
+        let key = rsa::RsaPublicKey::from_pkcs1_der(der)
+            .or_else(|pkcs1_err| {
+                rsa::RsaPublicKey::from_public_key_der(der)
+                    .map_err(|spki_err| format!("PKCS#1: {pkcs1_err}; SPKI: {spki_err}"))
+            })?;
+        Ok(PublicKey {
+            fingerprint: Fingerprint::of_der(der),
+            region: None,
+            validity_start: None,
+            validity_end: None,
+            bits: key.n().bits(),
+            der: der.to_vec(),
+            modulus: key.n().to_bytes_be(),
+            exponent: key.e().to_bytes_be(),
+        })
+    }
+
+    fn exponent_is_acceptable(&self) -> bool {
+        let odd = self.exponent.last().is_some_and(|b| b & 1 == 1);
+        let at_least_three = self.exponent.iter().rev().skip(1).any(|b| *b != 0)
+            || self.exponent.last().is_some_and(|b| *b >= 3);
+        odd && at_least_three
+    }
+
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), VerifyError> {
+        let components = RsaPublicKeyComponents { n: &self.modulus, e: &self.exponent };
+        components
+            .verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature.0)
+            .map_err(|_| VerifyError::BadSignature)
+    }
+}
+
+/// The keys available to a run, from key files or ListPublicKeys.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: Vec<PublicKey>,
+}
+
+#[derive(Deserialize)]
+struct RawKeyFile {
+    #[serde(rename = "PublicKeyList", alias = "publicKeyList")]
+    public_key_list: Option<Vec<RawKey>>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    #[serde(rename = "Value", alias = "value")]
+    value: String,
+    #[serde(rename = "ValidityStartTime", alias = "validityStartTime", default)]
+    validity_start: Option<serde_json::Value>,
+    #[serde(rename = "ValidityEndTime", alias = "validityEndTime", default)]
+    validity_end: Option<serde_json::Value>,
+    #[serde(rename = "Fingerprint", alias = "fingerprint", default)]
+    fingerprint: Option<String>,
+    #[serde(rename = "Region", alias = "region", default)]
+    region: Option<String>,
+}
+
+fn validity_time(index: usize, value: &Option<serde_json::Value>) -> Result<Option<UtcTime>, KeyError> {
+    let bad = |problem: String| KeyError::Validity { index, problem };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => {
+            let seconds = n.as_f64().ok_or_else(|| bad(format!("validity {n} is not a time")))?;
+            if !seconds.is_finite() || seconds.abs() > 1e11 {
+                return Err(bad(format!("validity {n} is out of range")));
+            }
+            Ok(Some(UtcTime::from_unix(seconds.floor() as i64)))
+        }
+        Some(serde_json::Value::String(s)) => UtcTime::parse_user(s)
+            .map(Some)
+            .map_err(|e| bad(format!("validity: {e}"))),
+        Some(other) => Err(bad(format!("validity {other} is not a time"))),
+    }
+}
+
+impl KeyRing {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a `list-public-keys` JSON document. Keys with no `Region` take `default_region`.
+    pub fn parse_json(bytes: &[u8], default_region: Option<&str>) -> Result<KeyRing, KeyError> {
+        let raw: RawKeyFile = serde_json::from_slice(bytes).map_err(|e| KeyError::Json(e.to_string()))?;
+        let list = raw.public_key_list.ok_or(KeyError::NoKeyList)?;
+        let mut keys = Vec::with_capacity(list.len());
+        for (index, raw_key) in list.into_iter().enumerate() {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(raw_key.value.trim())
+                .map_err(|_| KeyError::Base64 { index })?;
+            let mut key = PublicKey::from_der(&der).map_err(|problem| KeyError::Der { index, problem })?;
+            if let Some(stated) = &raw_key.fingerprint {
+                let matches = Fingerprint::parse_hex(stated).is_ok_and(|fp| fp == key.fingerprint);
+                if !matches {
+                    return Err(KeyError::FingerprintMismatch {
+                        index,
+                        stated: stated.clone(),
+                        actual: key.fingerprint,
+                    });
+                }
+            }
+            if key.bits < MIN_KEY_BITS {
+                return Err(KeyError::TooShort { index, bits: key.bits });
+            }
+            if !key.exponent_is_acceptable() {
+                return Err(KeyError::BadExponent { index });
+            }
+            key.validity_start = validity_time(index, &raw_key.validity_start)?;
+            key.validity_end = validity_time(index, &raw_key.validity_end)?;
+            key.region = raw_key.region.or_else(|| default_region.map(str::to_string));
+            keys.push(key);
+        }
+        Ok(KeyRing { keys })
+    }
+
+    pub fn add(&mut self, key: PublicKey) {
+        if !self.keys.iter().any(|k| k.fingerprint == key.fingerprint && k.region == key.region) {
+            self.keys.push(key);
+        }
+    }
+
+    pub fn extend(&mut self, other: KeyRing) {
+        for key in other.keys {
+            self.add(key);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The key with this fingerprint for `region`. A key that the file does not tag with a
+    /// region stands for any region (a file fetched for one region, as the AWS CLI prints it).
+    pub fn find(&self, fingerprint: &Fingerprint, region: &str) -> Option<&PublicKey> {
+        self.keys
+            .iter()
+            .filter(|k| &k.fingerprint == fingerprint)
+            .find(|k| k.region.as_deref().is_none_or(|r| r == region))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponent_rules() {
+        let mut key = PublicKey {
+            fingerprint: Fingerprint([0; 16]),
+            region: None,
+            validity_start: None,
+            validity_end: None,
+            bits: 2048,
+            der: vec![],
+            modulus: vec![],
+            exponent: vec![1, 0, 1],
+        };
+        assert!(key.exponent_is_acceptable());
+        key.exponent = vec![1];
+        assert!(!key.exponent_is_acceptable());
+        key.exponent = vec![4];
+        assert!(!key.exponent_is_acceptable());
+        key.exponent = vec![3];
+        assert!(key.exponent_is_acceptable());
+    }
+}

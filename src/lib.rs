@@ -1,0 +1,29 @@
+//! ctverify: prove whether AWS CloudTrail logs are intact.
+//!
+//! The library does the work; the `ctverify` binary is a thin command line over [`cli`].
+//! Where things live:
+//! - [`time`], [`hash`]: UTC instants and hex-carried hash values as CloudTrail writes them;
+//! - [`digest`]: digest key names and digest JSON, parsed strictly;
+//! - [`keys`]: CloudTrail public keys and RSA signature verification;
+//! - [`gzip`]: strict single-member gzip inflation with SHA-256, streaming;
+//! - [`store`]: where objects come from (a directory copy; S3 later), behind one trait;
+//! - [`chain`]: the chain walk that decides each digest and which logs to check;
+//! - [`verify`]: the pipeline: discovery, reading, the walk, log checks;
+//! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
+//! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
+//! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
+
+pub mod bundle;
+pub mod chain;
+pub mod cli;
+pub mod digest;
+pub mod generate;
+pub mod gzip;
+pub mod hash;
+pub mod keys;
+pub mod report;
+pub mod report_format;
+pub mod status;
+pub mod store;
+pub mod time;
+pub mod verify;

@@ -1,0 +1,192 @@
+//! The report model: what was found, chain by chain and file by file.
+//!
+//! Writers for the three formats live in `report_format`; this module holds only data.
+
+use serde::Serialize;
+
+use crate::digest::ChainId;
+use crate::hash::Fingerprint;
+use crate::status::{Counts, FileKind, Outcome, Status};
+use crate::time::UtcTime;
+
+/// One file's verdict.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileEntry {
+    pub kind: FileKind,
+    pub bucket: String,
+    /// For a moved file, the key it belongs at; `moved_to` says where it was found.
+    pub key: String,
+    pub status: Status,
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+    /// For a log: the digest that lists it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// For text lines: backfill digests and their logs are marked `(backfill)`.
+    #[serde(skip)]
+    pub backfill: bool,
+}
+
+impl FileEntry {
+    pub fn new(kind: FileKind, bucket: &str, key: &str, status: Status) -> FileEntry {
+        FileEntry {
+            kind,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            status,
+            detail: None,
+            moved_to: None,
+            digest: None,
+            backfill: false,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> FileEntry {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct TimeRange {
+    pub start: UtcTime,
+    pub end: UtcTime,
+}
+
+/// Requested range: the start is open when the user gave none (all digests found).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RequestedRange {
+    pub start: Option<UtcTime>,
+    pub end: UtcTime,
+}
+
+impl RequestedRange {
+    pub fn contains(&self, t: UtcTime) -> bool {
+        self.start.is_none_or(|s| t >= s) && t <= self.end
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainReport {
+    pub bucket: String,
+    pub prefix: String,
+    pub organization_id: Option<String>,
+    pub account_id: String,
+    pub region: String,
+    pub trail: String,
+    pub home_region: String,
+    pub backfill: bool,
+    pub found: Option<TimeRange>,
+    pub digests: Counts,
+    pub logs: Counts,
+    pub gaps: Vec<TimeRange>,
+    /// Fingerprints of the keys whose signatures verified, so a reader can check them with AWS.
+    pub public_keys: Vec<String>,
+    /// Windows whose digest lists no log file (text report, verbose).
+    #[serde(skip)]
+    pub empty_windows: Vec<TimeRange>,
+}
+
+impl ChainReport {
+    pub fn new(bucket: &str, id: &ChainId) -> ChainReport {
+        ChainReport {
+            bucket: bucket.to_string(),
+            prefix: id.prefix.clone(),
+            organization_id: id.organization_id.clone(),
+            account_id: id.account_id.clone(),
+            region: id.region.clone(),
+            trail: id.trail.clone(),
+            home_region: id.home_region.clone(),
+            backfill: id.backfill,
+            found: None,
+            digests: Counts::default(),
+            logs: Counts::default(),
+            gaps: Vec::new(),
+            public_keys: Vec::new(),
+            empty_windows: Vec::new(),
+        }
+    }
+
+    pub fn note_key(&mut self, fingerprint: &Fingerprint) {
+        let hex = fingerprint.to_hex();
+        if !self.public_keys.contains(&hex) {
+            self.public_keys.push(hex);
+            self.public_keys.sort();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Incomplete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub digests: Counts,
+    pub logs: Counts,
+    pub result: Verdict,
+}
+
+impl Summary {
+    pub fn of(chains: &[ChainReport]) -> Summary {
+        let mut digests = Counts::default();
+        let mut logs = Counts::default();
+        for chain in chains {
+            digests.merge(&chain.digests);
+            logs.merge(&chain.logs);
+        }
+        let result = if digests.invalid + logs.invalid > 0 {
+            Verdict::Invalid
+        } else if digests.unverified + logs.unverified > 0 || digests.total() == 0 {
+            // Nothing checked proves nothing: an empty range is not a clean bill of health.
+            Verdict::Incomplete
+        } else {
+            Verdict::Valid
+        };
+        Summary { digests, logs, result }
+    }
+
+    /// 0 valid, 1 integrity failure, 3 incomplete (cli.md).
+    pub fn exit_code(&self) -> i32 {
+        match self.result {
+            Verdict::Valid => 0,
+            Verdict::Invalid => 1,
+            Verdict::Incomplete => 3,
+        }
+    }
+}
+
+/// Where the bucket name of a directory source came from.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketOrigin {
+    /// `--s3-bucket`
+    Option,
+    /// `.ctverify/bundle.json`
+    Bundle,
+    /// The directory's own name.
+    DirectoryName,
+    /// An `s3://` source names it.
+    Source,
+}
+
+/// Facts about the run that every format prints at the top.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub source: String,
+    pub bucket: String,
+    pub bucket_from: BucketOrigin,
+    pub requested: RequestedRange,
+}
+
+/// Marks whether a status would be shown without `--verbose`.
+pub fn is_reported(status: Status, verbose: bool) -> bool {
+    verbose || status.outcome() != Outcome::Valid
+}

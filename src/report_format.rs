@@ -1,0 +1,261 @@
+//! Report writers: `text` (the AWS CLI's lines and summary), `json` (one document) and `jsonl`
+//! (one object per line as chains finish, the summary last), as cli.md specifies.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::report::{ChainReport, FileEntry, RunInfo, Summary};
+use crate::status::{Counts, FileKind, Status};
+use crate::verify::ChainResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Jsonl,
+}
+
+fn url(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// The text of one file's line after the tab: the AWS CLI's wording where it has one.
+fn text_verdict(file: &FileEntry) -> String {
+    let detail = file.detail.as_deref().unwrap_or("");
+    let with_detail = |base: &str| if detail.is_empty() { base.to_string() } else { format!("{base} ({detail})") };
+    match (file.status, file.kind) {
+        (Status::Valid, _) => "valid".into(),
+        (Status::NotFound, FileKind::Digest) if detail.starts_with("inferred") => with_detail("INVALID: not found"),
+        (Status::NotFound, _) => "INVALID: not found".into(),
+        (Status::SignatureInvalid, _) => {
+            if detail.starts_with("S3 metadata") {
+                format!("INVALID: {detail}")
+            } else {
+                "INVALID: signature verification failed".into()
+            }
+        }
+        (Status::InvalidFormat, _) => "INVALID: invalid format".into(),
+        (Status::TrailingData, _) => "INVALID: unexpected data after end of compressed stream".into(),
+        (Status::HashMismatch, FileKind::Log) => "INVALID: hash value doesn't match".into(),
+        (Status::HashMismatch, FileKind::Digest) => with_detail("INVALID: hash value doesn't match"),
+        (Status::KeyNotFound, _) => format!("INVALID: {detail}"),
+        (Status::Moved, FileKind::Digest) => "INVALID: has been moved from its original location".into(),
+        (Status::Moved, FileKind::Log) => {
+            format!("INVALID: moved to {}", url(&file.bucket, file.moved_to.as_deref().unwrap_or("?")))
+        }
+        (Status::Unreferenced, _) => "INVALID: not referenced by any digest".into(),
+        (Status::Unsigned, _) => format!("UNVERIFIED: {detail}"),
+        (Status::Unverified, _) => format!("UNVERIFIED: {detail}"),
+        (Status::Error, _) => format!("ERROR: {detail}"),
+    }
+}
+
+pub fn text_line(file: &FileEntry) -> String {
+    let kind = match file.kind {
+        FileKind::Digest => "Digest file",
+        FileKind::Log => "Log file",
+    };
+    // The AWS CLI names a moved digest by where it was found.
+    let key = match (file.status, file.kind, &file.moved_to) {
+        (Status::Moved, FileKind::Digest, Some(found)) => found.as_str(),
+        _ => file.key.as_str(),
+    };
+    let backfill = if file.backfill { "(backfill) " } else { "" };
+    format!("{backfill}{kind}\t{}\t{}", url(&file.bucket, key), text_verdict(file))
+}
+
+fn ratio_line(counts: &Counts, noun: &str) -> Option<String> {
+    let total = counts.total();
+    if total == 0 {
+        return None;
+    }
+    let mut line = format!("{}/{total} {noun} files valid", counts.valid);
+    if counts.invalid > 0 {
+        line.push_str(&format!(", {}/{total} {noun} files INVALID", counts.invalid));
+    }
+    if counts.unverified > 0 {
+        line.push_str(&format!(", {}/{total} {noun} files UNVERIFIED", counts.unverified));
+    }
+    Some(line)
+}
+
+fn requested_start(run: &RunInfo, chains: &[&ChainReport]) -> String {
+    match run.requested.start {
+        Some(start) => start.to_string(),
+        None => chains
+            .iter()
+            .filter_map(|c| c.found.map(|f| f.start))
+            .min()
+            .map_or_else(|| "the first digest".to_string(), |t| t.to_string()),
+    }
+}
+
+fn write_summary(out: &mut dyn Write, run: &RunInfo, chains: &[&ChainReport], backfill: bool) -> io::Result<()> {
+    let mut digests = Counts::default();
+    let mut logs = Counts::default();
+    for chain in chains {
+        digests.merge(&chain.digests);
+        logs.merge(&chain.logs);
+    }
+    writeln!(out, "Results requested for {} to {}", requested_start(run, chains), run.requested.end)?;
+    let found_start = chains.iter().filter_map(|c| c.found.map(|f| f.start)).min();
+    let found_end = chains.iter().filter_map(|c| c.found.map(|f| f.end)).max();
+    match (found_start, found_end) {
+        (Some(start), Some(end)) => writeln!(out, "Results found for {start} to {end}:")?,
+        _ => {
+            writeln!(out, "No digests found")?;
+            return writeln!(out);
+        }
+    }
+    writeln!(out)?;
+    let (digest_noun, log_noun) = if backfill { ("backfill digest", "backfill log") } else { ("digest", "log") };
+    if let Some(line) = ratio_line(&digests, digest_noun) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(line) = ratio_line(&logs, log_noun) {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)
+}
+
+fn chain_title(chain: &ChainReport) -> String {
+    let org = chain.organization_id.as_ref().map(|o| format!(" organization {o}")).unwrap_or_default();
+    format!(
+        "Digest chain: trail {} (home region {}){org} account {} region {}{}",
+        chain.trail,
+        chain.home_region,
+        chain.account_id,
+        chain.region,
+        if chain.backfill { " (backfill)" } else { "" }
+    )
+}
+
+pub fn write_text(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult], verbose: bool) -> io::Result<()> {
+    let reports: Vec<&ChainReport> = chains.iter().map(|c| &c.report).collect();
+    writeln!(
+        out,
+        "Validating log files in {} (bucket {}, named by {}) between {} and {}",
+        run.source,
+        run.bucket,
+        match run.bucket_from {
+            crate::report::BucketOrigin::Option => "--s3-bucket",
+            crate::report::BucketOrigin::Bundle => ".ctverify/bundle.json",
+            crate::report::BucketOrigin::DirectoryName => "the directory's name",
+            crate::report::BucketOrigin::Source => "the source",
+        },
+        requested_start(run, &reports),
+        run.requested.end
+    )?;
+    writeln!(out)?;
+    for chain in chains {
+        let report = &chain.report;
+        writeln!(out, "{}", chain_title(report))?;
+        for file in &chain.files {
+            writeln!(out, "{}", text_line(file))?;
+        }
+        for gap in &report.gaps {
+            writeln!(
+                out,
+                "Gap\ts3://{}/{}\tno digests between {} and {}: logging or validation was off (not an integrity failure)",
+                report.bucket,
+                chain_folder(report),
+                gap.start,
+                gap.end
+            )?;
+        }
+        if verbose {
+            for window in &report.empty_windows {
+                writeln!(out, "No log files were delivered by CloudTrail between {} and {}", window.start, window.end)?;
+            }
+            if !report.public_keys.is_empty() {
+                writeln!(out, "Public keys used (fingerprints): {}", report.public_keys.join(", "))?;
+            }
+        }
+        writeln!(out)?;
+        write_summary(out, run, &[report], report.backfill)?;
+    }
+    if chains.len() > 1 {
+        writeln!(out, "Total for {} digest chains:", chains.len())?;
+        let plain: Vec<&ChainReport> = reports.iter().copied().filter(|c| !c.backfill).collect();
+        let backfill: Vec<&ChainReport> = reports.iter().copied().filter(|c| c.backfill).collect();
+        if !plain.is_empty() {
+            write_summary(out, run, &plain, false)?;
+        }
+        if !backfill.is_empty() {
+            write_summary(out, run, &backfill, true)?;
+        }
+    }
+    let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>());
+    writeln!(out, "Result: {}", serde_json::to_value(summary.result).unwrap_or(Value::Null).as_str().unwrap_or("?"))
+}
+
+fn chain_folder(chain: &ChainReport) -> String {
+    let id = crate::digest::ChainId {
+        prefix: chain.prefix.clone(),
+        organization_id: chain.organization_id.clone(),
+        account_id: chain.account_id.clone(),
+        region: chain.region.clone(),
+        trail: chain.trail.clone(),
+        home_region: chain.home_region.clone(),
+        backfill: chain.backfill,
+    };
+    id.digest_folder()
+}
+
+fn tagged<T: Serialize>(kind: &str, value: &T) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("type".into(), Value::String(kind.into()));
+    }
+    v
+}
+
+pub fn json_document(run: &RunInfo, chains: &[ChainResult]) -> Value {
+    let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
+    let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
+    files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
+    let summary = Summary::of(&reports);
+    json!({
+        "tool": run.tool,
+        "version": run.version,
+        "source": run.source,
+        "bucket": run.bucket,
+        "bucket_from": run.bucket_from,
+        "requested": run.requested,
+        "chains": reports,
+        "files": files,
+        "summary": summary,
+    })
+}
+
+pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_document(run, chains))?;
+    writeln!(out)
+}
+
+/// Streams one chain's lines as soon as it is decided.
+pub fn write_jsonl_chain(out: &mut dyn Write, chain: &ChainReport, files: &[FileEntry], verbose: bool) -> io::Result<()> {
+    for file in files.iter().filter(|f| crate::report::is_reported(f.status, verbose)) {
+        serde_json::to_writer(&mut *out, &tagged("file", file))?;
+        writeln!(out)?;
+    }
+    serde_json::to_writer(&mut *out, &tagged("chain", chain))?;
+    writeln!(out)?;
+    out.flush()
+}
+
+pub fn write_jsonl_summary(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
+    let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
+    let mut line = tagged("summary", &Summary::of(&reports));
+    if let Value::Object(map) = &mut line {
+        map.insert("tool".into(), json!(run.tool));
+        map.insert("version".into(), json!(run.version));
+        map.insert("source".into(), json!(run.source));
+        map.insert("requested".into(), json!(run.requested));
+    }
+    serde_json::to_writer(&mut *out, &line)?;
+    writeln!(out)?;
+    out.flush()
+}

@@ -1,0 +1,105 @@
+//! The verdicts a file can get, as cli.md defines them.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Valid,
+    NotFound,
+    Moved,
+    SignatureInvalid,
+    HashMismatch,
+    KeyNotFound,
+    InvalidFormat,
+    TrailingData,
+    Unreferenced,
+    Unsigned,
+    Unverified,
+    Error,
+}
+
+/// How a status counts in summaries and exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Valid,
+    /// Evidence of tampering or loss: exit 1.
+    Invalid,
+    /// Could not be checked, which proves nothing either way: exit 3.
+    Unverified,
+}
+
+impl Status {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Status::Valid => Outcome::Valid,
+            Status::Unsigned | Status::Unverified | Status::Error => Outcome::Unverified,
+            Status::NotFound
+            | Status::Moved
+            | Status::SignatureInvalid
+            | Status::HashMismatch
+            | Status::KeyNotFound
+            | Status::InvalidFormat
+            | Status::TrailingData
+            | Status::Unreferenced => Outcome::Invalid,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::NotFound => "not_found",
+            Status::Moved => "moved",
+            Status::SignatureInvalid => "signature_invalid",
+            Status::HashMismatch => "hash_mismatch",
+            Status::KeyNotFound => "key_not_found",
+            Status::InvalidFormat => "invalid_format",
+            Status::TrailingData => "trailing_data",
+            Status::Unreferenced => "unreferenced",
+            Status::Unsigned => "unsigned",
+            Status::Unverified => "unverified",
+            Status::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    Digest,
+    Log,
+}
+
+/// Valid / invalid / unverified tallies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub valid: u64,
+    pub invalid: u64,
+    pub unverified: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: Status) {
+        match status.outcome() {
+            Outcome::Valid => self.valid += 1,
+            Outcome::Invalid => self.invalid += 1,
+            Outcome::Unverified => self.unverified += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        self.valid += other.valid;
+        self.invalid += other.invalid;
+        self.unverified += other.unverified;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.valid + self.invalid + self.unverified
+    }
+}

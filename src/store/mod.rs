@@ -1,0 +1,69 @@
+//! Where the objects come from: one small trait, so that the verifier does not care whether it
+//! reads a bucket or a copy of one on disk.
+
+pub mod dir;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+
+/// S3 user metadata of an object (`signature`, `signature-algorithm`,
+/// `backfill-generation-timestamp` for digests), keys lowercase.
+pub type Metadata = BTreeMap<String, String>;
+
+/// An object's body as a stream, so that a log of any size is never held whole in memory.
+pub struct Object {
+    pub body: Box<dyn Read + Send>,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// The object is not there (S3 NoSuchKey, or no such file).
+    NotFound,
+    /// The key cannot be read safely from this store (for a directory: it would leave the root).
+    UnsafeKey(String),
+    /// The object lives in a bucket this store does not hold.
+    OtherBucket(String),
+    /// Anything else: I/O failures, network errors after retries. Never evidence of tampering.
+    Read(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::UnsafeKey(why) => write!(f, "key refused: {why}"),
+            StoreError::OtherBucket(bucket) => write!(f, "in bucket {bucket}, which this source does not hold"),
+            StoreError::Read(why) => write!(f, "could not be read: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A read-only view of one bucket. Keys are S3 keys; listings are in S3's order (bytewise).
+pub trait ObjectStore: Send + Sync {
+    /// The bucket this store stands for.
+    fn bucket(&self) -> &str;
+
+    /// Human description of the source, for reports.
+    fn describe(&self) -> String;
+
+    /// The immediate "folders" under `prefix` (which ends in `/` or is empty): S3's common
+    /// prefixes with delimiter `/`, each returned in full and ending in `/`, sorted.
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Every key under `prefix` that sorts after `start_after`, in order, handed to `visit`
+    /// until it returns `false`. Folders are walked lazily, so memory does not grow with the
+    /// number of keys.
+    fn list_keys(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        visit: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Opens an object for reading, with its user metadata.
+    fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError>;
+}

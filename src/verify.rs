@@ -1,0 +1,282 @@
+//! The verification pipeline: find the chains, read their digests, walk them, check the logs.
+//!
+//! Work is spread over a thread pool of `concurrency` threads: digests of a chain are read in
+//! parallel, then its logs are streamed through the strict gzip reader in parallel. Each file's
+//! failure becomes that file's status; nothing one file does stops the others.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, ParsedDigest};
+use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
+use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
+use crate::keys::KeyRing;
+use crate::report::{is_reported, ChainReport, FileEntry, RequestedRange};
+use crate::status::{FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+
+/// Which chains to verify; empty lists mean all.
+#[derive(Debug, Clone, Default)]
+pub struct ChainFilter {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub trails: Vec<String>,
+    /// From `--trail-arn`: the trail's home region.
+    pub home_region: Option<String>,
+}
+
+impl ChainFilter {
+    fn wants_account(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
+    }
+
+    fn wants_region(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|r| r == region)
+    }
+
+    fn wants_chain(&self, chain: &ChainId) -> bool {
+        (self.trails.is_empty() || self.trails.iter().any(|t| t == &chain.trail))
+            && self.home_region.as_ref().is_none_or(|h| h == &chain.home_region)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    pub range: RequestedRange,
+    /// The trail's S3 prefix, when known; otherwise `AWSLogs/` is searched for.
+    pub prefix: Option<String>,
+    pub filter: ChainFilter,
+    pub verbose: bool,
+    pub concurrency: usize,
+}
+
+#[derive(Debug)]
+pub enum ValidateError {
+    /// A listing failed: without it we cannot tell which digests exist.
+    Listing { prefix: String, error: StoreError },
+    NoTrail { searched: String },
+    ThreadPool(String),
+}
+
+impl std::fmt::Display for ValidateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValidateError::Listing { prefix, error } => write!(f, "listing {prefix:?} failed: {error}"),
+            ValidateError::NoTrail { searched } => {
+                write!(f, "no CloudTrail digests found under {searched} (is this the bucket or copy of a trail with log file validation?)")
+            }
+            ValidateError::ThreadPool(e) => write!(f, "cannot start worker threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ValidateError {}
+
+/// One chain's report and the files to show for it (every file with `verbose`, otherwise
+/// those not valid), sorted by key.
+#[derive(Debug)]
+pub struct ChainResult {
+    pub report: ChainReport,
+    pub files: Vec<FileEntry>,
+}
+
+/// The outcome of a run, chain by chain.
+#[derive(Debug, Default)]
+pub struct Validation {
+    pub chains: Vec<ChainResult>,
+}
+
+fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ {
+    move |error| ValidateError::Listing { prefix: prefix.to_string(), error }
+}
+
+/// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
+/// down when the prefix is unknown.
+fn awslogs_roots(store: &dyn ObjectStore, prefix: Option<&str>) -> Result<Vec<String>, ValidateError> {
+    if let Some(prefix) = prefix {
+        let prefix = prefix.trim_matches('/');
+        return Ok(vec![if prefix.is_empty() { "AWSLogs/".to_string() } else { format!("{prefix}/AWSLogs/") }]);
+    }
+    let mut roots = Vec::new();
+    let mut frontier = vec![String::new()];
+    for _depth in 0..4 {
+        let mut next = Vec::new();
+        for folder in &frontier {
+            for child in store.list_folders(folder).map_err(listing_error(folder))? {
+                if child.ends_with("/AWSLogs/") || child == "AWSLogs/" {
+                    roots.push(child);
+                } else if child != ".ctverify/" {
+                    next.push(child);
+                }
+            }
+        }
+        if !roots.is_empty() || next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(roots)
+}
+
+/// Every `.../CloudTrail-Digest/REGION/` folder the filter allows.
+fn digest_folders(store: &dyn ObjectStore, options: &ValidateOptions) -> Result<Vec<String>, ValidateError> {
+    let mut folders = Vec::new();
+    for root in awslogs_roots(store, options.prefix.as_deref())? {
+        let mut account_roots = Vec::new();
+        for child in store.list_folders(&root).map_err(listing_error(&root))? {
+            let name = child[root.len()..].trim_end_matches('/');
+            if is_account_id(name) {
+                account_roots.push((child.clone(), name.to_string()));
+            } else if is_organization_id(name) {
+                for member in store.list_folders(&child).map_err(listing_error(&child))? {
+                    let account = member[child.len()..].trim_end_matches('/').to_string();
+                    if is_account_id(&account) {
+                        account_roots.push((member, account));
+                    }
+                }
+            }
+        }
+        for (account_root, account) in account_roots {
+            if !options.filter.wants_account(&account) {
+                continue;
+            }
+            let digest_root = format!("{account_root}CloudTrail-Digest/");
+            for region_folder in store.list_folders(&digest_root).map_err(listing_error(&digest_root))? {
+                let region = region_folder[digest_root.len()..].trim_end_matches('/');
+                if options.filter.wants_region(region) {
+                    folders.push(region_folder);
+                }
+            }
+        }
+    }
+    Ok(folders)
+}
+
+/// The digest keys of one region folder within the range, grouped by chain, oldest first.
+fn list_digests(
+    store: &dyn ObjectStore,
+    folder: &str,
+    options: &ValidateOptions,
+) -> Result<BTreeMap<ChainId, Vec<(String, DigestKey)>>, ValidateError> {
+    let mut chains: BTreeMap<ChainId, Vec<(String, DigestKey)>> = BTreeMap::new();
+    // Keys are `FOLDER/YYYY/MM/DD/NAME`, so the range maps onto the listing order.
+    let start_after = options.range.start.map(|s| format!("{folder}{}", s.date_path()));
+    let last_day = options.range.end.date_path();
+    store
+        .list_keys(folder, start_after.as_deref(), &mut |key| {
+            let date = key.get(folder.len()..folder.len() + 10).unwrap_or("");
+            if date > last_day.as_str() {
+                return false;
+            }
+            if let Some(name) = DigestKey::parse(key) {
+                if options.range.contains(name.end_time) && options.filter.wants_chain(&name.chain) {
+                    chains.entry(name.chain.clone()).or_default().push((key.to_string(), name));
+                }
+            }
+            true
+        })
+        .map_err(listing_error(folder))?;
+    Ok(chains)
+}
+
+fn fetch_digest(store: &dyn ObjectStore, key: &str, name: DigestKey) -> FetchedDigest {
+    let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
+    let outcome = match store.get(store.bucket(), key) {
+        Err(StoreError::NotFound) => failed(Status::NotFound, "listed, but not found when read".into()),
+        Err(e) => failed(Status::Error, e.to_string()),
+        Ok(object) => match inflate_and_hash(object.body, Keep::Bytes { cap: DIGEST_SIZE_CAP }) {
+            Err(GzipError::TrailingData) => failed(Status::TrailingData, GzipError::TrailingData.to_string()),
+            Err(GzipError::Read(e)) => failed(Status::Error, format!("read failed: {e}")),
+            Err(e) => failed(Status::InvalidFormat, format!("invalid format: {e}")),
+            Ok(inflated) => match Digest::parse(inflated.bytes.as_deref().unwrap_or_default()) {
+                Err(e) => failed(Status::InvalidFormat, format!("invalid format: {e}")),
+                Ok(digest) => FetchOutcome::Parsed(Box::new(ParsedDigest {
+                    digest,
+                    sha256: inflated.sha256,
+                    metadata: object.metadata,
+                })),
+            },
+        },
+    };
+    FetchedDigest { key: key.to_string(), name, outcome }
+}
+
+fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileEntry {
+    let entry = |status| {
+        let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
+        e.digest = Some(check.digest_key.clone());
+        e.backfill = backfill;
+        e
+    };
+    let object = match store.get(&check.bucket, &check.key) {
+        Ok(object) => object,
+        Err(StoreError::NotFound) => return entry(Status::NotFound),
+        Err(e) => return entry(Status::Error).with_detail(e.to_string()),
+    };
+    match inflate_and_hash(object.body, Keep::Nothing) {
+        Ok(inflated) if inflated.sha256 == check.expected => entry(Status::Valid),
+        Ok(inflated) => entry(Status::HashMismatch).with_detail(format!(
+            "hash value doesn't match: SHA-256 of the inflated file is {}, the digest records {}",
+            inflated.sha256, check.expected
+        )),
+        Err(GzipError::TrailingData) => entry(Status::TrailingData),
+        Err(GzipError::Read(e)) => entry(Status::Error).with_detail(format!("read failed: {e}")),
+        Err(e) => entry(Status::InvalidFormat).with_detail(e.to_string()),
+    }
+}
+
+/// Verifies every chain `store` holds within the options' range. `on_chain` sees each chain
+/// and all its file verdicts as soon as the chain is done (for streaming reports).
+pub fn validate(
+    store: &dyn ObjectStore,
+    keys: &KeyRing,
+    options: &ValidateOptions,
+    on_chain: &mut dyn FnMut(&ChainReport, &[FileEntry]),
+) -> Result<Validation, ValidateError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.concurrency.max(1))
+        .build()
+        .map_err(|e| ValidateError::ThreadPool(e.to_string()))?;
+
+    let folders = digest_folders(store, options)?;
+    let mut validation = Validation::default();
+    let mut any_digest_folder = !folders.is_empty();
+    for folder in folders {
+        let chains = list_digests(store, &folder, options)?;
+        any_digest_folder |= !chains.is_empty();
+        for (chain_id, listed) in chains {
+            let (report, files) = pool.install(|| verify_chain(store, keys, options, &chain_id, listed));
+            on_chain(&report, &files);
+            let files = files.into_iter().filter(|f| is_reported(f.status, options.verbose)).collect();
+            validation.chains.push(ChainResult { report, files });
+        }
+    }
+    if !any_digest_folder {
+        return Err(ValidateError::NoTrail { searched: store.describe() });
+    }
+    Ok(validation)
+}
+
+fn verify_chain(
+    store: &dyn ObjectStore,
+    keys: &KeyRing,
+    options: &ValidateOptions,
+    chain_id: &ChainId,
+    listed: Vec<(String, DigestKey)>,
+) -> (ChainReport, Vec<FileEntry>) {
+    let fetched: Vec<FetchedDigest> =
+        listed.into_par_iter().map(|(key, name)| fetch_digest(store, &key, name)).collect();
+    let outcome = chain::walk(chain_id, store.bucket(), &options.range, fetched, keys);
+    let mut report = outcome.report;
+    let log_entries: Vec<FileEntry> =
+        outcome.log_checks.par_iter().map(|check| check_log(store, check, chain_id.backfill)).collect();
+    for entry in &log_entries {
+        report.logs.add(entry.status);
+    }
+    let mut files = outcome.digests;
+    files.extend(log_entries);
+    files.extend(outcome.unverified_logs);
+    files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
+    (report, files)
+}
