@@ -218,9 +218,9 @@ pub fn walk(
             .find(|(_, n)| n.end_time() < start_of_named && n.successor.is_none());
         if let Some((_, older)) = older {
             let hole = start_of_named.unix() - older.end_time().unix();
-            let hours = (hole + 1800) / 3600;
-            let inferred = (hours.min(MAX_INFERRED_MISSING)).max(0);
-            for h in 1..=inferred {
+            // Rounded to whole hours; the named digest is the last of them.
+            let hours = ((hole + 1800) / 3600).min(MAX_INFERRED_MISSING);
+            for h in 1..hours {
                 let expected_end = older.end_time().plus_seconds(h * 3600);
                 if !range.contains(expected_end) {
                     continue;

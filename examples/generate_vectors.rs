@@ -1,0 +1,33 @@
+//! Regenerates the committed test vectors with the committed TEST keys:
+//!
+//!     cargo run --example generate_vectors -- vectors
+//!
+//! writes `vectors/sample/` and `vectors/cases/*/`. The output is deterministic; the test
+//! suite checks that the committed vectors are what this produces.
+
+use std::path::PathBuf;
+
+fn main() {
+    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "vectors".into()));
+    let keys = match ctverify::generate::vectors::TestKeys::load(&out.join("test-keys")) {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("generate_vectors: {e}");
+            std::process::exit(2);
+        }
+    };
+    for dir in ["sample", "cases"] {
+        let path = out.join(dir);
+        if path.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                eprintln!("generate_vectors: cannot clear {}: {e}", path.display());
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Err(e) = ctverify::generate::vectors::write_all(&out, &keys) {
+        eprintln!("generate_vectors: {e}");
+        std::process::exit(1);
+    }
+    println!("wrote {}/sample and {}/cases", out.display(), out.display());
+}

@@ -1,0 +1,311 @@
+//! The committed test vectors: `vectors/sample/` and the tamper cases under `vectors/cases/`.
+//!
+//! Each case starts from the same small signed trail, applies one kind of tampering, and
+//! records in `expected.json` the statuses that tampering must produce: derived from what was
+//! done to the files, never from running the verifier.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Bundle, ChainWriter, Delivered, HourOptions, TestSigner};
+use crate::digest::ChainId;
+use crate::gzip::gzip;
+use crate::status::{FileKind, Status};
+use crate::time::UtcTime;
+
+/// The committed TEST keys (vectors/test-keys/): never AWS's.
+pub struct TestKeys {
+    pub us_east_1_a: TestSigner,
+    pub us_east_1_b: TestSigner,
+    pub eu_west_1_a: TestSigner,
+    pub attacker: TestSigner,
+}
+
+impl TestKeys {
+    pub fn load(dir: &Path) -> Result<TestKeys, String> {
+        let load = |name: &str| TestSigner::from_pem_file(&dir.join(format!("TEST-KEY-DO-NOT-TRUST-{name}.pem")));
+        Ok(TestKeys {
+            us_east_1_a: load("us-east-1-a")?,
+            us_east_1_b: load("us-east-1-b")?,
+            eu_west_1_a: load("eu-west-1-a")?,
+            attacker: load("attacker")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExpectedFile {
+    pub kind: FileKind,
+    pub key: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+}
+
+/// What a case must produce: its exit code and every file that is not `valid`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Expected {
+    pub description: String,
+    pub exit_code: i32,
+    pub files: Vec<ExpectedFile>,
+}
+
+pub struct Case {
+    pub name: &'static str,
+    pub bundle: Bundle,
+    pub expected: Expected,
+}
+
+fn t(text: &str) -> UtcTime {
+    UtcTime::parse_field(text).unwrap_or(UtcTime::from_unix(0))
+}
+
+const HOUR: i64 = 3600;
+
+/// Two regions of one multi-region trail over twelve hours: a key rotation in us-east-1, an
+/// hour with no log files, and a gap in eu-west-1 where logging was stopped and restarted.
+pub fn sample(keys: &TestKeys) -> Bundle {
+    let mut bundle = Bundle::new("ctverify-sample-trail", "");
+    let chain = |region: &str| ChainId {
+        prefix: String::new(),
+        organization_id: None,
+        account_id: "111122223333".into(),
+        region: region.into(),
+        trail: "management-events".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    };
+    let options = HourOptions { records_per_log: 5, wrong_previous_hash: false };
+
+    let mut east = ChainWriter::new(chain("us-east-1"));
+    let first_end = t("2024-03-01T00:17:42Z");
+    for h in 0..12 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let signer = if h < 6 { &keys.us_east_1_a } else { &keys.us_east_1_b };
+        let logs = if h == 4 { 0 } else { 2 };
+        east.deliver(&mut bundle, signer, end.plus_seconds(-HOUR), end, logs, options);
+    }
+
+    let mut west = ChainWriter::new(chain("eu-west-1"));
+    let first_end = t("2024-03-01T00:21:05Z");
+    for h in (0..5).chain(7..12) {
+        if h == 7 {
+            west.stop_logging();
+        }
+        let end = first_end.plus_seconds(h * HOUR);
+        west.deliver(&mut bundle, &keys.eu_west_1_a, end.plus_seconds(-HOUR), end, 2, options);
+    }
+
+    bundle.public_keys = vec![
+        keys.us_east_1_a.key_entry("us-east-1", t("2024-01-01T00:00:00Z"), t("2024-03-01T06:00:00Z")),
+        keys.us_east_1_b.key_entry("us-east-1", t("2024-03-01T05:00:00Z"), t("2025-01-01T00:00:00Z")),
+        keys.eu_west_1_a.key_entry("eu-west-1", t("2024-01-01T00:00:00Z"), t("2025-01-01T00:00:00Z")),
+    ];
+    bundle
+}
+
+/// The trail every case starts from: six hourly digests of two logs each, under a prefix.
+fn base_trail(keys: &TestKeys) -> (Bundle, Vec<Delivered>) {
+    let mut bundle = Bundle::new("ctverify-cases", "trails/prod");
+    let mut writer = ChainWriter::new(ChainId {
+        prefix: "trails/prod".into(),
+        organization_id: None,
+        account_id: "444455556666".into(),
+        region: "us-east-1".into(),
+        trail: "audit-trail".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    });
+    let first_end = t("2024-06-01T01:05:09Z");
+    for h in 0..6 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions { records_per_log: 3, wrong_previous_hash: false };
+        writer.deliver(&mut bundle, &keys.us_east_1_a, end.plus_seconds(-HOUR), end, 2, options);
+    }
+    bundle.public_keys =
+        vec![keys.us_east_1_a.key_entry("us-east-1", t("2024-01-01T00:00:00Z"), t("2025-01-01T00:00:00Z"))];
+    (bundle, writer.delivered)
+}
+
+fn file(kind: FileKind, key: &str, status: Status) -> ExpectedFile {
+    ExpectedFile { kind, key: key.to_string(), status, moved_to: None }
+}
+
+fn case(name: &'static str, description: &str, bundle: Bundle, exit_code: i32, mut files: Vec<ExpectedFile>) -> Case {
+    files.sort();
+    Case { name, bundle, expected: Expected { description: description.into(), exit_code, files } }
+}
+
+pub fn cases(keys: &TestKeys) -> Vec<Case> {
+    use FileKind::{Digest as D, Log as L};
+    let (base, hours) = base_trail(keys);
+    let mut cases = Vec::new();
+
+    let mut b = base.clone();
+    let log = &hours[2].log_keys[0];
+    let other = super::log_records("forged", "444455556666", "us-east-1", hours[2].start, hours[2].end, 3);
+    b.objects.insert(log.clone(), gzip(&serde_json::to_vec(&other).unwrap_or_default()));
+    cases.push(case("log-modified", "a log file rewritten with other records", b, 1, vec![file(L, log, Status::HashMismatch)]));
+
+    let mut b = base.clone();
+    let log = &hours[3].log_keys[1];
+    b.objects.remove(log);
+    cases.push(case("log-deleted", "a log file deleted", b, 1, vec![file(L, log, Status::NotFound)]));
+
+    let mut b = base.clone();
+    let log = &hours[1].log_keys[0];
+    if let Some(bytes) = b.objects.get_mut(log) {
+        bytes.extend(gzip(br#"{"Records":[{"eventName":"Appended"}]}"#));
+    }
+    cases.push(case(
+        "log-appended-gzip-member",
+        "a second gzip member appended to a log file",
+        b,
+        1,
+        vec![file(L, log, Status::TrailingData)],
+    ));
+
+    let mut b = base.clone();
+    let log = &hours[4].log_keys[0];
+    let plain = b.inflated(log);
+    b.objects.insert(log.clone(), plain);
+    cases.push(case("log-not-gzip", "a log file stored inflated (not gzip)", b, 1, vec![file(L, log, Status::InvalidFormat)]));
+
+    let mut b = base.clone();
+    b.objects.remove(&hours[3].digest_key);
+    cases.push(case(
+        "digest-deleted",
+        "one digest deleted (its metadata entry kept)",
+        b,
+        1,
+        vec![file(D, &hours[3].digest_key, Status::NotFound)],
+    ));
+
+    let mut b = base.clone();
+    b.objects.remove(&hours[2].digest_key);
+    b.objects.remove(&hours[3].digest_key);
+    cases.push(case(
+        "two-digests-deleted",
+        "two consecutive digests deleted: each is not_found (the AWS CLI reports one)",
+        b,
+        1,
+        vec![file(D, &hours[2].digest_key, Status::NotFound), file(D, &hours[3].digest_key, Status::NotFound)],
+    ));
+
+    let mut b = base.clone();
+    let digest = &hours[3].digest_key;
+    let forged_hash = crate::hash::Sha256::of(b"forged").to_hex();
+    b.edit_digest(digest, |v| v["logFiles"][0]["hashValue"] = Value::String(forged_hash));
+    let mut files = vec![file(D, digest, Status::HashMismatch)];
+    files.extend(hours[3].log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    cases.push(case(
+        "digest-modified",
+        "a digest's recorded log hash changed; signature metadata untouched",
+        b,
+        1,
+        files,
+    ));
+
+    let mut b = base.clone();
+    let newest = &hours[5];
+    let forged_hash = crate::hash::Sha256::of(b"forged").to_hex();
+    b.resign_digest(&newest.digest_key, &keys.attacker, |v| {
+        v["logFiles"][0]["hashValue"] = Value::String(forged_hash);
+    });
+    let mut files = vec![file(D, &newest.digest_key, Status::KeyNotFound)];
+    files.extend(newest.log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    cases.push(case(
+        "digest-resigned-other-key",
+        "the newest digest changed and re-signed with a key AWS never published",
+        b,
+        1,
+        files,
+    ));
+
+    let mut b = base.clone();
+    let original = hours[3].digest_key.clone();
+    let moved_key = original.replace(
+        &hours[3].end.compact(),
+        &hours[3].end.plus_seconds(7 * 60).compact(),
+    );
+    if let Some(bytes) = b.objects.remove(&original) {
+        b.objects.insert(moved_key.clone(), bytes);
+    }
+    if let Some(meta) = b.metadata.remove(&original) {
+        b.metadata.insert(moved_key.clone(), meta);
+    }
+    let mut moved = file(D, &original, Status::Moved);
+    moved.moved_to = Some(moved_key);
+    cases.push(case("digest-moved", "a digest moved to another key (with its metadata)", b, 1, vec![moved]));
+
+    let mut b = base.clone();
+    let digest = &hours[2].digest_key;
+    b.objects.insert(digest.clone(), b"this is not a digest, nor gzip".to_vec());
+    cases.push(case("digest-corrupt", "a digest overwritten with junk", b, 1, vec![file(D, digest, Status::InvalidFormat)]));
+
+    let mut b = base.clone();
+    b.metadata.remove(&hours[5].digest_key);
+    let mut files = vec![file(D, &hours[5].digest_key, Status::Unsigned)];
+    files.extend(hours[5].log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    cases.push(case(
+        "newest-signature-stripped",
+        "the newest digest's signature metadata is gone: it and its logs cannot be verified, the rest verify through the chain",
+        b,
+        3,
+        files,
+    ));
+
+    let mut b = base.clone();
+    let newest = hours[5].digest_key.clone();
+    b.metadata.retain(|k, _| *k == newest);
+    cases.push(case(
+        "links-only",
+        "metadata only for the newest digest (as after `aws s3 sync`): every older digest verifies through the links",
+        b,
+        0,
+        vec![],
+    ));
+
+    // Built separately: the bad link is signed, as only the key holder could do.
+    let mut b = Bundle::new("ctverify-cases", "trails/prod");
+    let mut writer = ChainWriter::new(ChainId {
+        prefix: "trails/prod".into(),
+        organization_id: None,
+        account_id: "444455556666".into(),
+        region: "us-east-1".into(),
+        trail: "audit-trail".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    });
+    let first_end = t("2024-06-01T01:05:09Z");
+    for h in 0..6 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions { records_per_log: 3, wrong_previous_hash: h == 4 };
+        writer.deliver(&mut b, &keys.us_east_1_a, end.plus_seconds(-HOUR), end, 2, options);
+    }
+    b.public_keys = base.public_keys.clone();
+    cases.push(case(
+        "wrong-previous-hash",
+        "a signed digest whose previousDigestHashValue is not its predecessor's hash",
+        b,
+        1,
+        vec![file(D, &writer.delivered[3].digest_key, Status::HashMismatch)],
+    ));
+
+    cases
+}
+
+/// Writes `out/sample/` and `out/cases/NAME/` (each with `expected.json`).
+pub fn write_all(out: &Path, keys: &TestKeys) -> std::io::Result<()> {
+    sample(keys).write_to(&out.join("sample"))?;
+    for case in cases(keys) {
+        let dir = out.join("cases").join(case.name);
+        case.bundle.write_to(&dir)?;
+        let mut text = serde_json::to_string_pretty(&case.expected)?;
+        text.push('\n');
+        std::fs::write(dir.join("expected.json"), text)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the ctverify binary with `args`.
+pub fn ctverify<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(env!("CARGO_BIN_EXE_ctverify"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .output()
+        .expect("run ctverify");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn validate_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args: Vec<String> = vec!["validate".into(), dir.display().to_string(), "--format".into(), "json".into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let run = ctverify(&args);
+    let value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr));
+    (run.code, value)
+}
+
+pub fn test_keys() -> ctverify::generate::vectors::TestKeys {
+    ctverify::generate::vectors::TestKeys::load(&repo().join("vectors/test-keys")).expect("test keys")
+}
+
+/// The Python interpreter with `cryptography` (and, later, moto) that `scripts/test` set up.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("CTVERIFY_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = repo().join(".venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}
