@@ -27,17 +27,35 @@ pub struct BundleInfo {
 
 #[derive(Debug)]
 pub enum BundleError {
-    Read { path: PathBuf, error: std::io::Error },
-    Json { path: PathBuf, error: String },
-    Entry { path: PathBuf, entry: String, problem: String },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Json {
+        path: PathBuf,
+        error: String,
+    },
+    Entry {
+        path: PathBuf,
+        entry: String,
+        problem: String,
+    },
 }
 
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BundleError::Read { path, error } => write!(f, "cannot read {}: {error}", path.display()),
-            BundleError::Json { path, error } => write!(f, "{} is not valid: {error}", path.display()),
-            BundleError::Entry { path, entry, problem } => {
+            BundleError::Read { path, error } => {
+                write!(f, "cannot read {}: {error}", path.display())
+            }
+            BundleError::Json { path, error } => {
+                write!(f, "{} is not valid: {error}", path.display())
+            }
+            BundleError::Entry {
+                path,
+                entry,
+                problem,
+            } => {
                 write!(f, "{}: entry {entry:?}: {problem}", path.display())
             }
         }
@@ -51,7 +69,10 @@ pub fn bundle_path(root: &Path, file: &str) -> PathBuf {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
-    std::fs::read(path).map_err(|error| BundleError::Read { path: path.to_path_buf(), error })
+    std::fs::read(path).map_err(|error| BundleError::Read {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// `bundle.json`, when the directory has one.
@@ -61,16 +82,27 @@ pub fn read_bundle_info(root: &Path) -> Result<Option<BundleInfo>, BundleError> 
         return Ok(None);
     }
     let bytes = read(&path)?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| BundleError::Json { path, error: e.to_string() })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| BundleError::Json {
+            path,
+            error: e.to_string(),
+        })
 }
 
 /// Reads a signatures file: `{"BUCKET/KEY": {"signature": HEX, "signature-algorithm": ...}}`.
 /// Returns the metadata by key, for the entries of `bucket` (others are ignored: a file may
 /// cover several buckets). Metadata names are lowercased and an `x-amz-meta-` prefix dropped.
-pub fn read_signatures(path: &Path, bucket: &str) -> Result<HashMap<String, Metadata>, BundleError> {
+pub fn read_signatures(
+    path: &Path,
+    bucket: &str,
+) -> Result<HashMap<String, Metadata>, BundleError> {
     let bytes = read(path)?;
     let raw: HashMap<String, HashMap<String, serde_json::Value>> =
-        serde_json::from_slice(&bytes).map_err(|e| BundleError::Json { path: path.to_path_buf(), error: e.to_string() })?;
+        serde_json::from_slice(&bytes).map_err(|e| BundleError::Json {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?;
     let mut by_key = HashMap::new();
     for (bucket_key, fields) in raw {
         let Some((entry_bucket, key)) = bucket_key.split_once('/') else {
@@ -86,7 +118,10 @@ pub fn read_signatures(path: &Path, bucket: &str) -> Result<HashMap<String, Meta
         let mut metadata = Metadata::new();
         for (name, value) in fields {
             let name = name.to_ascii_lowercase();
-            let name = name.strip_prefix("x-amz-meta-").unwrap_or(&name).to_string();
+            let name = name
+                .strip_prefix("x-amz-meta-")
+                .unwrap_or(&name)
+                .to_string();
             let value = match value {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Null => continue,

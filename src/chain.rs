@@ -32,7 +32,10 @@ pub struct ParsedDigest {
 pub enum FetchOutcome {
     Parsed(Box<ParsedDigest>),
     /// Could not be read or parsed: the status (`invalid_format`, `error`, ...) and why.
-    Failed { status: Status, detail: String },
+    Failed {
+        status: Status,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +88,8 @@ impl Node {
     }
 
     fn end_time(&self) -> UtcTime {
-        self.parsed().map_or(self.name.end_time, |p| p.digest.end_time)
+        self.parsed()
+            .map_or(self.name.end_time, |p| p.digest.end_time)
     }
 }
 
@@ -103,15 +107,31 @@ pub fn walk(
 ) -> ChainOutcome {
     let mut nodes: Vec<Node> = fetched
         .into_iter()
-        .map(|f| Node { key: f.key, name: f.name, outcome: f.outcome, successor: None, authentic: false, trusted: false })
+        .map(|f| Node {
+            key: f.key,
+            name: f.name,
+            outcome: f.outcome,
+            successor: None,
+            authentic: false,
+            trusted: false,
+        })
         .collect();
     // Newest first; the key breaks ties so that the order never depends on listing order.
-    nodes.sort_by(|a, b| b.name.end_time.cmp(&a.name.end_time).then_with(|| b.key.cmp(&a.key)));
+    nodes.sort_by(|a, b| {
+        b.name
+            .end_time
+            .cmp(&a.name.end_time)
+            .then_with(|| b.key.cmp(&a.key))
+    });
 
     let mut report = ChainReport::new(bucket, chain);
     let mut entries: Vec<FileEntry> = Vec::new();
 
-    let by_key: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.clone(), i)).collect();
+    let by_key: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.key.clone(), i))
+        .collect();
     // A digest found away from where its own fields put it still answers for its original key.
     let mut by_claim: HashMap<String, usize> = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -128,21 +148,38 @@ pub fn walk(
     let mut missing_links: Vec<(usize, String, String)> = Vec::new(); // (successor, bucket, key)
     let mut link_notes: HashMap<usize, String> = HashMap::new();
     for i in 0..nodes.len() {
-        let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else { continue };
+        let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else {
+            continue;
+        };
         let target = if previous.bucket == bucket {
-            by_key.get(&previous.object).or_else(|| by_claim.get(&previous.object)).copied()
+            by_key
+                .get(&previous.object)
+                .or_else(|| by_claim.get(&previous.object))
+                .copied()
         } else {
             None
         };
         match target {
             Some(t) if nodes[t].end_time() >= nodes[i].end_time() || t == i => {
-                link_notes.insert(i, format!("previousDigestS3Object names {} which is not older", previous.object));
+                link_notes.insert(
+                    i,
+                    format!(
+                        "previousDigestS3Object names {} which is not older",
+                        previous.object
+                    ),
+                );
             }
             Some(t) => {
                 if nodes[t].successor.is_none() {
                     nodes[t].successor = Some(i);
                 } else {
-                    link_notes.insert(i, format!("another digest already names {} as its predecessor", previous.object));
+                    link_notes.insert(
+                        i,
+                        format!(
+                            "another digest already names {} as its predecessor",
+                            previous.object
+                        ),
+                    );
                 }
             }
             None => missing_links.push((i, previous.bucket.clone(), previous.object.clone())),
@@ -168,7 +205,11 @@ pub fn walk(
                 }
                 // Report a moved digest under the key it belongs at, unless that key holds a
                 // digest of its own.
-                if let Some(moved_from) = decision.moved_from.as_ref().filter(|k| !by_key.contains_key(*k)) {
+                if let Some(moved_from) = decision
+                    .moved_from
+                    .as_ref()
+                    .filter(|k| !by_key.contains_key(*k))
+                {
                     entry.key = moved_from.clone();
                     entry.moved_to = Some(node.key.clone());
                 }
@@ -210,7 +251,9 @@ pub fn walk(
         );
         // Digests deleted in a row leave only the first one named. The hours between the next
         // older digest we have and the one named are each a digest that should be there.
-        let Some(start_of_named) = nodes[i].parsed().map(|p| p.digest.start_time) else { continue };
+        let Some(start_of_named) = nodes[i].parsed().map(|p| p.digest.start_time) else {
+            continue;
+        };
         let older = nodes
             .iter()
             .enumerate()
@@ -239,13 +282,22 @@ pub fn walk(
     // Gaps: a starting digest after an older digest of the same chain.
     let mut gaps = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let Some(parsed) = node.parsed() else { continue };
+        let Some(parsed) = node.parsed() else {
+            continue;
+        };
         if parsed.digest.previous.is_some() || !node.trusted {
             continue;
         }
-        if let Some(older) = nodes.iter().skip(i + 1).find(|n| n.end_time() < parsed.digest.start_time) {
+        if let Some(older) = nodes
+            .iter()
+            .skip(i + 1)
+            .find(|n| n.end_time() < parsed.digest.start_time)
+        {
             if older.successor.is_none() {
-                gaps.push(TimeRange { start: older.end_time(), end: parsed.digest.start_time });
+                gaps.push(TimeRange {
+                    start: older.end_time(),
+                    end: parsed.digest.start_time,
+                });
             }
         }
     }
@@ -258,11 +310,20 @@ pub fn walk(
         if let Some(parsed) = node.parsed() {
             let d = &parsed.digest;
             found = Some(match found {
-                None => TimeRange { start: d.start_time, end: d.end_time },
-                Some(r) => TimeRange { start: r.start.min(d.start_time), end: r.end.max(d.end_time) },
+                None => TimeRange {
+                    start: d.start_time,
+                    end: d.end_time,
+                },
+                Some(r) => TimeRange {
+                    start: r.start.min(d.start_time),
+                    end: r.end.max(d.end_time),
+                },
             });
             if node.authentic && d.log_files.is_empty() {
-                report.empty_windows.push(TimeRange { start: d.start_time, end: d.end_time });
+                report.empty_windows.push(TimeRange {
+                    start: d.start_time,
+                    end: d.end_time,
+                });
             }
         }
     }
@@ -273,7 +334,9 @@ pub fn walk(
     let mut checks: BTreeMap<(String, String, Sha256), String> = BTreeMap::new();
     let mut untrusted: BTreeMap<(String, String), (String, Status)> = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        let Some(parsed) = node.parsed() else { continue };
+        let Some(parsed) = node.parsed() else {
+            continue;
+        };
         let status = entries[i].status;
         for log in &parsed.digest.log_files {
             if node.authentic {
@@ -281,27 +344,38 @@ pub fn walk(
                     .entry((log.bucket.clone(), log.object.clone(), log.hash))
                     .or_insert_with(|| node.key.clone());
             } else {
-                untrusted.entry((log.bucket.clone(), log.object.clone())).or_insert((node.key.clone(), status));
+                untrusted
+                    .entry((log.bucket.clone(), log.object.clone()))
+                    .or_insert((node.key.clone(), status));
             }
         }
     }
-    let checked: HashSet<(&str, &str)> = checks.keys().map(|(b, k, _)| (b.as_str(), k.as_str())).collect();
+    let checked: HashSet<(&str, &str)> = checks
+        .keys()
+        .map(|(b, k, _)| (b.as_str(), k.as_str()))
+        .collect();
     let mut unverified_logs = Vec::new();
     for ((log_bucket, log_key), (digest_key, digest_status)) in &untrusted {
         if checked.contains(&(log_bucket.as_str(), log_key.as_str())) {
             continue;
         }
-        let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified).with_detail(format!(
-            "listed only by {} whose status is {digest_status}",
-            digest_url(bucket, digest_key)
-        ));
+        let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified)
+            .with_detail(format!(
+                "listed only by {} whose status is {digest_status}",
+                digest_url(bucket, digest_key)
+            ));
         entry.digest = Some(digest_key.clone());
         entry.backfill = chain.backfill;
         unverified_logs.push(entry);
     }
     let log_checks = checks
         .into_iter()
-        .map(|((bucket, key, expected), digest_key)| LogCheck { bucket, key, expected, digest_key })
+        .map(|((bucket, key, expected), digest_key)| LogCheck {
+            bucket,
+            key,
+            expected,
+            digest_key,
+        })
         .collect();
 
     for entry in &entries {
@@ -310,7 +384,12 @@ pub fn walk(
     for entry in &unverified_logs {
         report.logs.add(entry.status);
     }
-    ChainOutcome { report, digests: entries, log_checks, unverified_logs }
+    ChainOutcome {
+        report,
+        digests: entries,
+        log_checks,
+        unverified_logs,
+    }
 }
 
 struct Decision {
@@ -330,12 +409,20 @@ fn decide(
     keys: &KeyRing,
 ) -> Decision {
     let digest = &parsed.digest;
-    let fail = |status, detail: String| Decision { status, detail: Some(detail), authentic: false, moved_from: None };
+    let fail = |status, detail: String| Decision {
+        status,
+        detail: Some(detail),
+        authentic: false,
+        moved_from: None,
+    };
 
     let Some(key) = keys.find(&digest.fingerprint, &chain.region) else {
         return fail(
             Status::KeyNotFound,
-            format!("public key not found in region {} for fingerprint {}", chain.region, digest.fingerprint),
+            format!(
+                "public key not found in region {} for fingerprint {}",
+                chain.region, digest.fingerprint
+            ),
         );
     };
     let message = digest.signed_message(&parsed.sha256);
@@ -344,12 +431,20 @@ fn decide(
         None => None,
         Some(text) => match Signature::parse_hex(text.trim()) {
             Ok(sig) => Some(sig),
-            Err(e) => return fail(Status::SignatureInvalid, format!("S3 metadata signature is malformed: {e}")),
+            Err(e) => {
+                return fail(
+                    Status::SignatureInvalid,
+                    format!("S3 metadata signature is malformed: {e}"),
+                )
+            }
         },
     };
     if let Some(algorithm) = parsed.metadata.get("signature-algorithm") {
         if algorithm != crate::digest::SIGNATURE_ALGORITHM {
-            return fail(Status::SignatureInvalid, format!("S3 metadata signature-algorithm is {algorithm:?}"));
+            return fail(
+                Status::SignatureInvalid,
+                format!("S3 metadata signature-algorithm is {algorithm:?}"),
+            );
         }
     }
 
@@ -397,14 +492,25 @@ fn decide(
                 } else {
                     "no signature: not in the digest metadata (newest digest of a copy without metadata)"
                 };
-                return Decision { status: Status::Unsigned, detail: Some(why.into()), authentic: false, moved_from: None };
+                return Decision {
+                    status: Status::Unsigned,
+                    detail: Some(why.into()),
+                    authentic: false,
+                    moved_from: None,
+                };
             };
             if key.verify(message.as_bytes(), &signature).is_err() {
-                return fail(Status::SignatureInvalid, "signature verification failed".into());
+                return fail(
+                    Status::SignatureInvalid,
+                    "signature verification failed".into(),
+                );
             }
             authentic = true;
             if node.successor.is_some() {
-                notes.push("verified by its own metadata signature; its successor could not be verified".into());
+                notes.push(
+                    "verified by its own metadata signature; its successor could not be verified"
+                        .into(),
+                );
             }
         }
     }
@@ -413,11 +519,22 @@ fn decide(
         let original = digest_url(&digest.bucket, &digest.object);
         return Decision {
             status: Status::Moved,
-            detail: Some(format!("has been moved from its original location {original}")),
+            detail: Some(format!(
+                "has been moved from its original location {original}"
+            )),
             authentic,
             moved_from: (digest.bucket == bucket).then(|| digest.object.clone()),
         };
     }
-    let detail = if notes.is_empty() { None } else { Some(notes.join("; ")) };
-    Decision { status: Status::Valid, detail, authentic, moved_from: None }
+    let detail = if notes.is_empty() {
+        None
+    } else {
+        Some(notes.join("; "))
+    };
+    Decision {
+        status: Status::Valid,
+        detail,
+        authentic,
+        moved_from: None,
+    }
 }

@@ -20,7 +20,11 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INCOMPLETE: i32 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "ctverify", version, about = "Prove whether AWS CloudTrail logs are intact")]
+#[command(
+    name = "ctverify",
+    version,
+    about = "Prove whether AWS CloudTrail logs are intact"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -95,7 +99,10 @@ pub struct CliError {
 
 impl CliError {
     fn usage(message: impl Into<String>) -> CliError {
-        CliError { message: message.into(), exit_code: EXIT_USAGE }
+        CliError {
+            message: message.into(),
+            exit_code: EXIT_USAGE,
+        }
     }
 }
 
@@ -105,7 +112,10 @@ impl From<ValidateError> for CliError {
             ValidateError::NoTrail { .. } => EXIT_USAGE,
             ValidateError::Listing { .. } | ValidateError::ThreadPool(_) => EXIT_INCOMPLETE,
         };
-        CliError { message: e.to_string(), exit_code }
+        CliError {
+            message: e.to_string(),
+            exit_code,
+        }
     }
 }
 
@@ -121,24 +131,38 @@ impl TrailArn {
     /// `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`
     pub fn parse(arn: &str) -> Option<TrailArn> {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [prefix, _partition, service, region, account, resource] = parts.as_slice() else { return None };
+        let [prefix, _partition, service, region, account, resource] = parts.as_slice() else {
+            return None;
+        };
         let name = resource.strip_prefix("trail/")?;
-        if *prefix != "arn" || *service != "cloudtrail" || name.is_empty() || !crate::digest::is_account_id(account) {
+        if *prefix != "arn"
+            || *service != "cloudtrail"
+            || name.is_empty()
+            || !crate::digest::is_account_id(account)
+        {
             return None;
         }
-        Some(TrailArn { region: region.to_string(), account_id: account.to_string(), name: name.to_string() })
+        Some(TrailArn {
+            region: region.to_string(),
+            account_id: account.to_string(),
+            name: name.to_string(),
+        })
     }
 }
 
 fn parse_time(option: &str, text: &str) -> Result<UtcTime, CliError> {
     UtcTime::parse_user(text).map_err(|_| {
-        CliError::usage(format!("{option} {text:?} is not a time (use RFC 3339, e.g. 2024-03-01T10:00:00Z, or a date)"))
+        CliError::usage(format!(
+            "{option} {text:?} is not a time (use RFC 3339, e.g. 2024-03-01T10:00:00Z, or a date)"
+        ))
     })
 }
 
 fn read_key_file(path: &Path) -> Result<KeyRing, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    KeyRing::parse_json(&bytes, None).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    KeyRing::parse_json(&bytes, None)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
 /// Runs the command line; returns the process exit code.
@@ -168,7 +192,11 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         Some(text) => parse_time("--end-time", text)?,
         None => UtcTime::now(),
     };
-    let start = args.start_time.as_deref().map(|t| parse_time("--start-time", t)).transpose()?;
+    let start = args
+        .start_time
+        .as_deref()
+        .map(|t| parse_time("--start-time", t))
+        .transpose()?;
     if start.is_some_and(|s| s > end) {
         return Err(CliError::usage("--start-time is after --end-time"));
     }
@@ -192,7 +220,9 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     }
     for account in &filter.accounts {
         if !crate::digest::is_account_id(account) {
-            return Err(CliError::usage(format!("--account-id {account:?} is not a 12-digit account id")));
+            return Err(CliError::usage(format!(
+                "--account-id {account:?} is not a 12-digit account id"
+            )));
         }
     }
 
@@ -200,7 +230,9 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         (Some(source), _) => source.clone(),
         (None, Some(bucket)) => format!("s3://{bucket}"),
         (None, None) => {
-            return Err(CliError::usage("give a SOURCE (a directory or s3://BUCKET) or --s3-bucket"));
+            return Err(CliError::usage(
+                "give a SOURCE (a directory or s3://BUCKET) or --s3-bucket",
+            ));
         }
     };
     if source.starts_with("s3://") {
@@ -213,7 +245,8 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         return Err(CliError::usage(format!("{source} is not a directory")));
     }
 
-    let bundle_info: Option<BundleInfo> = bundle::read_bundle_info(&root).map_err(|e| CliError::usage(e.to_string()))?;
+    let bundle_info: Option<BundleInfo> =
+        bundle::read_bundle_info(&root).map_err(|e| CliError::usage(e.to_string()))?;
     let (bucket, bucket_from) = if let Some(bucket) = &args.s3_bucket {
         (bucket.clone(), BucketOrigin::Option)
     } else if let Some(info) = &bundle_info {
@@ -222,13 +255,19 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         let name = std::fs::canonicalize(&root)
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .ok_or_else(|| CliError::usage(format!("cannot tell the bucket name of {source}: pass --s3-bucket")))?;
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "cannot tell the bucket name of {source}: pass --s3-bucket"
+                ))
+            })?;
         (name, BucketOrigin::DirectoryName)
     };
-    let prefix = args
-        .s3_prefix
-        .clone()
-        .or_else(|| bundle_info.as_ref().map(|b| b.prefix.clone()).filter(|p| !p.is_empty()));
+    let prefix = args.s3_prefix.clone().or_else(|| {
+        bundle_info
+            .as_ref()
+            .map(|b| b.prefix.clone())
+            .filter(|p| !p.is_empty())
+    });
 
     let mut keys = KeyRing::new();
     if args.public_keys.is_empty() {
@@ -251,19 +290,29 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         .clone()
         .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
     let metadata = match &signatures_path {
-        Some(path) => bundle::read_signatures(path, &bucket).map_err(|e| CliError::usage(e.to_string()))?,
+        Some(path) => {
+            bundle::read_signatures(path, &bucket).map_err(|e| CliError::usage(e.to_string()))?
+        }
         None => Default::default(),
     };
     let store = DirStore::open(&root, bucket.clone(), metadata)
         .map_err(|e| CliError::usage(format!("cannot open {source}: {e}")))?;
 
     let concurrency = args.concurrency.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4)
+        std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 2)
+            .max(4)
     });
     if concurrency == 0 {
         return Err(CliError::usage("--concurrency must be at least 1"));
     }
-    let options = ValidateOptions { range, prefix, filter, verbose: args.verbose, concurrency };
+    let options = ValidateOptions {
+        range,
+        prefix,
+        filter,
+        verbose: args.verbose,
+        concurrency,
+    };
     let run = RunInfo {
         tool: "ctverify",
         version: env!("CARGO_PKG_VERSION"),
@@ -274,12 +323,15 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     };
 
     let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?,
-        )),
+        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
+            CliError::usage(format!("cannot write {}: {e}", path.display()))
+        })?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
-    let write_failed = |e: io::Error| CliError { message: format!("writing the report failed: {e}"), exit_code: EXIT_INCOMPLETE };
+    let write_failed = |e: io::Error| CliError {
+        message: format!("writing the report failed: {e}"),
+        exit_code: EXIT_INCOMPLETE,
+    };
 
     let mut stream_error: Option<io::Error> = None;
     let validation = verify::validate(&store, &keys, &options, &mut |chain, files| {
@@ -310,7 +362,9 @@ mod tests {
 
     #[test]
     fn trail_arn() {
-        let arn = TrailArn::parse("arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events").unwrap();
+        let arn =
+            TrailArn::parse("arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events")
+                .unwrap();
         assert_eq!(arn.region, "us-east-1");
         assert_eq!(arn.account_id, "111122223333");
         assert_eq!(arn.name, "management-events");

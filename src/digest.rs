@@ -63,7 +63,11 @@ impl ChainId {
             self.trail,
             self.home_region,
             end_time.compact(),
-            if self.backfill { "_backfill.json.gz" } else { ".json.gz" }
+            if self.backfill {
+                "_backfill.json.gz"
+            } else {
+                ".json.gz"
+            }
         )
     }
 }
@@ -94,21 +98,30 @@ pub fn is_account_id(text: &str) -> bool {
 }
 
 pub fn is_organization_id(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix("o-") else { return false };
-    (10..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    let Some(rest) = text.strip_prefix("o-") else {
+        return false;
+    };
+    (10..=32).contains(&rest.len())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// Region names: lowercase letters, digits and dashes (`us-east-1`, `us-gov-west-1`).
 pub fn is_region(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 32
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_trail_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 128
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 impl DigestKey {
@@ -127,7 +140,9 @@ impl DigestKey {
             7 => (None, &parts[..]),
             _ => return None,
         };
-        let [account, kind, region, yyyy, mm, dd, name] = parts else { return None };
+        let [account, kind, region, yyyy, mm, dd, name] = parts else {
+            return None;
+        };
         if !is_account_id(account) || *kind != "CloudTrail-Digest" || !is_region(region) {
             return None;
         }
@@ -136,7 +151,9 @@ impl DigestKey {
         } else {
             (name.strip_suffix(".json.gz")?, false)
         };
-        let after_account = stem.strip_prefix(account)?.strip_prefix("_CloudTrail-Digest_")?;
+        let after_account = stem
+            .strip_prefix(account)?
+            .strip_prefix("_CloudTrail-Digest_")?;
         let after_region = after_account.strip_prefix(region)?.strip_prefix('_')?;
         // TRAIL may itself contain underscores; HOMEREGION and the time never do.
         let (rest, time) = after_region.rsplit_once('_')?;
@@ -167,7 +184,10 @@ impl DigestKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DigestFormatError {
     Json(String),
-    Field { field: &'static str, problem: String },
+    Field {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl fmt::Display for DigestFormatError {
@@ -182,7 +202,10 @@ impl fmt::Display for DigestFormatError {
 impl std::error::Error for DigestFormatError {}
 
 fn field_error(field: &'static str, problem: impl fmt::Display) -> DigestFormatError {
-    DigestFormatError::Field { field, problem: problem.to_string() }
+    DigestFormatError::Field {
+        field,
+        problem: problem.to_string(),
+    }
 }
 
 /// The link from a digest to its predecessor in the chain.
@@ -265,7 +288,10 @@ fn time_field(field: &'static str, text: &str) -> Result<UtcTime, DigestFormatEr
     UtcTime::parse_field(text).map_err(|e| field_error(field, e))
 }
 
-fn optional_time(field: &'static str, text: &Option<String>) -> Result<Option<UtcTime>, DigestFormatError> {
+fn optional_time(
+    field: &'static str,
+    text: &Option<String>,
+) -> Result<Option<UtcTime>, DigestFormatError> {
     text.as_deref().map(|t| time_field(field, t)).transpose()
 }
 
@@ -288,7 +314,10 @@ impl Digest {
         if raw.digest_signature_algorithm != SIGNATURE_ALGORITHM {
             return Err(field_error(
                 "digestSignatureAlgorithm",
-                format!("{:?} is not {SIGNATURE_ALGORITHM}", raw.digest_signature_algorithm),
+                format!(
+                    "{:?} is not {SIGNATURE_ALGORITHM}",
+                    raw.digest_signature_algorithm
+                ),
             ));
         }
         let start_time = time_field("digestStartTime", &raw.digest_start_time)?;
@@ -317,7 +346,8 @@ impl Digest {
                 Some(PreviousDigest {
                     bucket: non_empty("previousDigestS3Bucket", bucket)?,
                     object: non_empty("previousDigestS3Object", object)?,
-                    hash: Sha256::parse_hex(&hash).map_err(|e| field_error("previousDigestHashValue", e))?,
+                    hash: Sha256::parse_hex(&hash)
+                        .map_err(|e| field_error("previousDigestHashValue", e))?,
                     signature: Signature::parse_hex(&signature_text)
                         .map_err(|e| field_error("previousDigestSignature", e))?,
                     signature_text,
@@ -342,9 +372,16 @@ impl Digest {
             log_files.push(LogFileRecord {
                 bucket: non_empty("logFiles[].s3Bucket", log.s3_bucket)?,
                 object: non_empty("logFiles[].s3Object", log.s3_object)?,
-                hash: Sha256::parse_hex(&log.hash_value).map_err(|e| field_error("logFiles[].hashValue", e))?,
-                newest_event_time: optional_time("logFiles[].newestEventTime", &log.newest_event_time)?,
-                oldest_event_time: optional_time("logFiles[].oldestEventTime", &log.oldest_event_time)?,
+                hash: Sha256::parse_hex(&log.hash_value)
+                    .map_err(|e| field_error("logFiles[].hashValue", e))?,
+                newest_event_time: optional_time(
+                    "logFiles[].newestEventTime",
+                    &log.newest_event_time,
+                )?,
+                oldest_event_time: optional_time(
+                    "logFiles[].oldestEventTime",
+                    &log.oldest_event_time,
+                )?,
             });
         }
 
@@ -411,7 +448,10 @@ mod tests {
     fn parses_org_and_backfill_keys() {
         let key = "AWSLogs/o-abcdefghij/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T061742Z_backfill.json.gz";
         let parsed = DigestKey::parse(key).unwrap();
-        assert_eq!(parsed.chain.organization_id.as_deref(), Some("o-abcdefghij"));
+        assert_eq!(
+            parsed.chain.organization_id.as_deref(),
+            Some("o-abcdefghij")
+        );
         assert!(parsed.chain.backfill);
         assert_eq!(parsed.chain.prefix, "");
         assert_eq!(parsed.chain.digest_key(parsed.end_time), key);
@@ -424,7 +464,10 @@ mod tests {
         // account in folder differs from the name
         assert!(DigestKey::parse(&KEY.replace("/111122223333/", "/111122223334/")).is_none());
         // a log file, not a digest
-        assert!(DigestKey::parse("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/x.json.gz").is_none());
+        assert!(
+            DigestKey::parse("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/x.json.gz")
+                .is_none()
+        );
     }
 
     fn sample_json(previous: &str) -> String {
@@ -451,7 +494,13 @@ mod tests {
     fn partial_previous_fields_are_malformed() {
         let partial = r#""previousDigestS3Bucket":"b","previousDigestS3Object":null,"#;
         let err = Digest::parse(sample_json(partial).as_bytes()).unwrap_err();
-        assert!(matches!(err, DigestFormatError::Field { field: "previousDigest*", .. }));
+        assert!(matches!(
+            err,
+            DigestFormatError::Field {
+                field: "previousDigest*",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -95,7 +95,11 @@ impl<R: Read> Read for SourceReader<R> {
 pub fn inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
     let mut buffered = BufReader::with_capacity(
         CHUNK,
-        SourceReader { inner: source, read: 0, failure: None },
+        SourceReader {
+            inner: source,
+            read: 0,
+            failure: None,
+        },
     );
     let head = match buffered.fill_buf() {
         Ok(head) => head,
@@ -147,7 +151,12 @@ pub fn inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, Gzip
         Err(e) => return Err(GzipError::Read(e)),
     }
     let compressed_len = rest.get_ref().read;
-    Ok(Inflated { sha256: Sha256(hasher.finalize().into()), inflated_len, compressed_len, bytes: kept })
+    Ok(Inflated {
+        sha256: Sha256(hasher.finalize().into()),
+        inflated_len,
+        compressed_len,
+        bytes: kept,
+    })
 }
 
 /// Gzip `data` as one member with a fixed header (no name, mtime 0), as test vectors need
@@ -179,27 +188,45 @@ mod tests {
     fn second_member_is_trailing_data() {
         let mut two = gzip(b"first");
         two.extend(gzip(b"second"));
-        assert!(matches!(inflate_and_hash(&two[..], Keep::Nothing), Err(GzipError::TrailingData)));
+        assert!(matches!(
+            inflate_and_hash(&two[..], Keep::Nothing),
+            Err(GzipError::TrailingData)
+        ));
         let mut junk = gzip(b"first");
         junk.push(0);
-        assert!(matches!(inflate_and_hash(&junk[..], Keep::Nothing), Err(GzipError::TrailingData)));
+        assert!(matches!(
+            inflate_and_hash(&junk[..], Keep::Nothing),
+            Err(GzipError::TrailingData)
+        ));
     }
 
     #[test]
     fn non_gzip_and_empty_are_rejected() {
-        assert!(matches!(inflate_and_hash(&b"{}"[..], Keep::Nothing), Err(GzipError::NotGzip(_))));
-        assert!(matches!(inflate_and_hash(&b""[..], Keep::Nothing), Err(GzipError::NotGzip(_))));
+        assert!(matches!(
+            inflate_and_hash(&b"{}"[..], Keep::Nothing),
+            Err(GzipError::NotGzip(_))
+        ));
+        assert!(matches!(
+            inflate_and_hash(&b""[..], Keep::Nothing),
+            Err(GzipError::NotGzip(_))
+        ));
     }
 
     #[test]
     fn truncated_and_bad_crc_are_corrupt() {
         let whole = gzip(b"some log content that is long enough");
         let truncated = &whole[..whole.len() - 5];
-        assert!(matches!(inflate_and_hash(truncated, Keep::Nothing), Err(GzipError::Corrupt(_))));
+        assert!(matches!(
+            inflate_and_hash(truncated, Keep::Nothing),
+            Err(GzipError::Corrupt(_))
+        ));
         let mut bad_crc = whole.clone();
         let at = bad_crc.len() - 8;
         bad_crc[at] ^= 0xff;
-        assert!(matches!(inflate_and_hash(&bad_crc[..], Keep::Nothing), Err(GzipError::Corrupt(_))));
+        assert!(matches!(
+            inflate_and_hash(&bad_crc[..], Keep::Nothing),
+            Err(GzipError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -210,7 +237,12 @@ mod tests {
             inflate_and_hash(&bomb[..], Keep::Bytes { cap: 1 << 20 }),
             Err(GzipError::TooLarge { .. })
         ));
-        assert_eq!(inflate_and_hash(&bomb[..], Keep::Nothing).unwrap().inflated_len, 2 << 20);
+        assert_eq!(
+            inflate_and_hash(&bomb[..], Keep::Nothing)
+                .unwrap()
+                .inflated_len,
+            2 << 20
+        );
     }
 
     struct FailingAfter {
@@ -221,7 +253,10 @@ mod tests {
     impl Read for FailingAfter {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             if self.at >= self.data.len() / 2 {
-                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"));
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "reset by peer",
+                ));
             }
             let n = buf.len().min(self.data.len() / 2 - self.at).min(7);
             buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
@@ -233,7 +268,13 @@ mod tests {
     #[test]
     fn source_failure_is_a_read_error_not_corruption() {
         let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        let failing = FailingAfter { data: gzip(&data), at: 0 };
-        assert!(matches!(inflate_and_hash(failing, Keep::Nothing), Err(GzipError::Read(_))));
+        let failing = FailingAfter {
+            data: gzip(&data),
+            at: 0,
+        };
+        assert!(matches!(
+            inflate_and_hash(failing, Keep::Nothing),
+            Err(GzipError::Read(_))
+        ));
     }
 }

@@ -26,7 +26,10 @@ impl std::error::Error for HexError {}
 
 fn parse_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
     if text.len() != N * 2 {
-        return Err(HexError::Length { expected: N * 2, found: text.len() });
+        return Err(HexError::Length {
+            expected: N * 2,
+            found: text.len(),
+        });
     }
     let mut out = [0u8; N];
     hex::decode_to_slice(text, &mut out).map_err(|_| HexError::NotHex)?;
@@ -106,9 +109,14 @@ const MAX_SIGNATURE_BYTES: usize = 1024;
 impl Signature {
     pub fn parse_hex(text: &str) -> Result<Self, HexError> {
         if text.is_empty() || text.len() % 2 != 0 || text.len() > MAX_SIGNATURE_BYTES * 2 {
-            return Err(HexError::Length { expected: 512, found: text.len() });
+            return Err(HexError::Length {
+                expected: 512,
+                found: text.len(),
+            });
         }
-        hex::decode(text).map(Signature).map_err(|_| HexError::NotHex)
+        hex::decode(text)
+            .map(Signature)
+            .map_err(|_| HexError::NotHex)
     }
 
     pub fn to_hex(&self) -> String {
@@ -130,9 +138,18 @@ mod tests {
     fn sha256_hex_is_case_insensitive_and_exact_length() {
         let lower = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let upper = lower.to_uppercase();
-        assert_eq!(Sha256::parse_hex(lower).unwrap(), Sha256::parse_hex(&upper).unwrap());
+        assert_eq!(
+            Sha256::parse_hex(lower).unwrap(),
+            Sha256::parse_hex(&upper).unwrap()
+        );
         assert_eq!(Sha256::of(b""), Sha256::parse_hex(lower).unwrap());
-        assert_eq!(Sha256::parse_hex(&lower[..62]), Err(HexError::Length { expected: 64, found: 62 }));
+        assert_eq!(
+            Sha256::parse_hex(&lower[..62]),
+            Err(HexError::Length {
+                expected: 64,
+                found: 62
+            })
+        );
         let bad = format!("{}zz", &lower[..62]);
         assert_eq!(Sha256::parse_hex(&bad), Err(HexError::NotHex));
     }

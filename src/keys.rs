@@ -24,12 +24,29 @@ pub const MIN_KEY_BITS: usize = 2048;
 pub enum KeyError {
     Json(String),
     NoKeyList,
-    Base64 { index: usize },
-    Der { index: usize, problem: String },
-    FingerprintMismatch { index: usize, stated: String, actual: Fingerprint },
-    TooShort { index: usize, bits: usize },
-    BadExponent { index: usize },
-    Validity { index: usize, problem: String },
+    Base64 {
+        index: usize,
+    },
+    Der {
+        index: usize,
+        problem: String,
+    },
+    FingerprintMismatch {
+        index: usize,
+        stated: String,
+        actual: Fingerprint,
+    },
+    TooShort {
+        index: usize,
+        bits: usize,
+    },
+    BadExponent {
+        index: usize,
+    },
+    Validity {
+        index: usize,
+        problem: String,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -86,18 +103,21 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({} {:?} {} bits)", self.fingerprint, self.region, self.bits)
+        write!(
+            f,
+            "PublicKey({} {:?} {} bits)",
+            self.fingerprint, self.region, self.bits
+        )
     }
 }
 
 impl PublicKey {
     /// Accepts PKCS#1 `RSAPublicKey` DER (what CloudTrail serves) or X.509 SPKI DER.
     pub fn from_der(der: &[u8]) -> Result<PublicKey, String> {
-        let key = rsa::RsaPublicKey::from_pkcs1_der(der)
-            .or_else(|pkcs1_err| {
-                rsa::RsaPublicKey::from_public_key_der(der)
-                    .map_err(|spki_err| format!("PKCS#1: {pkcs1_err}; SPKI: {spki_err}"))
-            })?;
+        let key = rsa::RsaPublicKey::from_pkcs1_der(der).or_else(|pkcs1_err| {
+            rsa::RsaPublicKey::from_public_key_der(der)
+                .map_err(|spki_err| format!("PKCS#1: {pkcs1_err}; SPKI: {spki_err}"))
+        })?;
         Ok(PublicKey {
             fingerprint: Fingerprint::of_der(der),
             region: None,
@@ -119,7 +139,10 @@ impl PublicKey {
 
     /// RSA PKCS#1 v1.5 with SHA-256.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), VerifyError> {
-        let components = RsaPublicKeyComponents { n: &self.modulus, e: &self.exponent };
+        let components = RsaPublicKeyComponents {
+            n: &self.modulus,
+            e: &self.exponent,
+        };
         components
             .verify(&RSA_PKCS1_2048_8192_SHA256, message, &signature.0)
             .map_err(|_| VerifyError::BadSignature)
@@ -152,12 +175,17 @@ struct RawKey {
     region: Option<String>,
 }
 
-fn validity_time(index: usize, value: &Option<serde_json::Value>) -> Result<Option<UtcTime>, KeyError> {
+fn validity_time(
+    index: usize,
+    value: &Option<serde_json::Value>,
+) -> Result<Option<UtcTime>, KeyError> {
     let bad = |problem: String| KeyError::Validity { index, problem };
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::Number(n)) => {
-            let seconds = n.as_f64().ok_or_else(|| bad(format!("validity {n} is not a time")))?;
+            let seconds = n
+                .as_f64()
+                .ok_or_else(|| bad(format!("validity {n} is not a time")))?;
             if !seconds.is_finite() || seconds.abs() > 1e11 {
                 return Err(bad(format!("validity {n} is out of range")));
             }
@@ -177,14 +205,16 @@ impl KeyRing {
 
     /// Parses a `list-public-keys` JSON document. Keys with no `Region` take `default_region`.
     pub fn parse_json(bytes: &[u8], default_region: Option<&str>) -> Result<KeyRing, KeyError> {
-        let raw: RawKeyFile = serde_json::from_slice(bytes).map_err(|e| KeyError::Json(e.to_string()))?;
+        let raw: RawKeyFile =
+            serde_json::from_slice(bytes).map_err(|e| KeyError::Json(e.to_string()))?;
         let list = raw.public_key_list.ok_or(KeyError::NoKeyList)?;
         let mut keys = Vec::with_capacity(list.len());
         for (index, raw_key) in list.into_iter().enumerate() {
             let der = base64::engine::general_purpose::STANDARD
                 .decode(raw_key.value.trim())
                 .map_err(|_| KeyError::Base64 { index })?;
-            let mut key = PublicKey::from_der(&der).map_err(|problem| KeyError::Der { index, problem })?;
+            let mut key =
+                PublicKey::from_der(&der).map_err(|problem| KeyError::Der { index, problem })?;
             if let Some(stated) = &raw_key.fingerprint {
                 let matches = Fingerprint::parse_hex(stated).is_ok_and(|fp| fp == key.fingerprint);
                 if !matches {
@@ -196,21 +226,30 @@ impl KeyRing {
                 }
             }
             if key.bits < MIN_KEY_BITS {
-                return Err(KeyError::TooShort { index, bits: key.bits });
+                return Err(KeyError::TooShort {
+                    index,
+                    bits: key.bits,
+                });
             }
             if !key.exponent_is_acceptable() {
                 return Err(KeyError::BadExponent { index });
             }
             key.validity_start = validity_time(index, &raw_key.validity_start)?;
             key.validity_end = validity_time(index, &raw_key.validity_end)?;
-            key.region = raw_key.region.or_else(|| default_region.map(str::to_string));
+            key.region = raw_key
+                .region
+                .or_else(|| default_region.map(str::to_string));
             keys.push(key);
         }
         Ok(KeyRing { keys })
     }
 
     pub fn add(&mut self, key: PublicKey) {
-        if !self.keys.iter().any(|k| k.fingerprint == key.fingerprint && k.region == key.region) {
+        if !self
+            .keys
+            .iter()
+            .any(|k| k.fingerprint == key.fingerprint && k.region == key.region)
+        {
             self.keys.push(key);
         }
     }

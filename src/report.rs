@@ -148,7 +148,11 @@ impl Summary {
         } else {
             Verdict::Valid
         };
-        Summary { digests, logs, result }
+        Summary {
+            digests,
+            logs,
+            result,
+        }
     }
 
     /// 0 valid, 1 integrity failure, 3 incomplete (cli.md).

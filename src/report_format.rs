@@ -24,10 +24,18 @@ fn url(bucket: &str, key: &str) -> String {
 /// The text of one file's line after the tab: the AWS CLI's wording where it has one.
 fn text_verdict(file: &FileEntry) -> String {
     let detail = file.detail.as_deref().unwrap_or("");
-    let with_detail = |base: &str| if detail.is_empty() { base.to_string() } else { format!("{base} ({detail})") };
+    let with_detail = |base: &str| {
+        if detail.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base} ({detail})")
+        }
+    };
     match (file.status, file.kind) {
         (Status::Valid, _) => "valid".into(),
-        (Status::NotFound, FileKind::Digest) if detail.starts_with("inferred") => with_detail("INVALID: not found"),
+        (Status::NotFound, FileKind::Digest) if detail.starts_with("inferred") => {
+            with_detail("INVALID: not found")
+        }
         (Status::NotFound, _) => "INVALID: not found".into(),
         (Status::SignatureInvalid, _) => {
             if detail.starts_with("S3 metadata") {
@@ -37,13 +45,22 @@ fn text_verdict(file: &FileEntry) -> String {
             }
         }
         (Status::InvalidFormat, _) => "INVALID: invalid format".into(),
-        (Status::TrailingData, _) => "INVALID: unexpected data after end of compressed stream".into(),
+        (Status::TrailingData, _) => {
+            "INVALID: unexpected data after end of compressed stream".into()
+        }
         (Status::HashMismatch, FileKind::Log) => "INVALID: hash value doesn't match".into(),
-        (Status::HashMismatch, FileKind::Digest) => with_detail("INVALID: hash value doesn't match"),
+        (Status::HashMismatch, FileKind::Digest) => {
+            with_detail("INVALID: hash value doesn't match")
+        }
         (Status::KeyNotFound, _) => format!("INVALID: {detail}"),
-        (Status::Moved, FileKind::Digest) => "INVALID: has been moved from its original location".into(),
+        (Status::Moved, FileKind::Digest) => {
+            "INVALID: has been moved from its original location".into()
+        }
         (Status::Moved, FileKind::Log) => {
-            format!("INVALID: moved to {}", url(&file.bucket, file.moved_to.as_deref().unwrap_or("?")))
+            format!(
+                "INVALID: moved to {}",
+                url(&file.bucket, file.moved_to.as_deref().unwrap_or("?"))
+            )
         }
         (Status::Unreferenced, _) => "INVALID: not referenced by any digest".into(),
         (Status::Unsigned, _) => format!("UNVERIFIED: {detail}"),
@@ -63,7 +80,11 @@ pub fn text_line(file: &FileEntry) -> String {
         _ => file.key.as_str(),
     };
     let backfill = if file.backfill { "(backfill) " } else { "" };
-    format!("{backfill}{kind}\t{}\t{}", url(&file.bucket, key), text_verdict(file))
+    format!(
+        "{backfill}{kind}\t{}\t{}",
+        url(&file.bucket, key),
+        text_verdict(file)
+    )
 }
 
 fn ratio_line(counts: &Counts, noun: &str) -> Option<String> {
@@ -73,10 +94,16 @@ fn ratio_line(counts: &Counts, noun: &str) -> Option<String> {
     }
     let mut line = format!("{}/{total} {noun} files valid", counts.valid);
     if counts.invalid > 0 {
-        line.push_str(&format!(", {}/{total} {noun} files INVALID", counts.invalid));
+        line.push_str(&format!(
+            ", {}/{total} {noun} files INVALID",
+            counts.invalid
+        ));
     }
     if counts.unverified > 0 {
-        line.push_str(&format!(", {}/{total} {noun} files UNVERIFIED", counts.unverified));
+        line.push_str(&format!(
+            ", {}/{total} {noun} files UNVERIFIED",
+            counts.unverified
+        ));
     }
     Some(line)
 }
@@ -92,14 +119,24 @@ fn requested_start(run: &RunInfo, chains: &[&ChainReport]) -> String {
     }
 }
 
-fn write_summary(out: &mut dyn Write, run: &RunInfo, chains: &[&ChainReport], backfill: bool) -> io::Result<()> {
+fn write_summary(
+    out: &mut dyn Write,
+    run: &RunInfo,
+    chains: &[&ChainReport],
+    backfill: bool,
+) -> io::Result<()> {
     let mut digests = Counts::default();
     let mut logs = Counts::default();
     for chain in chains {
         digests.merge(&chain.digests);
         logs.merge(&chain.logs);
     }
-    writeln!(out, "Results requested for {} to {}", requested_start(run, chains), run.requested.end)?;
+    writeln!(
+        out,
+        "Results requested for {} to {}",
+        requested_start(run, chains),
+        run.requested.end
+    )?;
     let found_start = chains.iter().filter_map(|c| c.found.map(|f| f.start)).min();
     let found_end = chains.iter().filter_map(|c| c.found.map(|f| f.end)).max();
     match (found_start, found_end) {
@@ -110,7 +147,11 @@ fn write_summary(out: &mut dyn Write, run: &RunInfo, chains: &[&ChainReport], ba
         }
     }
     writeln!(out)?;
-    let (digest_noun, log_noun) = if backfill { ("backfill digest", "backfill log") } else { ("digest", "log") };
+    let (digest_noun, log_noun) = if backfill {
+        ("backfill digest", "backfill log")
+    } else {
+        ("digest", "log")
+    };
     if let Some(line) = ratio_line(&digests, digest_noun) {
         writeln!(out, "{line}")?;
     }
@@ -121,7 +162,11 @@ fn write_summary(out: &mut dyn Write, run: &RunInfo, chains: &[&ChainReport], ba
 }
 
 fn chain_title(chain: &ChainReport) -> String {
-    let org = chain.organization_id.as_ref().map(|o| format!(" organization {o}")).unwrap_or_default();
+    let org = chain
+        .organization_id
+        .as_ref()
+        .map(|o| format!(" organization {o}"))
+        .unwrap_or_default();
     format!(
         "Digest chain: trail {} (home region {}){org} account {} region {}{}",
         chain.trail,
@@ -132,7 +177,12 @@ fn chain_title(chain: &ChainReport) -> String {
     )
 }
 
-pub fn write_text(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult], verbose: bool) -> io::Result<()> {
+pub fn write_text(
+    out: &mut dyn Write,
+    run: &RunInfo,
+    chains: &[ChainResult],
+    verbose: bool,
+) -> io::Result<()> {
     let reports: Vec<&ChainReport> = chains.iter().map(|c| &c.report).collect();
     writeln!(
         out,
@@ -167,10 +217,18 @@ pub fn write_text(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult], ve
         }
         if verbose {
             for window in &report.empty_windows {
-                writeln!(out, "No log files were delivered by CloudTrail between {} and {}", window.start, window.end)?;
+                writeln!(
+                    out,
+                    "No log files were delivered by CloudTrail between {} and {}",
+                    window.start, window.end
+                )?;
             }
             if !report.public_keys.is_empty() {
-                writeln!(out, "Public keys used (fingerprints): {}", report.public_keys.join(", "))?;
+                writeln!(
+                    out,
+                    "Public keys used (fingerprints): {}",
+                    report.public_keys.join(", ")
+                )?;
             }
         }
         writeln!(out)?;
@@ -188,7 +246,14 @@ pub fn write_text(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult], ve
         }
     }
     let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>());
-    writeln!(out, "Result: {}", serde_json::to_value(summary.result).unwrap_or(Value::Null).as_str().unwrap_or("?"))
+    writeln!(
+        out,
+        "Result: {}",
+        serde_json::to_value(summary.result)
+            .unwrap_or(Value::Null)
+            .as_str()
+            .unwrap_or("?")
+    )
 }
 
 fn chain_folder(chain: &ChainReport) -> String {
@@ -236,8 +301,16 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
 }
 
 /// Streams one chain's lines as soon as it is decided.
-pub fn write_jsonl_chain(out: &mut dyn Write, chain: &ChainReport, files: &[FileEntry], verbose: bool) -> io::Result<()> {
-    for file in files.iter().filter(|f| crate::report::is_reported(f.status, verbose)) {
+pub fn write_jsonl_chain(
+    out: &mut dyn Write,
+    chain: &ChainReport,
+    files: &[FileEntry],
+    verbose: bool,
+) -> io::Result<()> {
+    for file in files
+        .iter()
+        .filter(|f| crate::report::is_reported(f.status, verbose))
+    {
         serde_json::to_writer(&mut *out, &tagged("file", file))?;
         writeln!(out)?;
     }
@@ -246,7 +319,11 @@ pub fn write_jsonl_chain(out: &mut dyn Write, chain: &ChainReport, files: &[File
     out.flush()
 }
 
-pub fn write_jsonl_summary(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
+pub fn write_jsonl_summary(
+    out: &mut dyn Write,
+    run: &RunInfo,
+    chains: &[ChainResult],
+) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut line = tagged("summary", &Summary::of(&reports));
     if let Value::Object(map) = &mut line {

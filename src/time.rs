@@ -59,7 +59,10 @@ impl UtcTime {
         }
         let days = days_from_civil(year, month, day);
         Some(UtcTime(
-            days * SECONDS_PER_DAY + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second),
+            days * SECONDS_PER_DAY
+                + i64::from(hour) * 3600
+                + i64::from(minute) * 60
+                + i64::from(second),
         ))
     }
 
@@ -68,7 +71,14 @@ impl UtcTime {
         let days = self.0.div_euclid(SECONDS_PER_DAY);
         let secs = self.0.rem_euclid(SECONDS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        (y, m, d, (secs / 3600) as u32, ((secs / 60) % 60) as u32, (secs % 60) as u32)
+        (
+            y,
+            m,
+            d,
+            (secs / 3600) as u32,
+            ((secs / 60) % 60) as u32,
+            (secs % 60) as u32,
+        )
     }
 
     /// Strict CloudTrail field form: `YYYY-MM-DDTHH:MM:SSZ`, nothing else.
@@ -259,11 +269,18 @@ mod tests {
 
     #[test]
     fn field_form_round_trips() {
-        for text in ["1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2015-08-16T20:00:00Z"] {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2015-08-16T20:00:00Z",
+        ] {
             let t = UtcTime::parse_field(text).unwrap();
             assert_eq!(t.to_string(), text);
         }
-        assert_eq!(UtcTime::parse_field("1970-01-01T00:00:10Z").unwrap().unix(), 10);
+        assert_eq!(
+            UtcTime::parse_field("1970-01-01T00:00:10Z").unwrap().unix(),
+            10
+        );
     }
 
     #[test]
@@ -295,9 +312,18 @@ mod tests {
         let base = UtcTime::parse_field("2024-03-01T10:00:00Z").unwrap();
         assert_eq!(UtcTime::parse_user("2024-03-01T10:00:00Z").unwrap(), base);
         assert_eq!(UtcTime::parse_user("2024-03-01T10:00Z").unwrap(), base);
-        assert_eq!(UtcTime::parse_user("2024-03-01 10:00:00.123Z").unwrap(), base);
-        assert_eq!(UtcTime::parse_user("2024-03-01T12:00:00+02:00").unwrap(), base);
-        assert_eq!(UtcTime::parse_user("2024-03-01").unwrap().to_string(), "2024-03-01T00:00:00Z");
+        assert_eq!(
+            UtcTime::parse_user("2024-03-01 10:00:00.123Z").unwrap(),
+            base
+        );
+        assert_eq!(
+            UtcTime::parse_user("2024-03-01T12:00:00+02:00").unwrap(),
+            base
+        );
+        assert_eq!(
+            UtcTime::parse_user("2024-03-01").unwrap().to_string(),
+            "2024-03-01T00:00:00Z"
+        );
         assert!(UtcTime::parse_user("yesterday").is_err());
         assert!(UtcTime::parse_user("2024-03-01T10").is_err());
     }

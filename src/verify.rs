@@ -37,7 +37,10 @@ impl ChainFilter {
 
     fn wants_chain(&self, chain: &ChainId) -> bool {
         (self.trails.is_empty() || self.trails.iter().any(|t| t == &chain.trail))
-            && self.home_region.as_ref().is_none_or(|h| h == &chain.home_region)
+            && self
+                .home_region
+                .as_ref()
+                .is_none_or(|h| h == &chain.home_region)
     }
 }
 
@@ -54,15 +57,22 @@ pub struct ValidateOptions {
 #[derive(Debug)]
 pub enum ValidateError {
     /// A listing failed: without it we cannot tell which digests exist.
-    Listing { prefix: String, error: StoreError },
-    NoTrail { searched: String },
+    Listing {
+        prefix: String,
+        error: StoreError,
+    },
+    NoTrail {
+        searched: String,
+    },
     ThreadPool(String),
 }
 
 impl std::fmt::Display for ValidateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ValidateError::Listing { prefix, error } => write!(f, "listing {prefix:?} failed: {error}"),
+            ValidateError::Listing { prefix, error } => {
+                write!(f, "listing {prefix:?} failed: {error}")
+            }
             ValidateError::NoTrail { searched } => {
                 write!(f, "no CloudTrail digests found under {searched} (is this the bucket or copy of a trail with log file validation?)")
             }
@@ -88,15 +98,25 @@ pub struct Validation {
 }
 
 fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ {
-    move |error| ValidateError::Listing { prefix: prefix.to_string(), error }
+    move |error| ValidateError::Listing {
+        prefix: prefix.to_string(),
+        error,
+    }
 }
 
 /// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
 /// down when the prefix is unknown.
-fn awslogs_roots(store: &dyn ObjectStore, prefix: Option<&str>) -> Result<Vec<String>, ValidateError> {
+fn awslogs_roots(
+    store: &dyn ObjectStore,
+    prefix: Option<&str>,
+) -> Result<Vec<String>, ValidateError> {
     if let Some(prefix) = prefix {
         let prefix = prefix.trim_matches('/');
-        return Ok(vec![if prefix.is_empty() { "AWSLogs/".to_string() } else { format!("{prefix}/AWSLogs/") }]);
+        return Ok(vec![if prefix.is_empty() {
+            "AWSLogs/".to_string()
+        } else {
+            format!("{prefix}/AWSLogs/")
+        }]);
     }
     let mut roots = Vec::new();
     let mut frontier = vec![String::new()];
@@ -120,7 +140,10 @@ fn awslogs_roots(store: &dyn ObjectStore, prefix: Option<&str>) -> Result<Vec<St
 }
 
 /// Every `.../CloudTrail-Digest/REGION/` folder the filter allows.
-fn digest_folders(store: &dyn ObjectStore, options: &ValidateOptions) -> Result<Vec<String>, ValidateError> {
+fn digest_folders(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+) -> Result<Vec<String>, ValidateError> {
     let mut folders = Vec::new();
     for root in awslogs_roots(store, options.prefix.as_deref())? {
         let mut account_roots = Vec::new();
@@ -142,7 +165,10 @@ fn digest_folders(store: &dyn ObjectStore, options: &ValidateOptions) -> Result<
                 continue;
             }
             let digest_root = format!("{account_root}CloudTrail-Digest/");
-            for region_folder in store.list_folders(&digest_root).map_err(listing_error(&digest_root))? {
+            for region_folder in store
+                .list_folders(&digest_root)
+                .map_err(listing_error(&digest_root))?
+            {
                 let region = region_folder[digest_root.len()..].trim_end_matches('/');
                 if options.filter.wants_region(region) {
                     folders.push(region_folder);
@@ -161,7 +187,10 @@ fn list_digests(
 ) -> Result<BTreeMap<ChainId, Vec<(String, DigestKey)>>, ValidateError> {
     let mut chains: BTreeMap<ChainId, Vec<(String, DigestKey)>> = BTreeMap::new();
     // Keys are `FOLDER/YYYY/MM/DD/NAME`, so the range maps onto the listing order.
-    let start_after = options.range.start.map(|s| format!("{folder}{}", s.date_path()));
+    let start_after = options
+        .range
+        .start
+        .map(|s| format!("{folder}{}", s.date_path()));
     let last_day = options.range.end.date_path();
     store
         .list_keys(folder, start_after.as_deref(), &mut |key| {
@@ -170,8 +199,12 @@ fn list_digests(
                 return false;
             }
             if let Some(name) = DigestKey::parse(key) {
-                if options.range.contains(name.end_time) && options.filter.wants_chain(&name.chain) {
-                    chains.entry(name.chain.clone()).or_default().push((key.to_string(), name));
+                if options.range.contains(name.end_time) && options.filter.wants_chain(&name.chain)
+                {
+                    chains
+                        .entry(name.chain.clone())
+                        .or_default()
+                        .push((key.to_string(), name));
                 }
             }
             true
@@ -183,10 +216,19 @@ fn list_digests(
 fn fetch_digest(store: &dyn ObjectStore, key: &str, name: DigestKey) -> FetchedDigest {
     let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
     let outcome = match store.get(store.bucket(), key) {
-        Err(StoreError::NotFound) => failed(Status::NotFound, "listed, but not found when read".into()),
+        Err(StoreError::NotFound) => {
+            failed(Status::NotFound, "listed, but not found when read".into())
+        }
         Err(e) => failed(Status::Error, e.to_string()),
-        Ok(object) => match inflate_and_hash(object.body, Keep::Bytes { cap: DIGEST_SIZE_CAP }) {
-            Err(GzipError::TrailingData) => failed(Status::TrailingData, GzipError::TrailingData.to_string()),
+        Ok(object) => match inflate_and_hash(
+            object.body,
+            Keep::Bytes {
+                cap: DIGEST_SIZE_CAP,
+            },
+        ) {
+            Err(GzipError::TrailingData) => {
+                failed(Status::TrailingData, GzipError::TrailingData.to_string())
+            }
             Err(GzipError::Read(e)) => failed(Status::Error, format!("read failed: {e}")),
             Err(e) => failed(Status::InvalidFormat, format!("invalid format: {e}")),
             Ok(inflated) => match Digest::parse(inflated.bytes.as_deref().unwrap_or_default()) {
@@ -199,7 +241,11 @@ fn fetch_digest(store: &dyn ObjectStore, key: &str, name: DigestKey) -> FetchedD
             },
         },
     };
-    FetchedDigest { key: key.to_string(), name, outcome }
+    FetchedDigest {
+        key: key.to_string(),
+        name,
+        outcome,
+    }
 }
 
 fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileEntry {
@@ -246,14 +292,20 @@ pub fn validate(
         let chains = list_digests(store, &folder, options)?;
         any_digest_folder |= !chains.is_empty();
         for (chain_id, listed) in chains {
-            let (report, files) = pool.install(|| verify_chain(store, keys, options, &chain_id, listed));
+            let (report, files) =
+                pool.install(|| verify_chain(store, keys, options, &chain_id, listed));
             on_chain(&report, &files);
-            let files = files.into_iter().filter(|f| is_reported(f.status, options.verbose)).collect();
+            let files = files
+                .into_iter()
+                .filter(|f| is_reported(f.status, options.verbose))
+                .collect();
             validation.chains.push(ChainResult { report, files });
         }
     }
     if !any_digest_folder {
-        return Err(ValidateError::NoTrail { searched: store.describe() });
+        return Err(ValidateError::NoTrail {
+            searched: store.describe(),
+        });
     }
     Ok(validation)
 }
@@ -265,12 +317,17 @@ fn verify_chain(
     chain_id: &ChainId,
     listed: Vec<(String, DigestKey)>,
 ) -> (ChainReport, Vec<FileEntry>) {
-    let fetched: Vec<FetchedDigest> =
-        listed.into_par_iter().map(|(key, name)| fetch_digest(store, &key, name)).collect();
+    let fetched: Vec<FetchedDigest> = listed
+        .into_par_iter()
+        .map(|(key, name)| fetch_digest(store, &key, name))
+        .collect();
     let outcome = chain::walk(chain_id, store.bucket(), &options.range, fetched, keys);
     let mut report = outcome.report;
-    let log_entries: Vec<FileEntry> =
-        outcome.log_checks.par_iter().map(|check| check_log(store, check, chain_id.backfill)).collect();
+    let log_entries: Vec<FileEntry> = outcome
+        .log_checks
+        .par_iter()
+        .map(|check| check_log(store, check, chain_id.backfill))
+        .collect();
     for entry in &log_entries {
         report.logs.add(entry.status);
     }

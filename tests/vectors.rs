@@ -21,7 +21,8 @@ fn case_dirs() -> Vec<PathBuf> {
 }
 
 fn expected(dir: &Path) -> Expected {
-    serde_json::from_slice(&std::fs::read(dir.join("expected.json")).expect("expected.json")).expect("parse")
+    serde_json::from_slice(&std::fs::read(dir.join("expected.json")).expect("expected.json"))
+        .expect("parse")
 }
 
 type FileTuple = (String, String, String, Option<String>);
@@ -49,14 +50,32 @@ fn expected_tuples(expected: &Expected) -> BTreeSet<FileTuple> {
 #[test]
 fn sample_verifies_and_counts_every_file() {
     let bundle = ctverify::generate::vectors::sample(&test_keys());
-    let digests = bundle.objects.keys().filter(|k| k.contains("/CloudTrail-Digest/")).count();
-    let logs = bundle.objects.keys().filter(|k| k.contains("/CloudTrail/")).count();
+    let digests = bundle
+        .objects
+        .keys()
+        .filter(|k| k.contains("/CloudTrail-Digest/"))
+        .count();
+    let logs = bundle
+        .objects
+        .keys()
+        .filter(|k| k.contains("/CloudTrail/"))
+        .count();
     assert!(digests > 0 && logs > 0);
 
     let run = ctverify(["validate", repo().join("vectors/sample").to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains(&format!("{digests}/{digests} digest files valid")), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("{logs}/{logs} log files valid")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("{digests}/{digests} digest files valid")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{logs}/{logs} log files valid")),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Results requested for"));
     assert!(run.stdout.contains("Results found for"));
     // the eu-west-1 chain was stopped and restarted: a gap, not a failure
@@ -68,7 +87,15 @@ fn sample_verifies_and_counts_every_file() {
 fn sample_json_has_every_field_of_the_contract() {
     let (code, doc) = validate_json(&repo().join("vectors/sample"), &["--verbose"]);
     assert_eq!(code, 0);
-    for field in ["tool", "version", "source", "requested", "chains", "files", "summary"] {
+    for field in [
+        "tool",
+        "version",
+        "source",
+        "requested",
+        "chains",
+        "files",
+        "summary",
+    ] {
         assert!(doc.get(field).is_some(), "missing {field}");
     }
     assert_eq!(doc["tool"], "ctverify");
@@ -77,8 +104,18 @@ fn sample_json_has_every_field_of_the_contract() {
     assert_eq!(chains.len(), 2, "one chain per region");
     for chain in chains {
         for field in [
-            "bucket", "prefix", "organization_id", "account_id", "region", "trail", "home_region", "backfill",
-            "found", "digests", "logs", "gaps",
+            "bucket",
+            "prefix",
+            "organization_id",
+            "account_id",
+            "region",
+            "trail",
+            "home_region",
+            "backfill",
+            "found",
+            "digests",
+            "logs",
+            "gaps",
         ] {
             assert!(chain.get(field).is_some(), "chain missing {field}");
         }
@@ -89,9 +126,15 @@ fn sample_json_has_every_field_of_the_contract() {
         }
         assert!(chain["found"]["start"].is_string() && chain["found"]["end"].is_string());
     }
-    let west = chains.iter().find(|c| c["region"] == "eu-west-1").expect("eu-west-1 chain");
+    let west = chains
+        .iter()
+        .find(|c| c["region"] == "eu-west-1")
+        .expect("eu-west-1 chain");
     assert_eq!(west["gaps"].as_array().map(Vec::len), Some(1));
-    let east = chains.iter().find(|c| c["region"] == "us-east-1").expect("us-east-1 chain");
+    let east = chains
+        .iter()
+        .find(|c| c["region"] == "us-east-1")
+        .expect("us-east-1 chain");
     // the rotation inside the range: two keys verified us-east-1
     assert_eq!(east["public_keys"].as_array().map(Vec::len), Some(2));
     let files = doc["files"].as_array().expect("files");
@@ -106,7 +149,8 @@ fn sample_json_has_every_field_of_the_contract() {
         }
     }
     assert_eq!(doc["summary"]["result"], "valid");
-    let total = doc["summary"]["digests"]["valid"].as_u64().unwrap() + doc["summary"]["logs"]["valid"].as_u64().unwrap();
+    let total = doc["summary"]["digests"]["valid"].as_u64().unwrap()
+        + doc["summary"]["logs"]["valid"].as_u64().unwrap();
     assert_eq!(total as usize, files.len());
 }
 
@@ -117,7 +161,12 @@ fn every_case_yields_its_statuses_in_json() {
     for dir in dirs {
         let expected = expected(&dir);
         let (code, doc) = validate_json(&dir, &[]);
-        let got: BTreeSet<FileTuple> = doc["files"].as_array().expect("files").iter().map(tuple).collect();
+        let got: BTreeSet<FileTuple> = doc["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(tuple)
+            .collect();
         assert_eq!(got, expected_tuples(&expected), "case {}", dir.display());
         assert_eq!(code, expected.exit_code, "exit code of {}", dir.display());
         // summary counts agree with the files listed
@@ -125,8 +174,14 @@ fn every_case_yields_its_statuses_in_json() {
             doc["summary"][kind][class].as_u64().unwrap_or(u64::MAX)
         };
         let listed = |kind: &str| got.iter().filter(|f| f.0 == kind).count() as u64;
-        assert_eq!(non_valid("digests", "invalid") + non_valid("digests", "unverified"), listed("digest"));
-        assert_eq!(non_valid("logs", "invalid") + non_valid("logs", "unverified"), listed("log"));
+        assert_eq!(
+            non_valid("digests", "invalid") + non_valid("digests", "unverified"),
+            listed("digest")
+        );
+        assert_eq!(
+            non_valid("logs", "invalid") + non_valid("logs", "unverified"),
+            listed("log")
+        );
     }
 }
 
@@ -136,11 +191,22 @@ fn every_case_yields_its_statuses_in_jsonl() {
         let expected = expected(&dir);
         let run = ctverify(["validate", dir.to_str().unwrap(), "--format", "jsonl"]);
         assert_eq!(run.code, expected.exit_code, "{}", dir.display());
-        let lines: Vec<Value> =
-            run.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
-        assert_eq!(lines.last().map(|l| l["type"].clone()), Some(Value::from("summary")), "summary last");
+        let lines: Vec<Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        assert_eq!(
+            lines.last().map(|l| l["type"].clone()),
+            Some(Value::from("summary")),
+            "summary last"
+        );
         assert!(lines.iter().any(|l| l["type"] == "chain"));
-        let files: BTreeSet<FileTuple> = lines.iter().filter(|l| l["type"] == "file").map(tuple).collect();
+        let files: BTreeSet<FileTuple> = lines
+            .iter()
+            .filter(|l| l["type"] == "file")
+            .map(tuple)
+            .collect();
         assert_eq!(files, expected_tuples(&expected), "case {}", dir.display());
     }
 }
@@ -152,7 +218,8 @@ fn every_case_yields_its_statuses_in_text() {
         let run = ctverify(["validate", dir.to_str().unwrap()]);
         assert_eq!(run.code, expected.exit_code, "{}", dir.display());
         let bundle: Value =
-            serde_json::from_slice(&std::fs::read(dir.join(".ctverify/bundle.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.join(".ctverify/bundle.json")).unwrap())
+                .unwrap();
         let bucket = bundle["bucket"].as_str().unwrap();
         for file in &expected.files {
             let kind = match file.kind {
@@ -179,8 +246,18 @@ fn every_case_yields_its_statuses_in_text() {
                 run.stdout
             );
         }
-        let invalid_lines = run.stdout.lines().filter(|l| l.contains("\tINVALID") || l.contains("\tUNVERIFIED")).count();
-        assert_eq!(invalid_lines, expected.files.len(), "case {}:\n{}", dir.display(), run.stdout);
+        let invalid_lines = run
+            .stdout
+            .lines()
+            .filter(|l| l.contains("\tINVALID") || l.contains("\tUNVERIFIED"))
+            .count();
+        assert_eq!(
+            invalid_lines,
+            expected.files.len(),
+            "case {}:\n{}",
+            dir.display(),
+            run.stdout
+        );
     }
 }
 
@@ -201,7 +278,10 @@ fn committed_vectors_are_what_the_generator_makes() {
             "file lists differ under vectors/{dir}: run `cargo run --example generate_vectors -- vectors`"
         );
         for ((path, a), (_, b)) in fresh.iter().zip(old.iter()) {
-            assert!(a == b, "vectors/{dir}/{path} differs from the generator's output");
+            assert!(
+                a == b,
+                "vectors/{dir}/{path} differs from the generator's output"
+            );
             checked += 1;
         }
     }
@@ -220,7 +300,10 @@ fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
                 let rel = path.strip_prefix(root).unwrap().display().to_string();
                 let bytes = std::fs::read(&path).unwrap();
                 // Compare gzip files by content: the bytes depend on the deflate backend.
-                let content = match ctverify::gzip::inflate_and_hash(&bytes[..], ctverify::gzip::Keep::Bytes { cap: 1 << 30 }) {
+                let content = match ctverify::gzip::inflate_and_hash(
+                    &bytes[..],
+                    ctverify::gzip::Keep::Bytes { cap: 1 << 30 },
+                ) {
                     Ok(inflated) => inflated.bytes.unwrap_or_default(),
                     Err(_) => bytes,
                 };
@@ -237,10 +320,21 @@ fn options_narrow_the_chains() {
     let sample = repo().join("vectors/sample");
     let (code, doc) = validate_json(&sample, &["--region", "eu-west-1"]);
     assert_eq!(code, 0);
-    let regions: Vec<&str> = doc["chains"].as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    let regions: Vec<&str> = doc["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["region"].as_str().unwrap())
+        .collect();
     assert_eq!(regions, vec!["eu-west-1"]);
 
-    let (_, doc) = validate_json(&sample, &["--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events"]);
+    let (_, doc) = validate_json(
+        &sample,
+        &[
+            "--trail-arn",
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events",
+        ],
+    );
     assert_eq!(doc["chains"].as_array().unwrap().len(), 2);
     let (code, doc) = validate_json(&sample, &["--trail", "no-such-trail"]);
     assert_eq!(doc["chains"].as_array().unwrap().len(), 0);
@@ -249,10 +343,20 @@ fn options_narrow_the_chains() {
     // a range that covers only part of the chain
     let (code, doc) = validate_json(
         &sample,
-        &["--region", "us-east-1", "--start-time", "2024-03-01T03:00:00Z", "--end-time", "2024-03-01T06:30:00Z"],
+        &[
+            "--region",
+            "us-east-1",
+            "--start-time",
+            "2024-03-01T03:00:00Z",
+            "--end-time",
+            "2024-03-01T06:30:00Z",
+        ],
     );
     assert_eq!(code, 0);
-    assert_eq!(doc["summary"]["digests"]["valid"], 4, "digests ending 03:17, 04:17, 05:17, 06:17");
+    assert_eq!(
+        doc["summary"]["digests"]["valid"], 4,
+        "digests ending 03:17, 04:17, 05:17, 06:17"
+    );
 }
 
 #[test]
@@ -260,10 +364,30 @@ fn bad_usage_exits_2_with_one_line() {
     let sample = repo().join("vectors/sample");
     let cases: Vec<Vec<String>> = vec![
         vec!["validate".into(), "/no/such/dir".into()],
-        vec!["validate".into(), sample.display().to_string(), "--start-time".into(), "yesterday".into()],
-        vec!["validate".into(), sample.display().to_string(), "--format".into(), "xml".into()],
-        vec!["validate".into(), sample.display().to_string(), "--public-keys".into(), "/no/such/file".into()],
-        vec!["validate".into(), sample.display().to_string(), "--trail-arn".into(), "not-an-arn".into()],
+        vec![
+            "validate".into(),
+            sample.display().to_string(),
+            "--start-time".into(),
+            "yesterday".into(),
+        ],
+        vec![
+            "validate".into(),
+            sample.display().to_string(),
+            "--format".into(),
+            "xml".into(),
+        ],
+        vec![
+            "validate".into(),
+            sample.display().to_string(),
+            "--public-keys".into(),
+            "/no/such/file".into(),
+        ],
+        vec![
+            "validate".into(),
+            sample.display().to_string(),
+            "--trail-arn".into(),
+            "not-an-arn".into(),
+        ],
         vec![
             "validate".into(),
             sample.display().to_string(),
@@ -289,9 +413,18 @@ fn a_copy_without_keys_or_trail_is_a_configuration_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no public keys"), "{}", run.stderr);
     let keys = repo().join("vectors/sample/.ctverify/public-keys.json");
-    let run = ctverify(["validate", tmp.path().to_str().unwrap(), "--public-keys", keys.to_str().unwrap()]);
+    let run = ctverify([
+        "validate",
+        tmp.path().to_str().unwrap(),
+        "--public-keys",
+        keys.to_str().unwrap(),
+    ]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("no CloudTrail digests"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no CloudTrail digests"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -126,10 +126,19 @@ impl Bundle {
             copied_from: Some("ctverify test vector generator (TEST KEYS, not AWS)".into()),
             copied_at: None,
         };
-        let metadata: BTreeMap<String, &BTreeMap<String, String>> =
-            self.metadata.iter().map(|(k, m)| (format!("{}/{k}", self.bucket), m)).collect();
-        write_json(&meta_dir.join(crate::bundle::BUNDLE_FILE), &serde_json::to_value(&info)?)?;
-        write_json(&meta_dir.join(crate::bundle::METADATA_FILE), &serde_json::to_value(&metadata)?)?;
+        let metadata: BTreeMap<String, &BTreeMap<String, String>> = self
+            .metadata
+            .iter()
+            .map(|(k, m)| (format!("{}/{k}", self.bucket), m))
+            .collect();
+        write_json(
+            &meta_dir.join(crate::bundle::BUNDLE_FILE),
+            &serde_json::to_value(&info)?,
+        )?;
+        write_json(
+            &meta_dir.join(crate::bundle::METADATA_FILE),
+            &serde_json::to_value(&metadata)?,
+        )?;
         write_json(
             &meta_dir.join(crate::bundle::PUBLIC_KEYS_FILE),
             &json!({ "PublicKeyList": self.public_keys }),
@@ -165,7 +174,8 @@ impl Bundle {
         });
         let inflated = self.inflated(key);
         let value: Value = serde_json::from_slice(&inflated).unwrap_or(Value::Null);
-        let end = UtcTime::parse_field(value["digestEndTime"].as_str().unwrap_or("")).unwrap_or(UtcTime::from_unix(0));
+        let end = UtcTime::parse_field(value["digestEndTime"].as_str().unwrap_or(""))
+            .unwrap_or(UtcTime::from_unix(0));
         let message = signed_message(
             end,
             value["digestS3Bucket"].as_str().unwrap_or(""),
@@ -174,7 +184,10 @@ impl Bundle {
             value["previousDigestSignature"].as_str(),
         );
         let signature = signer.sign(message.as_bytes());
-        self.metadata.entry(key.to_string()).or_default().insert("signature".into(), signature);
+        self.metadata
+            .entry(key.to_string())
+            .or_default()
+            .insert("signature".into(), signature);
     }
 }
 
@@ -204,7 +217,14 @@ pub fn unique_id(seed: &str, len: usize) -> String {
 
 fn uuid_like(seed: &str) -> String {
     let h = Sha256::of(seed.as_bytes()).to_hex();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 const EVENTS: &[(&str, &str, bool)] = &[
@@ -218,7 +238,14 @@ const EVENTS: &[(&str, &str, bool)] = &[
 ];
 
 /// `count` CloudTrail-like records with event times spread over `[from, to]`.
-pub fn log_records(seed: &str, account: &str, region: &str, from: UtcTime, to: UtcTime, count: usize) -> Value {
+pub fn log_records(
+    seed: &str,
+    account: &str,
+    region: &str,
+    from: UtcTime,
+    to: UtcTime,
+    count: usize,
+) -> Value {
     let span = (to.unix() - from.unix()).max(1);
     let records: Vec<Value> = (0..count)
         .map(|i| {
@@ -322,7 +349,11 @@ pub struct ChainWriter {
 
 impl ChainWriter {
     pub fn new(id: ChainId) -> ChainWriter {
-        ChainWriter { id, previous: None, delivered: Vec::new() }
+        ChainWriter {
+            id,
+            previous: None,
+            delivered: Vec::new(),
+        }
     }
 
     /// Logging (or validation) stops: the next digest starts a new chain segment.
@@ -364,10 +395,20 @@ impl ChainWriter {
             let seed = format!("{}/{}/{}", self.id.digest_folder(), delivered_at.unix(), i);
             let key = self.log_key(delivered_at, &seed);
             let events_from = start.plus_seconds(-300).max(start.plus_seconds(-span));
-            let body = log_records(&seed, &account, &region, events_from, delivered_at.plus_seconds(-60), records);
+            let body = log_records(
+                &seed,
+                &account,
+                &region,
+                events_from,
+                delivered_at.plus_seconds(-60),
+                records,
+            );
             let inflated = serde_json::to_vec(&body).unwrap_or_default();
             let oldest = events_from;
-            let newest = events_from.plus_seconds((delivered_at.unix() - 60 - events_from.unix()) * (records as i64 - 1) / records as i64);
+            let newest = events_from.plus_seconds(
+                (delivered_at.unix() - 60 - events_from.unix()) * (records as i64 - 1)
+                    / records as i64,
+            );
             log_files.push(LogFileJson {
                 s3_bucket: bundle.bucket.clone(),
                 s3_object: key.clone(),
@@ -420,10 +461,22 @@ impl ChainWriter {
         bundle.objects.insert(digest_key.clone(), gzip(&inflated));
         let mut metadata = BTreeMap::new();
         metadata.insert("signature".to_string(), signature.clone());
-        metadata.insert("signature-algorithm".to_string(), SIGNATURE_ALGORITHM.to_string());
+        metadata.insert(
+            "signature-algorithm".to_string(),
+            SIGNATURE_ALGORITHM.to_string(),
+        );
         bundle.metadata.insert(digest_key.clone(), metadata);
-        self.previous = Some(Link { key: digest_key.clone(), hash, signature });
-        let delivered = Delivered { digest_key, log_keys, start, end };
+        self.previous = Some(Link {
+            key: digest_key.clone(),
+            hash,
+            signature,
+        });
+        let delivered = Delivered {
+            digest_key,
+            log_keys,
+            start,
+            end,
+        };
         self.delivered.push(delivered.clone());
         delivered
     }

@@ -25,7 +25,9 @@ pub struct TestKeys {
 
 impl TestKeys {
     pub fn load(dir: &Path) -> Result<TestKeys, String> {
-        let load = |name: &str| TestSigner::from_pem_file(&dir.join(format!("TEST-KEY-DO-NOT-TRUST-{name}.pem")));
+        let load = |name: &str| {
+            TestSigner::from_pem_file(&dir.join(format!("TEST-KEY-DO-NOT-TRUST-{name}.pem")))
+        };
         Ok(TestKeys {
             us_east_1_a: load("us-east-1-a")?,
             us_east_1_b: load("us-east-1-b")?,
@@ -77,15 +79,29 @@ pub fn sample(keys: &TestKeys) -> Bundle {
         home_region: "us-east-1".into(),
         backfill: false,
     };
-    let options = HourOptions { records_per_log: 5, wrong_previous_hash: false };
+    let options = HourOptions {
+        records_per_log: 5,
+        wrong_previous_hash: false,
+    };
 
     let mut east = ChainWriter::new(chain("us-east-1"));
     let first_end = t("2024-03-01T00:17:42Z");
     for h in 0..12 {
         let end = first_end.plus_seconds(h * HOUR);
-        let signer = if h < 6 { &keys.us_east_1_a } else { &keys.us_east_1_b };
+        let signer = if h < 6 {
+            &keys.us_east_1_a
+        } else {
+            &keys.us_east_1_b
+        };
         let logs = if h == 4 { 0 } else { 2 };
-        east.deliver(&mut bundle, signer, end.plus_seconds(-HOUR), end, logs, options);
+        east.deliver(
+            &mut bundle,
+            signer,
+            end.plus_seconds(-HOUR),
+            end,
+            logs,
+            options,
+        );
     }
 
     let mut west = ChainWriter::new(chain("eu-west-1"));
@@ -95,13 +111,32 @@ pub fn sample(keys: &TestKeys) -> Bundle {
             west.stop_logging();
         }
         let end = first_end.plus_seconds(h * HOUR);
-        west.deliver(&mut bundle, &keys.eu_west_1_a, end.plus_seconds(-HOUR), end, 2, options);
+        west.deliver(
+            &mut bundle,
+            &keys.eu_west_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
     }
 
     bundle.public_keys = vec![
-        keys.us_east_1_a.key_entry("us-east-1", t("2024-01-01T00:00:00Z"), t("2024-03-01T06:00:00Z")),
-        keys.us_east_1_b.key_entry("us-east-1", t("2024-03-01T05:00:00Z"), t("2025-01-01T00:00:00Z")),
-        keys.eu_west_1_a.key_entry("eu-west-1", t("2024-01-01T00:00:00Z"), t("2025-01-01T00:00:00Z")),
+        keys.us_east_1_a.key_entry(
+            "us-east-1",
+            t("2024-01-01T00:00:00Z"),
+            t("2024-03-01T06:00:00Z"),
+        ),
+        keys.us_east_1_b.key_entry(
+            "us-east-1",
+            t("2024-03-01T05:00:00Z"),
+            t("2025-01-01T00:00:00Z"),
+        ),
+        keys.eu_west_1_a.key_entry(
+            "eu-west-1",
+            t("2024-01-01T00:00:00Z"),
+            t("2025-01-01T00:00:00Z"),
+        ),
     ];
     bundle
 }
@@ -121,21 +156,53 @@ fn base_trail(keys: &TestKeys) -> (Bundle, Vec<Delivered>) {
     let first_end = t("2024-06-01T01:05:09Z");
     for h in 0..6 {
         let end = first_end.plus_seconds(h * HOUR);
-        let options = HourOptions { records_per_log: 3, wrong_previous_hash: false };
-        writer.deliver(&mut bundle, &keys.us_east_1_a, end.plus_seconds(-HOUR), end, 2, options);
+        let options = HourOptions {
+            records_per_log: 3,
+            wrong_previous_hash: false,
+        };
+        writer.deliver(
+            &mut bundle,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
     }
-    bundle.public_keys =
-        vec![keys.us_east_1_a.key_entry("us-east-1", t("2024-01-01T00:00:00Z"), t("2025-01-01T00:00:00Z"))];
+    bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+        "us-east-1",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    )];
     (bundle, writer.delivered)
 }
 
 fn file(kind: FileKind, key: &str, status: Status) -> ExpectedFile {
-    ExpectedFile { kind, key: key.to_string(), status, moved_to: None }
+    ExpectedFile {
+        kind,
+        key: key.to_string(),
+        status,
+        moved_to: None,
+    }
 }
 
-fn case(name: &'static str, description: &str, bundle: Bundle, exit_code: i32, mut files: Vec<ExpectedFile>) -> Case {
+fn case(
+    name: &'static str,
+    description: &str,
+    bundle: Bundle,
+    exit_code: i32,
+    mut files: Vec<ExpectedFile>,
+) -> Case {
     files.sort();
-    Case { name, bundle, expected: Expected { description: description.into(), exit_code, files } }
+    Case {
+        name,
+        bundle,
+        expected: Expected {
+            description: description.into(),
+            exit_code,
+            files,
+        },
+    }
 }
 
 pub fn cases(keys: &TestKeys) -> Vec<Case> {
@@ -145,14 +212,36 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
 
     let mut b = base.clone();
     let log = &hours[2].log_keys[0];
-    let other = super::log_records("forged", "444455556666", "us-east-1", hours[2].start, hours[2].end, 3);
-    b.objects.insert(log.clone(), gzip(&serde_json::to_vec(&other).unwrap_or_default()));
-    cases.push(case("log-modified", "a log file rewritten with other records", b, 1, vec![file(L, log, Status::HashMismatch)]));
+    let other = super::log_records(
+        "forged",
+        "444455556666",
+        "us-east-1",
+        hours[2].start,
+        hours[2].end,
+        3,
+    );
+    b.objects.insert(
+        log.clone(),
+        gzip(&serde_json::to_vec(&other).unwrap_or_default()),
+    );
+    cases.push(case(
+        "log-modified",
+        "a log file rewritten with other records",
+        b,
+        1,
+        vec![file(L, log, Status::HashMismatch)],
+    ));
 
     let mut b = base.clone();
     let log = &hours[3].log_keys[1];
     b.objects.remove(log);
-    cases.push(case("log-deleted", "a log file deleted", b, 1, vec![file(L, log, Status::NotFound)]));
+    cases.push(case(
+        "log-deleted",
+        "a log file deleted",
+        b,
+        1,
+        vec![file(L, log, Status::NotFound)],
+    ));
 
     let mut b = base.clone();
     let log = &hours[1].log_keys[0];
@@ -171,7 +260,13 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     let log = &hours[4].log_keys[0];
     let plain = b.inflated(log);
     b.objects.insert(log.clone(), plain);
-    cases.push(case("log-not-gzip", "a log file stored inflated (not gzip)", b, 1, vec![file(L, log, Status::InvalidFormat)]));
+    cases.push(case(
+        "log-not-gzip",
+        "a log file stored inflated (not gzip)",
+        b,
+        1,
+        vec![file(L, log, Status::InvalidFormat)],
+    ));
 
     let mut b = base.clone();
     b.objects.remove(&hours[3].digest_key);
@@ -191,15 +286,25 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         "two consecutive digests deleted: each is not_found (the AWS CLI reports one)",
         b,
         1,
-        vec![file(D, &hours[2].digest_key, Status::NotFound), file(D, &hours[3].digest_key, Status::NotFound)],
+        vec![
+            file(D, &hours[2].digest_key, Status::NotFound),
+            file(D, &hours[3].digest_key, Status::NotFound),
+        ],
     ));
 
     let mut b = base.clone();
     let digest = &hours[3].digest_key;
     let forged_hash = crate::hash::Sha256::of(b"forged").to_hex();
-    b.edit_digest(digest, |v| v["logFiles"][0]["hashValue"] = Value::String(forged_hash));
+    b.edit_digest(digest, |v| {
+        v["logFiles"][0]["hashValue"] = Value::String(forged_hash)
+    });
     let mut files = vec![file(D, digest, Status::HashMismatch)];
-    files.extend(hours[3].log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    files.extend(
+        hours[3]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
     cases.push(case(
         "digest-modified",
         "a digest's recorded log hash changed; signature metadata untouched",
@@ -215,7 +320,12 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         v["logFiles"][0]["hashValue"] = Value::String(forged_hash);
     });
     let mut files = vec![file(D, &newest.digest_key, Status::KeyNotFound)];
-    files.extend(newest.log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    files.extend(
+        newest
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
     cases.push(case(
         "digest-resigned-other-key",
         "the newest digest changed and re-signed with a key AWS never published",
@@ -238,17 +348,35 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     }
     let mut moved = file(D, &original, Status::Moved);
     moved.moved_to = Some(moved_key);
-    cases.push(case("digest-moved", "a digest moved to another key (with its metadata)", b, 1, vec![moved]));
+    cases.push(case(
+        "digest-moved",
+        "a digest moved to another key (with its metadata)",
+        b,
+        1,
+        vec![moved],
+    ));
 
     let mut b = base.clone();
     let digest = &hours[2].digest_key;
-    b.objects.insert(digest.clone(), b"this is not a digest, nor gzip".to_vec());
-    cases.push(case("digest-corrupt", "a digest overwritten with junk", b, 1, vec![file(D, digest, Status::InvalidFormat)]));
+    b.objects
+        .insert(digest.clone(), b"this is not a digest, nor gzip".to_vec());
+    cases.push(case(
+        "digest-corrupt",
+        "a digest overwritten with junk",
+        b,
+        1,
+        vec![file(D, digest, Status::InvalidFormat)],
+    ));
 
     let mut b = base.clone();
     b.metadata.remove(&hours[5].digest_key);
     let mut files = vec![file(D, &hours[5].digest_key, Status::Unsigned)];
-    files.extend(hours[5].log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    files.extend(
+        hours[5]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
     cases.push(case(
         "newest-signature-stripped",
         "the newest digest's signature metadata is gone: it and its logs cannot be verified, the rest verify through the chain",
@@ -282,8 +410,18 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     let first_end = t("2024-06-01T01:05:09Z");
     for h in 0..6 {
         let end = first_end.plus_seconds(h * HOUR);
-        let options = HourOptions { records_per_log: 3, wrong_previous_hash: h == 4 };
-        writer.deliver(&mut b, &keys.us_east_1_a, end.plus_seconds(-HOUR), end, 2, options);
+        let options = HourOptions {
+            records_per_log: 3,
+            wrong_previous_hash: h == 4,
+        };
+        writer.deliver(
+            &mut b,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
     }
     b.public_keys = base.public_keys.clone();
     cases.push(case(
@@ -291,7 +429,11 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         "a signed digest whose previousDigestHashValue is not its predecessor's hash",
         b,
         1,
-        vec![file(D, &writer.delivered[3].digest_key, Status::HashMismatch)],
+        vec![file(
+            D,
+            &writer.delivered[3].digest_key,
+            Status::HashMismatch,
+        )],
     ));
 
     cases

@@ -45,12 +45,23 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
 
 impl DirStore {
     /// `root` must exist; it is canonicalized so that containment checks compare real paths.
-    pub fn open(root: &Path, bucket: String, metadata: HashMap<String, Metadata>) -> io::Result<DirStore> {
+    pub fn open(
+        root: &Path,
+        bucket: String,
+        metadata: HashMap<String, Metadata>,
+    ) -> io::Result<DirStore> {
         let root = fs::canonicalize(root)?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a directory",
+            ));
         }
-        Ok(DirStore { root, bucket, metadata })
+        Ok(DirStore {
+            root,
+            bucket,
+            metadata,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -67,7 +78,9 @@ impl DirStore {
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", joined.display()))),
         };
         if !real.starts_with(&self.root) {
-            return Err(StoreError::UnsafeKey("a symlink on its path leads outside the source root".into()));
+            return Err(StoreError::UnsafeKey(
+                "a symlink on its path leads outside the source root".into(),
+            ));
         }
         Ok(real)
     }
@@ -94,11 +107,15 @@ impl DirStore {
         for entry in reader {
             let entry = entry.map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
             // Names that are not UTF-8 cannot be S3 keys.
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             if check_key(&name).is_err() {
                 continue;
             }
-            let file_type = entry.file_type().map_err(|e| StoreError::Read(e.to_string()))?;
+            let file_type = entry
+                .file_type()
+                .map_err(|e| StoreError::Read(e.to_string()))?;
             let is_folder = if file_type.is_symlink() {
                 // Follow a symlink only when it stays inside the root.
                 match fs::canonicalize(entry.path()) {
@@ -111,8 +128,16 @@ impl DirStore {
             entries.push((name, is_folder));
         }
         entries.sort_by(|a, b| {
-            let ka = if a.1 { format!("{}/", a.0) } else { a.0.clone() };
-            let kb = if b.1 { format!("{}/", b.0) } else { b.0.clone() };
+            let ka = if a.1 {
+                format!("{}/", a.0)
+            } else {
+                a.0.clone()
+            };
+            let kb = if b.1 {
+                format!("{}/", b.0)
+            } else {
+                b.0.clone()
+            };
             ka.cmp(&kb)
         });
         Ok(entries)
@@ -126,7 +151,11 @@ impl DirStore {
         visit: &mut dyn FnMut(&str) -> bool,
     ) -> Result<bool, StoreError> {
         for (name, is_folder) in self.folder_entries(folder_key)? {
-            let full = if is_folder { format!("{folder_key}{name}/") } else { format!("{folder_key}{name}") };
+            let full = if is_folder {
+                format!("{folder_key}{name}/")
+            } else {
+                format!("{folder_key}{name}")
+            };
             if !full.starts_with(prefix) && !prefix.starts_with(&full) {
                 continue;
             }
@@ -208,7 +237,10 @@ impl ObjectStore for DirStore {
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
         }
         let metadata = self.metadata.get(key).cloned().unwrap_or_default();
-        Ok(Object { body: Box::new(file), metadata })
+        Ok(Object {
+            body: Box::new(file),
+            metadata,
+        })
     }
 }
 
@@ -256,11 +288,25 @@ mod tests {
         fs::create_dir(&root).unwrap();
         std::os::unix::fs::symlink(outer.path(), root.join("link")).unwrap();
         let s = store(&root);
-        for key in ["../secret", "/etc/passwd", "a/../../secret", "link/secret", "a\\b", "a\0b", "a//b"] {
-            assert!(matches!(s.get("b", key), Err(StoreError::UnsafeKey(_))), "{key:?}");
+        for key in [
+            "../secret",
+            "/etc/passwd",
+            "a/../../secret",
+            "link/secret",
+            "a\\b",
+            "a\0b",
+            "a//b",
+        ] {
+            assert!(
+                matches!(s.get("b", key), Err(StoreError::UnsafeKey(_))),
+                "{key:?}"
+            );
         }
         assert!(matches!(s.get("b", "missing"), Err(StoreError::NotFound)));
-        assert!(matches!(s.get("other", "x"), Err(StoreError::OtherBucket(_))));
+        assert!(matches!(
+            s.get("other", "x"),
+            Err(StoreError::OtherBucket(_))
+        ));
         // the symlink out of the root is not listed either
         assert!(keys(&s, "", None).is_empty());
     }

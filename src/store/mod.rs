@@ -34,7 +34,9 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::NotFound => f.write_str("not found"),
             StoreError::UnsafeKey(why) => write!(f, "key refused: {why}"),
-            StoreError::OtherBucket(bucket) => write!(f, "in bucket {bucket}, which this source does not hold"),
+            StoreError::OtherBucket(bucket) => {
+                write!(f, "in bucket {bucket}, which this source does not hold")
+            }
             StoreError::Read(why) => write!(f, "could not be read: {why}"),
         }
     }

@@ -33,7 +33,12 @@ where
 }
 
 pub fn validate_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let mut args: Vec<String> = vec!["validate".into(), dir.display().to_string(), "--format".into(), "json".into()];
+    let mut args: Vec<String> = vec![
+        "validate".into(),
+        dir.display().to_string(),
+        "--format".into(),
+        "json".into(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let run = ctverify(&args);
     let value = serde_json::from_str(&run.stdout)
@@ -42,7 +47,8 @@ pub fn validate_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
 }
 
 pub fn test_keys() -> ctverify::generate::vectors::TestKeys {
-    ctverify::generate::vectors::TestKeys::load(&repo().join("vectors/test-keys")).expect("test keys")
+    ctverify::generate::vectors::TestKeys::load(&repo().join("vectors/test-keys"))
+        .expect("test keys")
 }
 
 /// The Python interpreter with `cryptography` (and, later, moto) that `scripts/test` set up.
