@@ -40,6 +40,8 @@ pub enum FetchOutcome {
 
 #[derive(Debug, Clone)]
 pub struct FetchedDigest {
+    /// Where it was read: the source's bucket, or another one the chain led into.
+    pub bucket: String,
     pub key: String,
     pub name: DigestKey,
     pub outcome: FetchOutcome,
@@ -68,6 +70,7 @@ pub struct ChainOutcome {
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
 struct Node {
+    bucket: String,
     key: String,
     name: DigestKey,
     outcome: FetchOutcome,
@@ -103,11 +106,12 @@ pub fn walk(
     bucket: &str,
     range: &RequestedRange,
     fetched: Vec<FetchedDigest>,
-    keys: &KeyRing,
+    keys: Result<&KeyRing, &str>,
 ) -> ChainOutcome {
     let mut nodes: Vec<Node> = fetched
         .into_iter()
         .map(|f| Node {
+            bucket: f.bucket,
             key: f.key,
             name: f.name,
             outcome: f.outcome,
@@ -127,18 +131,19 @@ pub fn walk(
     let mut report = ChainReport::new(bucket, chain);
     let mut entries: Vec<FileEntry> = Vec::new();
 
-    let by_key: HashMap<String, usize> = nodes
+    let by_key: HashMap<(String, String), usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.key.clone(), i))
+        .map(|(i, n)| ((n.bucket.clone(), n.key.clone()), i))
         .collect();
     // A digest found away from where its own fields put it still answers for its original key.
-    let mut by_claim: HashMap<String, usize> = HashMap::new();
+    let mut by_claim: HashMap<(String, String), usize> = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
         if let Some(parsed) = node.parsed() {
             let d = &parsed.digest;
-            if d.bucket == bucket && d.object != node.key && !by_key.contains_key(&d.object) {
-                by_claim.entry(d.object.clone()).or_insert(i);
+            let claim = (d.bucket.clone(), d.object.clone());
+            if claim != (node.bucket.clone(), node.key.clone()) && !by_key.contains_key(&claim) {
+                by_claim.entry(claim).or_insert(i);
             }
         }
     }
@@ -151,14 +156,11 @@ pub fn walk(
         let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else {
             continue;
         };
-        let target = if previous.bucket == bucket {
-            by_key
-                .get(&previous.object)
-                .or_else(|| by_claim.get(&previous.object))
-                .copied()
-        } else {
-            None
-        };
+        let pointer = (previous.bucket.clone(), previous.object.clone());
+        let target = by_key
+            .get(&pointer)
+            .or_else(|| by_claim.get(&pointer))
+            .copied();
         match target {
             Some(t) if nodes[t].end_time() >= nodes[i].end_time() || t == i => {
                 link_notes.insert(
@@ -191,15 +193,19 @@ pub fn walk(
         let successor = nodes[i].successor.filter(|s| nodes[*s].authentic);
         let successor_link = successor.and_then(|s| {
             let prev = nodes[s].parsed()?.digest.previous.clone()?;
-            Some((nodes[s].key.clone(), prev.hash, prev.signature))
+            Some((
+                digest_url(&nodes[s].bucket, &nodes[s].key),
+                prev.hash,
+                prev.signature,
+            ))
         });
         let node = &nodes[i];
-        let mut entry = FileEntry::new(FileKind::Digest, bucket, &node.key, Status::Valid);
+        let mut entry = FileEntry::new(FileKind::Digest, &node.bucket, &node.key, Status::Valid);
         entry.backfill = chain.backfill;
         let (status, detail, authentic) = match &node.outcome {
             FetchOutcome::Failed { status, detail } => (*status, Some(detail.clone()), false),
             FetchOutcome::Parsed(parsed) => {
-                let decision = decide(node, parsed, successor_link, chain, bucket, keys);
+                let decision = decide(node, parsed, successor_link, chain, keys);
                 if decision.authentic {
                     report.note_key(&parsed.digest.fingerprint);
                 }
@@ -208,7 +214,7 @@ pub fn walk(
                 if let Some(moved_from) = decision
                     .moved_from
                     .as_ref()
-                    .filter(|k| !by_key.contains_key(*k))
+                    .filter(|k| !by_key.contains_key(&(node.bucket.clone(), (*k).clone())))
                 {
                     entry.key = moved_from.clone();
                     entry.moved_to = Some(node.key.clone());
@@ -237,8 +243,8 @@ pub fn walk(
         if named_time.is_some_and(|t| !range.contains(t)) {
             continue; // the predecessor is outside the requested range: the walk ends here
         }
-        let successor_url = digest_url(bucket, &nodes[i].key);
-        if prev_bucket != bucket {
+        let successor_url = digest_url(&nodes[i].bucket, &nodes[i].key);
+        if prev_bucket != nodes[i].bucket && prev_bucket != bucket {
             entries.push(
                 FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::Error)
                     .with_detail(format!("named as predecessor by {successor_url}, in bucket {prev_bucket} which this source does not hold")),
@@ -246,7 +252,7 @@ pub fn walk(
             continue;
         }
         entries.push(
-            FileEntry::new(FileKind::Digest, bucket, &prev_key, Status::NotFound)
+            FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
                 .with_detail(format!("named as predecessor by {successor_url}")),
         );
         // Digests deleted in a row leave only the first one named. The hours between the next
@@ -270,9 +276,9 @@ pub fn walk(
                 }
                 let key = chain.digest_key(expected_end);
                 entries.push(
-                    FileEntry::new(FileKind::Digest, bucket, &key, Status::NotFound).with_detail(format!(
+                    FileEntry::new(FileKind::Digest, &prev_bucket, &key, Status::NotFound).with_detail(format!(
                         "inferred: the chain from {successor_url} back to {} has no digest for the hour ending about {expected_end}; exact key unknown",
-                        digest_url(bucket, &older.key)
+                        digest_url(&older.bucket, &older.key)
                     )),
                 );
             }
@@ -332,7 +338,7 @@ pub fn walk(
 
     // Logs: checked against authentic digests; the rest are unverified.
     let mut checks: BTreeMap<(String, String, Sha256), String> = BTreeMap::new();
-    let mut untrusted: BTreeMap<(String, String), (String, Status)> = BTreeMap::new();
+    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
         let Some(parsed) = node.parsed() else {
             continue;
@@ -346,7 +352,11 @@ pub fn walk(
             } else {
                 untrusted
                     .entry((log.bucket.clone(), log.object.clone()))
-                    .or_insert((node.key.clone(), status));
+                    .or_insert((
+                        digest_url(&node.bucket, &node.key),
+                        node.key.clone(),
+                        status,
+                    ));
             }
         }
     }
@@ -355,14 +365,13 @@ pub fn walk(
         .map(|(b, k, _)| (b.as_str(), k.as_str()))
         .collect();
     let mut unverified_logs = Vec::new();
-    for ((log_bucket, log_key), (digest_key, digest_status)) in &untrusted {
+    for ((log_bucket, log_key), (digest_url, digest_key, digest_status)) in &untrusted {
         if checked.contains(&(log_bucket.as_str(), log_key.as_str())) {
             continue;
         }
         let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified)
             .with_detail(format!(
-                "listed only by {} whose status is {digest_status}",
-                digest_url(bucket, digest_key)
+                "listed only by {digest_url} whose status is {digest_status}"
             ));
         entry.digest = Some(digest_key.clone());
         entry.backfill = chain.backfill;
@@ -405,9 +414,9 @@ fn decide(
     parsed: &ParsedDigest,
     successor_link: Option<(String, Sha256, Signature)>,
     chain: &ChainId,
-    bucket: &str,
-    keys: &KeyRing,
+    keys: Result<&KeyRing, &str>,
 ) -> Decision {
+    let bucket = node.bucket.as_str();
     let digest = &parsed.digest;
     let fail = |status, detail: String| Decision {
         status,
@@ -416,6 +425,19 @@ fn decide(
         moved_from: None,
     };
 
+    // Without the region's keys nothing can be said either way: not a verdict on the digest.
+    let keys = match keys {
+        Ok(keys) => keys,
+        Err(why) => {
+            return fail(
+                Status::Error,
+                format!(
+                    "public keys for region {} could not be obtained: {why}",
+                    chain.region
+                ),
+            )
+        }
+    };
     let Some(key) = keys.find(&digest.fingerprint, &chain.region) else {
         return fail(
             Status::KeyNotFound,
@@ -451,8 +473,7 @@ fn decide(
     let mut notes: Vec<String> = Vec::new();
     let authentic;
     match successor_link {
-        Some((successor_key, expected_hash, linked_signature)) => {
-            let successor_url = digest_url(bucket, &successor_key);
+        Some((successor_url, expected_hash, linked_signature)) => {
             let signature_ok = key.verify(message.as_bytes(), &linked_signature).is_ok();
             if expected_hash != parsed.sha256 {
                 return Decision {

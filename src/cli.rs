@@ -8,11 +8,16 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
+use crate::aws::{Aws, OnlineKeys};
 use crate::bundle::{self, BundleInfo};
-use crate::keys::KeyRing;
+use crate::keys::{FixedKeys, KeyRing, KeySource};
 use crate::report::{BucketOrigin, RequestedRange, RunInfo, Summary};
 use crate::report_format::{self, Format};
 use crate::store::dir::DirStore;
+use crate::store::s3::S3Store;
+use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::verify::{self, ChainFilter, ValidateError, ValidateOptions};
 
@@ -34,6 +39,32 @@ pub struct Cli {
 pub enum Command {
     /// Verify every digest chain in SOURCE and every log file the digests reference.
     Validate(ValidateArgs),
+    /// CloudTrail public keys, kept for offline runs.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Call ListPublicKeys in each region and write the keys (tagged with their region) in the
+    /// JSON shape `--public-keys` reads.
+    Fetch(KeysFetchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeysFetchArgs {
+    /// Region to fetch keys for (repeatable).
+    #[arg(long, required = true)]
+    pub region: Vec<String>,
+    /// Start of the validity range (default: 2015-01-01).
+    #[arg(long)]
+    pub start_time: Option<String>,
+    /// End of the validity range (default: now).
+    #[arg(long)]
+    pub end_time: Option<String>,
+    /// Write the keys to FILE instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +208,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Validate(args) => run_validate(&args),
+        Command::Keys(KeysCommand::Fetch(args)) => run_keys_fetch(&args),
     };
     match result {
         Ok(code) => code,
@@ -185,6 +217,56 @@ pub fn main() -> i32 {
             e.exit_code
         }
     }
+}
+
+pub fn run_keys_fetch(args: &KeysFetchArgs) -> Result<i32, CliError> {
+    let end = match &args.end_time {
+        Some(text) => parse_time("--end-time", text)?,
+        None => UtcTime::now(),
+    };
+    let start = match &args.start_time {
+        Some(text) => parse_time("--start-time", text)?,
+        None => UtcTime::from_unix(EARLIEST_KEYS),
+    };
+    if start > end {
+        return Err(CliError::usage("--start-time is after --end-time"));
+    }
+    for region in &args.region {
+        if !crate::digest::is_region(region) {
+            return Err(CliError::usage(format!(
+                "--region {region:?} is not a region name"
+            )));
+        }
+    }
+    let aws = Aws::load(2).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut ring = KeyRing::new();
+    for region in &args.region {
+        let keys = aws
+            .list_public_keys(region, start, end)
+            .map_err(|e| CliError {
+                message: e.to_string(),
+                exit_code: EXIT_INCOMPLETE,
+            })?;
+        ring.extend(keys);
+    }
+    let mut text = serde_json::to_string_pretty(&ring.to_json()).unwrap_or_default();
+    text.push('\n');
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?,
+        None => io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| CliError {
+                message: e.to_string(),
+                exit_code: EXIT_INCOMPLETE,
+            })?,
+    }
+    eprintln!(
+        "ctverify: {} keys from {} region(s)",
+        ring.keys().len(),
+        args.region.len()
+    );
+    Ok(0)
 }
 
 pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
@@ -208,14 +290,19 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         trails: args.trail.clone(),
         home_region: None,
     };
-    if let Some(arn) = &args.trail_arn {
-        let arn = TrailArn::parse(arn).ok_or_else(|| {
-            CliError::usage(format!("--trail-arn {arn:?} is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)"))
-        })?;
-        filter.trails = vec![arn.name];
-        filter.home_region = Some(arn.region);
+    let trail_arn = match &args.trail_arn {
+        None => None,
+        Some(text) => Some(TrailArn::parse(text).ok_or_else(|| {
+            CliError::usage(format!(
+                "--trail-arn {text:?} is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)"
+            ))
+        })?),
+    };
+    if let Some(arn) = &trail_arn {
+        filter.trails = vec![arn.name.clone()];
+        filter.home_region = Some(arn.region.clone());
         if filter.accounts.is_empty() {
-            filter.accounts = vec![arn.account_id];
+            filter.accounts = vec![arn.account_id.clone()];
         }
     }
     for account in &filter.accounts {
@@ -226,86 +313,25 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         }
     }
 
-    let source = match (&args.source, &args.s3_bucket) {
-        (Some(source), _) => source.clone(),
-        (None, Some(bucket)) => format!("s3://{bucket}"),
-        (None, None) => {
-            return Err(CliError::usage(
-                "give a SOURCE (a directory or s3://BUCKET) or --s3-bucket",
-            ));
-        }
-    };
-    if source.starts_with("s3://") {
-        return Err(CliError::usage(format!(
-            "{source}: reading straight from S3 is not available in this build; copy the bucket with `aws s3 sync` and give the directory"
-        )));
-    }
-    let root = PathBuf::from(&source);
-    if !root.is_dir() {
-        return Err(CliError::usage(format!("{source} is not a directory")));
-    }
+    let opened = open_source(args, trail_arn.as_ref(), range)?;
+    let (source, bucket, bucket_from, prefix) = (
+        opened.source,
+        opened.bucket,
+        opened.bucket_from,
+        opened.prefix,
+    );
+    let opened_is_s3 = opened.is_s3;
+    let store = opened.store;
+    let keys = opened.keys;
 
-    let bundle_info: Option<BundleInfo> =
-        bundle::read_bundle_info(&root).map_err(|e| CliError::usage(e.to_string()))?;
-    let (bucket, bucket_from) = if let Some(bucket) = &args.s3_bucket {
-        (bucket.clone(), BucketOrigin::Option)
-    } else if let Some(info) = &bundle_info {
-        (info.bucket.clone(), BucketOrigin::Bundle)
-    } else {
-        let name = std::fs::canonicalize(&root)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "cannot tell the bucket name of {source}: pass --s3-bucket"
-                ))
-            })?;
-        (name, BucketOrigin::DirectoryName)
-    };
-    let prefix = args.s3_prefix.clone().or_else(|| {
-        bundle_info
-            .as_ref()
-            .map(|b| b.prefix.clone())
-            .filter(|p| !p.is_empty())
-    });
-
-    let mut keys = KeyRing::new();
-    if args.public_keys.is_empty() {
-        let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
-        if !bundled.exists() {
-            return Err(CliError::usage(format!(
-                "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`), or use a bundle with {}",
-                bundled.display()
-            )));
-        }
-        keys.extend(read_key_file(&bundled)?);
-    } else {
-        for path in &args.public_keys {
-            keys.extend(read_key_file(path)?);
-        }
-    }
-
-    let signatures_path = args
-        .signatures
-        .clone()
-        .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
-    let metadata = match &signatures_path {
-        Some(path) => {
-            bundle::read_signatures(path, &bucket).map_err(|e| CliError::usage(e.to_string()))?
-        }
-        None => Default::default(),
-    };
-    let store = DirStore::open(&root, bucket.clone(), metadata)
-        .map_err(|e| CliError::usage(format!("cannot open {source}: {e}")))?;
-
-    let concurrency = args.concurrency.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+    let concurrency = match args.concurrency {
+        Some(0) => return Err(CliError::usage("--concurrency must be at least 1")),
+        Some(n) => n,
+        None if opened_is_s3 => DEFAULT_S3_CONCURRENCY,
+        None => std::thread::available_parallelism()
             .map_or(4, |n| n.get() * 2)
-            .max(4)
-    });
-    if concurrency == 0 {
-        return Err(CliError::usage("--concurrency must be at least 1"));
-    }
+            .max(4),
+    };
     let options = ValidateOptions {
         range,
         prefix,
@@ -334,13 +360,20 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     };
 
     let mut stream_error: Option<io::Error> = None;
-    let validation = verify::validate(&store, &keys, &options, &mut |chain, files| {
-        if args.format == Format::Jsonl && stream_error.is_none() {
-            if let Err(e) = report_format::write_jsonl_chain(&mut out, chain, files, args.verbose) {
-                stream_error = Some(e);
+    let validation = verify::validate(
+        store.as_ref(),
+        keys.as_ref(),
+        &options,
+        &mut |chain, files| {
+            if args.format == Format::Jsonl && stream_error.is_none() {
+                if let Err(e) =
+                    report_format::write_jsonl_chain(&mut out, chain, files, args.verbose)
+                {
+                    stream_error = Some(e);
+                }
             }
-        }
-    })?;
+        },
+    )?;
     if let Some(e) = stream_error {
         return Err(write_failed(e));
     }
@@ -354,6 +387,217 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
 
     let reports: Vec<_> = validation.chains.iter().map(|c| c.report.clone()).collect();
     Ok(Summary::of(&reports).exit_code())
+}
+
+/// Requests in flight against S3 by default: S3 serves many parallel GETs per prefix, and
+/// each request spends most of its time waiting on the network.
+pub const DEFAULT_S3_CONCURRENCY: usize = 64;
+
+/// The earliest time keys are asked for when no start time is given: before log file
+/// integrity validation existed.
+const EARLIEST_KEYS: i64 = 1_420_070_400; // 2015-01-01T00:00:00Z
+
+struct OpenedSource {
+    source: String,
+    bucket: String,
+    bucket_from: BucketOrigin,
+    prefix: Option<String>,
+    is_s3: bool,
+    store: Box<dyn ObjectStore>,
+    keys: Box<dyn KeySource>,
+}
+
+/// `s3://BUCKET[/PREFIX]` split in two.
+pub fn parse_s3_url(url: &str) -> Option<(String, Option<String>)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = match rest.split_once('/') {
+        Some((bucket, prefix)) => (
+            bucket,
+            Some(prefix.trim_matches('/').to_string()).filter(|p| !p.is_empty()),
+        ),
+        None => (rest, None),
+    };
+    if bucket.is_empty() {
+        return None;
+    }
+    Some((bucket.to_string(), prefix))
+}
+
+fn load_aws(args: &ValidateArgs) -> Result<Arc<Aws>, CliError> {
+    Aws::load(args.concurrency.unwrap_or(DEFAULT_S3_CONCURRENCY).min(8))
+        .map(Arc::new)
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+fn fixed_keys(paths: &[PathBuf]) -> Result<Box<dyn KeySource>, CliError> {
+    let mut ring = KeyRing::new();
+    for path in paths {
+        ring.extend(read_key_file(path)?);
+    }
+    Ok(Box::new(FixedKeys(Arc::new(ring))))
+}
+
+fn open_source(
+    args: &ValidateArgs,
+    trail_arn: Option<&TrailArn>,
+    range: RequestedRange,
+) -> Result<OpenedSource, CliError> {
+    let s3_target = match (&args.source, &args.s3_bucket) {
+        (Some(source), _) if source.starts_with("s3://") => {
+            let (bucket, prefix) = parse_s3_url(source).ok_or_else(|| {
+                CliError::usage(format!("{source:?} is not s3://BUCKET[/PREFIX]"))
+            })?;
+            Some((
+                source.clone(),
+                bucket,
+                prefix.or_else(|| args.s3_prefix.clone()),
+                BucketOrigin::Source,
+            ))
+        }
+        (Some(_), _) => None,
+        (None, Some(bucket)) => Some((
+            format!("s3://{bucket}"),
+            bucket.clone(),
+            args.s3_prefix.clone(),
+            BucketOrigin::Option,
+        )),
+        (None, None) => None,
+    };
+
+    if let Some((source, bucket, prefix, bucket_from)) = s3_target {
+        if args.signatures.is_some() {
+            return Err(CliError::usage(
+                "--signatures is for a directory SOURCE; S3 keeps each digest's signature",
+            ));
+        }
+        let aws = load_aws(args)?;
+        return open_s3(args, aws, source, bucket, prefix, bucket_from, range);
+    }
+
+    let Some(source) = args.source.clone() else {
+        // `--trail-arn` alone: CloudTrail says where the trail writes, as for the AWS CLI.
+        let Some(arn) = trail_arn else {
+            return Err(CliError::usage(
+                "give a SOURCE (a directory or s3://BUCKET), --s3-bucket, or --trail-arn",
+            ));
+        };
+        let aws = load_aws(args)?;
+        let arn_text = args.trail_arn.clone().unwrap_or_default();
+        let trail = aws
+            .describe_trail(&arn.region, &arn_text)
+            .map_err(|e| CliError {
+                message: format!("cannot find the trail's bucket: {e}"),
+                exit_code: EXIT_INCOMPLETE,
+            })?;
+        let prefix = args.s3_prefix.clone().or(Some(trail.prefix.clone()));
+        let source = format!("s3://{}", trail.bucket);
+        return open_s3(
+            args,
+            aws,
+            source,
+            trail.bucket,
+            prefix,
+            BucketOrigin::Source,
+            range,
+        );
+    };
+
+    let root = PathBuf::from(&source);
+    if !root.is_dir() {
+        return Err(CliError::usage(format!("{source} is not a directory")));
+    }
+    let bundle_info: Option<BundleInfo> =
+        bundle::read_bundle_info(&root).map_err(|e| CliError::usage(e.to_string()))?;
+    let (bucket, bucket_from) = if let Some(bucket) = &args.s3_bucket {
+        (bucket.clone(), BucketOrigin::Option)
+    } else if let Some(info) = &bundle_info {
+        (info.bucket.clone(), BucketOrigin::Bundle)
+    } else {
+        let name = std::fs::canonicalize(&root)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "cannot tell the bucket name of {source}: pass --s3-bucket"
+                ))
+            })?;
+        (name, BucketOrigin::DirectoryName)
+    };
+    let prefix = args.s3_prefix.clone().or_else(|| {
+        bundle_info
+            .as_ref()
+            .map(|b| b.prefix.clone())
+            .filter(|p| !p.is_empty())
+    });
+
+    let keys = if args.public_keys.is_empty() {
+        let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
+        if !bundled.exists() {
+            return Err(CliError::usage(format!(
+                "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`), or use a bundle with {}",
+                bundled.display()
+            )));
+        }
+        fixed_keys(&[bundled])?
+    } else {
+        fixed_keys(&args.public_keys)?
+    };
+
+    let signatures_path = args
+        .signatures
+        .clone()
+        .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
+    let metadata = match &signatures_path {
+        Some(path) => {
+            bundle::read_signatures(path, &bucket).map_err(|e| CliError::usage(e.to_string()))?
+        }
+        None => Default::default(),
+    };
+    let store = DirStore::open(&root, bucket.clone(), metadata)
+        .map_err(|e| CliError::usage(format!("cannot open {source}: {e}")))?;
+    Ok(OpenedSource {
+        source,
+        bucket,
+        bucket_from,
+        prefix,
+        is_s3: false,
+        store: Box::new(store),
+        keys,
+    })
+}
+
+fn open_s3(
+    args: &ValidateArgs,
+    aws: Arc<Aws>,
+    source: String,
+    bucket: String,
+    prefix: Option<String>,
+    bucket_from: BucketOrigin,
+    range: RequestedRange,
+) -> Result<OpenedSource, CliError> {
+    let store =
+        S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone()).map_err(|e| match e {
+            StoreError::NotFound => CliError::usage(format!("bucket {bucket} does not exist")),
+            other => CliError {
+                message: format!("cannot read {source}: {other}"),
+                exit_code: EXIT_INCOMPLETE,
+            },
+        })?;
+    let keys: Box<dyn KeySource> = if args.public_keys.is_empty() {
+        let start = range.start.unwrap_or(UtcTime::from_unix(EARLIEST_KEYS));
+        Box::new(OnlineKeys::new(aws, start, range.end))
+    } else {
+        fixed_keys(&args.public_keys)?
+    };
+    Ok(OpenedSource {
+        source,
+        bucket,
+        bucket_from,
+        prefix,
+        is_s3: true,
+        store: Box::new(store),
+        keys,
+    })
 }
 
 #[cfg(test)]

@@ -149,6 +149,66 @@ impl PublicKey {
     }
 }
 
+/// A key as a key file or ListPublicKeys gives it, before it is checked.
+#[derive(Debug, Clone)]
+pub struct ListedKey {
+    pub der: Vec<u8>,
+    /// The hex MD5 the source claims for `der`.
+    pub fingerprint: Option<String>,
+    pub region: Option<String>,
+    pub validity_start: Option<UtcTime>,
+    pub validity_end: Option<UtcTime>,
+}
+
+impl ListedKey {
+    /// Parses the DER and refuses a key whose stated fingerprint lies, that is shorter than
+    /// 2048 bits, or whose exponent RSA verification cannot use. `index` names it in errors.
+    pub fn check(self, index: usize) -> Result<PublicKey, KeyError> {
+        let mut key =
+            PublicKey::from_der(&self.der).map_err(|problem| KeyError::Der { index, problem })?;
+        if let Some(stated) = &self.fingerprint {
+            let matches =
+                Fingerprint::parse_hex(stated.trim()).is_ok_and(|fp| fp == key.fingerprint);
+            if !matches {
+                return Err(KeyError::FingerprintMismatch {
+                    index,
+                    stated: stated.clone(),
+                    actual: key.fingerprint,
+                });
+            }
+        }
+        if key.bits < MIN_KEY_BITS {
+            return Err(KeyError::TooShort {
+                index,
+                bits: key.bits,
+            });
+        }
+        if !key.exponent_is_acceptable() {
+            return Err(KeyError::BadExponent { index });
+        }
+        key.region = self.region;
+        key.validity_start = self.validity_start;
+        key.validity_end = self.validity_end;
+        Ok(key)
+    }
+}
+
+/// Where the keys for a region come from: fixed key files, or ListPublicKeys on demand.
+pub trait KeySource: Send + Sync {
+    /// The keys for digests delivered from `region`. An error means the keys could not be
+    /// obtained (a network failure, say): that is never evidence against a digest.
+    fn keys_for(&self, region: &str) -> Result<std::sync::Arc<KeyRing>, String>;
+}
+
+/// Keys read once from files.
+pub struct FixedKeys(pub std::sync::Arc<KeyRing>);
+
+impl KeySource for FixedKeys {
+    fn keys_for(&self, _region: &str) -> Result<std::sync::Arc<KeyRing>, String> {
+        Ok(self.0.clone())
+    }
+}
+
 /// The keys available to a run, from key files or ListPublicKeys.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
@@ -208,40 +268,23 @@ impl KeyRing {
         let raw: RawKeyFile =
             serde_json::from_slice(bytes).map_err(|e| KeyError::Json(e.to_string()))?;
         let list = raw.public_key_list.ok_or(KeyError::NoKeyList)?;
-        let mut keys = Vec::with_capacity(list.len());
+        let mut ring = KeyRing::new();
         for (index, raw_key) in list.into_iter().enumerate() {
             let der = base64::engine::general_purpose::STANDARD
                 .decode(raw_key.value.trim())
                 .map_err(|_| KeyError::Base64 { index })?;
-            let mut key =
-                PublicKey::from_der(&der).map_err(|problem| KeyError::Der { index, problem })?;
-            if let Some(stated) = &raw_key.fingerprint {
-                let matches = Fingerprint::parse_hex(stated).is_ok_and(|fp| fp == key.fingerprint);
-                if !matches {
-                    return Err(KeyError::FingerprintMismatch {
-                        index,
-                        stated: stated.clone(),
-                        actual: key.fingerprint,
-                    });
-                }
-            }
-            if key.bits < MIN_KEY_BITS {
-                return Err(KeyError::TooShort {
-                    index,
-                    bits: key.bits,
-                });
-            }
-            if !key.exponent_is_acceptable() {
-                return Err(KeyError::BadExponent { index });
-            }
-            key.validity_start = validity_time(index, &raw_key.validity_start)?;
-            key.validity_end = validity_time(index, &raw_key.validity_end)?;
-            key.region = raw_key
-                .region
-                .or_else(|| default_region.map(str::to_string));
-            keys.push(key);
+            let listed = ListedKey {
+                der,
+                fingerprint: raw_key.fingerprint,
+                region: raw_key
+                    .region
+                    .or_else(|| default_region.map(str::to_string)),
+                validity_start: validity_time(index, &raw_key.validity_start)?,
+                validity_end: validity_time(index, &raw_key.validity_end)?,
+            };
+            ring.add(listed.check(index)?);
         }
-        Ok(KeyRing { keys })
+        Ok(ring)
     }
 
     pub fn add(&mut self, key: PublicKey) {
@@ -258,6 +301,25 @@ impl KeyRing {
         for key in other.keys {
             self.add(key);
         }
+    }
+
+    /// The keys as a `list-public-keys` document, each tagged with its region, in the shape
+    /// `parse_json` reads back.
+    pub fn to_json(&self) -> serde_json::Value {
+        let list: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "Value": base64::engine::general_purpose::STANDARD.encode(&k.der),
+                    "ValidityStartTime": k.validity_start.map(UtcTime::unix),
+                    "ValidityEndTime": k.validity_end.map(UtcTime::unix),
+                    "Fingerprint": k.fingerprint.to_hex(),
+                    "Region": k.region,
+                })
+            })
+            .collect();
+        serde_json::json!({ "PublicKeyList": list })
     }
 
     pub fn is_empty(&self) -> bool {

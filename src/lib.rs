@@ -13,6 +13,7 @@
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
 //! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
 
+pub mod aws;
 pub mod bundle;
 pub mod chain;
 pub mod cli;

@@ -4,14 +4,15 @@
 //! parallel, then its logs are streamed through the strict gzip reader in parallel. Each file's
 //! failure becomes that file's status; nothing one file does stops the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use rayon::prelude::*;
 
 use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, ParsedDigest};
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
-use crate::keys::KeyRing;
+use crate::keys::KeySource;
 use crate::report::{is_reported, ChainReport, FileEntry, RequestedRange};
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
@@ -213,42 +214,134 @@ fn list_digests(
     Ok(chains)
 }
 
-fn fetch_digest(store: &dyn ObjectStore, key: &str, name: DigestKey) -> FetchedDigest {
-    let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
-    let outcome = match store.get(store.bucket(), key) {
-        Err(StoreError::NotFound) => {
-            failed(Status::NotFound, "listed, but not found when read".into())
+/// Attempts for a read that fails for reasons other than the file's content (the SDK has
+/// already retried each request; this also covers a body that breaks off midway).
+const READ_ATTEMPTS: u32 = 3;
+
+/// Runs `attempt` until it gives an answer that is not a transient read failure.
+fn with_retries<T>(mut attempt: impl FnMut() -> (T, bool)) -> T {
+    let mut delay = Duration::from_millis(250);
+    for _ in 1..READ_ATTEMPTS {
+        let (value, transient) = attempt();
+        if !transient {
+            return value;
         }
-        Err(e) => failed(Status::Error, e.to_string()),
+        std::thread::sleep(delay);
+        delay *= 4;
+    }
+    attempt().0
+}
+
+fn is_transient(e: &StoreError) -> bool {
+    matches!(e, StoreError::Read(_))
+}
+
+/// Reads and parses one digest; the flag says whether a failure was a transient read error.
+fn fetch_digest_once(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    listed: bool,
+) -> (FetchOutcome, bool) {
+    let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
+    match store.get(bucket, key) {
+        Err(StoreError::NotFound) if listed => (
+            failed(Status::NotFound, "listed, but not found when read".into()),
+            false,
+        ),
+        Err(StoreError::NotFound) => (failed(Status::NotFound, "not found".into()), false),
+        Err(e) => {
+            let transient = is_transient(&e);
+            (failed(Status::Error, e.to_string()), transient)
+        }
         Ok(object) => match inflate_and_hash(
             object.body,
             Keep::Bytes {
                 cap: DIGEST_SIZE_CAP,
             },
         ) {
-            Err(GzipError::TrailingData) => {
-                failed(Status::TrailingData, GzipError::TrailingData.to_string())
-            }
-            Err(GzipError::Read(e)) => failed(Status::Error, format!("read failed: {e}")),
-            Err(e) => failed(Status::InvalidFormat, format!("invalid format: {e}")),
+            Err(GzipError::TrailingData) => (
+                failed(Status::TrailingData, GzipError::TrailingData.to_string()),
+                false,
+            ),
+            Err(GzipError::Read(e)) => (failed(Status::Error, format!("read failed: {e}")), true),
+            Err(e) => (
+                failed(Status::InvalidFormat, format!("invalid format: {e}")),
+                false,
+            ),
             Ok(inflated) => match Digest::parse(inflated.bytes.as_deref().unwrap_or_default()) {
-                Err(e) => failed(Status::InvalidFormat, format!("invalid format: {e}")),
-                Ok(digest) => FetchOutcome::Parsed(Box::new(ParsedDigest {
-                    digest,
-                    sha256: inflated.sha256,
-                    metadata: object.metadata,
-                })),
+                Err(e) => (
+                    failed(Status::InvalidFormat, format!("invalid format: {e}")),
+                    false,
+                ),
+                Ok(digest) => (
+                    FetchOutcome::Parsed(Box::new(ParsedDigest {
+                        digest,
+                        sha256: inflated.sha256,
+                        metadata: object.metadata,
+                    })),
+                    false,
+                ),
             },
         },
-    };
+    }
+}
+
+fn fetch_digest(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    name: DigestKey,
+    listed: bool,
+) -> FetchedDigest {
+    let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
     FetchedDigest {
+        bucket: bucket.to_string(),
         key: key.to_string(),
         name,
         outcome,
     }
 }
 
+/// Digests in other buckets that fetched digests name as predecessors, within the range, not
+/// yet read: a trail whose bucket was changed continues its chain in the old bucket.
+fn foreign_predecessors(
+    fetched: &[FetchedDigest],
+    home_bucket: &str,
+    range: &RequestedRange,
+    seen: &mut HashSet<(String, String)>,
+) -> Vec<(String, String, DigestKey)> {
+    let mut found = Vec::new();
+    for f in fetched {
+        let FetchOutcome::Parsed(parsed) = &f.outcome else {
+            continue;
+        };
+        let Some(previous) = &parsed.digest.previous else {
+            continue;
+        };
+        if previous.bucket == home_bucket {
+            continue;
+        }
+        let Some(name) = DigestKey::parse(&previous.object) else {
+            continue;
+        };
+        if !range.contains(name.end_time) {
+            continue;
+        }
+        if seen.insert((previous.bucket.clone(), previous.object.clone())) {
+            found.push((previous.bucket.clone(), previous.object.clone(), name));
+        }
+    }
+    found
+}
+
 fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileEntry {
+    with_retries(|| check_log_once(store, check, backfill))
+}
+
+/// Reads, inflates and hashes one log; the flag says whether a failure was a transient read
+/// error.
+fn check_log_once(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> (FileEntry, bool) {
     let entry = |status| {
         let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
         e.digest = Some(check.digest_key.clone());
@@ -257,18 +350,24 @@ fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileE
     };
     let object = match store.get(&check.bucket, &check.key) {
         Ok(object) => object,
-        Err(StoreError::NotFound) => return entry(Status::NotFound),
-        Err(e) => return entry(Status::Error).with_detail(e.to_string()),
+        Err(StoreError::NotFound) => return (entry(Status::NotFound), false),
+        Err(e) => {
+            let transient = is_transient(&e);
+            return (entry(Status::Error).with_detail(e.to_string()), transient);
+        }
     };
     match inflate_and_hash(object.body, Keep::Nothing) {
-        Ok(inflated) if inflated.sha256 == check.expected => entry(Status::Valid),
-        Ok(inflated) => entry(Status::HashMismatch).with_detail(format!(
-            "hash value doesn't match: SHA-256 of the inflated file is {}, the digest records {}",
-            inflated.sha256, check.expected
-        )),
-        Err(GzipError::TrailingData) => entry(Status::TrailingData),
-        Err(GzipError::Read(e)) => entry(Status::Error).with_detail(format!("read failed: {e}")),
-        Err(e) => entry(Status::InvalidFormat).with_detail(e.to_string()),
+        Ok(inflated) if inflated.sha256 == check.expected => (entry(Status::Valid), false),
+        Ok(inflated) => (
+            entry(Status::HashMismatch).with_detail(format!(
+                "hash value doesn't match: SHA-256 of the inflated file is {}, the digest records {}",
+                inflated.sha256, check.expected
+            )),
+            false,
+        ),
+        Err(GzipError::TrailingData) => (entry(Status::TrailingData), false),
+        Err(GzipError::Read(e)) => (entry(Status::Error).with_detail(format!("read failed: {e}")), true),
+        Err(e) => (entry(Status::InvalidFormat).with_detail(e.to_string()), false),
     }
 }
 
@@ -276,7 +375,7 @@ fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileE
 /// and all its file verdicts as soon as the chain is done (for streaming reports).
 pub fn validate(
     store: &dyn ObjectStore,
-    keys: &KeyRing,
+    keys: &dyn KeySource,
     options: &ValidateOptions,
     on_chain: &mut dyn FnMut(&ChainReport, &[FileEntry]),
 ) -> Result<Validation, ValidateError> {
@@ -312,16 +411,39 @@ pub fn validate(
 
 fn verify_chain(
     store: &dyn ObjectStore,
-    keys: &KeyRing,
+    keys: &dyn KeySource,
     options: &ValidateOptions,
     chain_id: &ChainId,
     listed: Vec<(String, DigestKey)>,
 ) -> (ChainReport, Vec<FileEntry>) {
-    let fetched: Vec<FetchedDigest> = listed
+    let home = store.bucket();
+    let mut fetched: Vec<FetchedDigest> = listed
         .into_par_iter()
-        .map(|(key, name)| fetch_digest(store, &key, name))
+        .map(|(key, name)| fetch_digest(store, home, &key, name, true))
         .collect();
-    let outcome = chain::walk(chain_id, store.bucket(), &options.range, fetched, keys);
+    let mut seen: HashSet<(String, String)> = fetched
+        .iter()
+        .map(|f| (f.bucket.clone(), f.key.clone()))
+        .collect();
+    loop {
+        let foreign = foreign_predecessors(&fetched, home, &options.range, &mut seen);
+        if foreign.is_empty() {
+            break;
+        }
+        let more: Vec<FetchedDigest> = foreign
+            .into_par_iter()
+            .map(|(bucket, key, name)| fetch_digest(store, &bucket, &key, name, false))
+            .collect();
+        fetched.extend(more);
+    }
+    let ring = keys.keys_for(&chain_id.region);
+    let outcome = chain::walk(
+        chain_id,
+        store.bucket(),
+        &options.range,
+        fetched,
+        ring.as_deref().map_err(String::as_str),
+    );
     let mut report = outcome.report;
     let log_entries: Vec<FileEntry> = outcome
         .log_checks

@@ -2,6 +2,7 @@
 //! reads a bucket or a copy of one on disk.
 
 pub mod dir;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,221 @@
+//! Talking to AWS: the SDK configuration, CloudTrail's ListPublicKeys and DescribeTrails.
+//!
+//! The verifier's pipeline is synchronous (rayon threads); the SDK is async. One tokio runtime
+//! per run carries every request, and the synchronous side blocks on it. Only read calls are
+//! made: ListPublicKeys, DescribeTrails here, and GET/HEAD/LIST in `store::s3`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudtrail::primitives::DateTime;
+
+use crate::keys::{KeyRing, KeySource, ListedKey};
+use crate::time::UtcTime;
+
+/// Attempts per request, with the SDK's exponential backoff between them.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// The runtime and configuration every AWS call of a run shares.
+pub struct Aws {
+    pub runtime: tokio::runtime::Runtime,
+    pub config: SdkConfig,
+}
+
+#[derive(Debug)]
+pub struct AwsError(pub String);
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+/// Renders an SDK error with its cause chain, which the SDK's own Display leaves out.
+pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl Aws {
+    /// Loads aws-config's default chain (environment, profiles, SSO, instance roles).
+    pub fn load(threads: usize) -> Result<Aws, AwsError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.clamp(1, 8))
+            .enable_all()
+            .build()
+            .map_err(|e| AwsError(format!("cannot start the async runtime: {e}")))?;
+        let config = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(10))
+                        .read_timeout(Duration::from_secs(60))
+                        .build(),
+                )
+                .load(),
+        );
+        Ok(Aws { runtime, config })
+    }
+
+    fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_cloudtrail::Client::from_conf(conf)
+    }
+
+    /// ListPublicKeys in `region` over `[start, end]`, every page.
+    pub fn list_public_keys(
+        &self,
+        region: &str,
+        start: UtcTime,
+        end: UtcTime,
+    ) -> Result<KeyRing, AwsError> {
+        let client = self.cloudtrail(region);
+        self.runtime.block_on(async {
+            let mut ring = KeyRing::new();
+            let mut token: Option<String> = None;
+            let mut index = 0;
+            loop {
+                let page = client
+                    .list_public_keys()
+                    .start_time(DateTime::from_secs(start.unix()))
+                    .end_time(DateTime::from_secs(end.unix()))
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError(format!(
+                            "ListPublicKeys in {region}: {}",
+                            describe_error(&e)
+                        ))
+                    })?;
+                for key in page.public_key_list() {
+                    let Some(value) = key.value() else { continue };
+                    let listed = ListedKey {
+                        der: value.as_ref().to_vec(),
+                        fingerprint: key.fingerprint().map(str::to_string),
+                        region: Some(region.to_string()),
+                        validity_start: key
+                            .validity_start_time()
+                            .map(|t| UtcTime::from_unix(t.secs())),
+                        validity_end: key
+                            .validity_end_time()
+                            .map(|t| UtcTime::from_unix(t.secs())),
+                    };
+                    let checked = listed.check(index).map_err(|e| {
+                        AwsError(format!(
+                            "ListPublicKeys in {region} returned a bad key: {e}"
+                        ))
+                    })?;
+                    ring.add(checked);
+                    index += 1;
+                }
+                token = page.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+            Ok(ring)
+        })
+    }
+
+    /// DescribeTrails for one trail ARN, in the ARN's region.
+    pub fn describe_trail(&self, region: &str, arn: &str) -> Result<TrailInfo, AwsError> {
+        let client = self.cloudtrail(region);
+        self.runtime.block_on(async {
+            let out = client
+                .describe_trails()
+                .trail_name_list(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError(format!(
+                        "DescribeTrails in {region}: {}",
+                        describe_error(&e)
+                    ))
+                })?;
+            let trail = out
+                .trail_list()
+                .iter()
+                .find(|t| t.trail_arn() == Some(arn))
+                .or_else(|| out.trail_list().first())
+                .ok_or_else(|| {
+                    AwsError(format!("DescribeTrails in {region} knows no trail {arn}"))
+                })?;
+            let bucket = trail
+                .s3_bucket_name()
+                .ok_or_else(|| AwsError(format!("trail {arn} has no S3 bucket")))?
+                .to_string();
+            Ok(TrailInfo {
+                bucket,
+                prefix: trail.s3_key_prefix().unwrap_or_default().to_string(),
+                organization_trail: trail.is_organization_trail().unwrap_or(false),
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailInfo {
+    pub bucket: String,
+    pub prefix: String,
+    pub organization_trail: bool,
+}
+
+/// How far past the requested range keys are asked for: a digest ending just after a
+/// rotation is signed with the new key (the AWS CLI does the same).
+pub const KEY_RANGE_MARGIN_SECONDS: i64 = 2 * 3600;
+
+/// ListPublicKeys on demand, once per region, cached for the run.
+pub struct OnlineKeys {
+    aws: Arc<Aws>,
+    start: UtcTime,
+    end: UtcTime,
+    cache: Mutex<HashMap<String, Result<Arc<KeyRing>, String>>>,
+}
+
+impl OnlineKeys {
+    pub fn new(aws: Arc<Aws>, start: UtcTime, end: UtcTime) -> OnlineKeys {
+        OnlineKeys {
+            aws,
+            start: start.plus_seconds(-KEY_RANGE_MARGIN_SECONDS),
+            end: end.plus_seconds(KEY_RANGE_MARGIN_SECONDS),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl KeySource for OnlineKeys {
+    fn keys_for(&self, region: &str) -> Result<Arc<KeyRing>, String> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                self.aws
+                    .list_public_keys(region, self.start, self.end)
+                    .map(Arc::new)
+                    .map_err(|e| e.0)
+            })
+            .clone()
+    }
+}

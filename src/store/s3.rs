@@ -1,0 +1,233 @@
+//! A bucket read through the AWS SDK for Rust: ListObjectsV2 and GetObject only.
+//!
+//! Each bucket is read with a client in the bucket's own region (found with HeadBucket, or
+//! GetBucketLocation), so that chains pointing into another bucket can be followed. Bodies are
+//! streamed: the SDK's byte stream is bridged to `std::io::Read` for the strict gzip reader, so
+//! a log is never held whole in memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::Region;
+use aws_sdk_s3::error::ProvideErrorMetadata as _;
+use aws_sdk_s3::types::BucketLocationConstraint;
+use tokio_util::io::SyncIoBridge;
+
+use super::{Metadata, Object, ObjectStore, StoreError};
+use crate::aws::{describe_error, Aws};
+
+pub struct S3Store {
+    aws: Arc<Aws>,
+    bucket: String,
+    endpoint_url: Option<String>,
+    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+}
+
+/// Whether an endpoint other than AWS's is configured (the option or `AWS_ENDPOINT_URL_S3` /
+/// `AWS_ENDPOINT_URL`): such stores want path-style addressing.
+fn custom_endpoint(endpoint_url: &Option<String>) -> bool {
+    endpoint_url.is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+}
+
+impl S3Store {
+    /// Opens `bucket`, finding its region. Fails (a configuration error) when the bucket
+    /// cannot be reached at all.
+    pub fn open(
+        aws: Arc<Aws>,
+        bucket: &str,
+        endpoint_url: Option<String>,
+    ) -> Result<S3Store, StoreError> {
+        let store = S3Store {
+            aws,
+            bucket: bucket.to_string(),
+            endpoint_url,
+            clients: Mutex::new(HashMap::new()),
+        };
+        store.client(bucket)?;
+        Ok(store)
+    }
+
+    fn build_client(&self, region: Option<String>) -> aws_sdk_s3::Client {
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.aws.config);
+        if let Some(url) = &self.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        if custom_endpoint(&self.endpoint_url) {
+            builder = builder.force_path_style(true);
+        }
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region));
+        } else if self.aws.config.region().is_none() {
+            builder = builder.region(Region::new("us-east-1"));
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
+    }
+
+    /// The bucket's region: HeadBucket's `x-amz-bucket-region`, else GetBucketLocation.
+    fn bucket_region(&self, bucket: &str) -> Result<Option<String>, StoreError> {
+        let probe = self.build_client(None);
+        self.aws.runtime.block_on(async {
+            match probe.head_bucket().bucket(bucket).send().await {
+                Ok(out) => {
+                    if let Some(region) = out.bucket_region() {
+                        return Ok(Some(region.to_string()));
+                    }
+                }
+                Err(e) => {
+                    // A 301 from the wrong region still names the right one in its headers.
+                    if let Some(region) = e
+                        .raw_response()
+                        .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                    {
+                        return Ok(Some(region.to_string()));
+                    }
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    if status == Some(404) {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+            }
+            match probe.get_bucket_location().bucket(bucket).send().await {
+                Ok(out) => Ok(Some(match out.location_constraint() {
+                    None => "us-east-1".to_string(),
+                    Some(BucketLocationConstraint::Eu) => "eu-west-1".to_string(),
+                    Some(c) if c.as_str().is_empty() => "us-east-1".to_string(),
+                    Some(c) => c.as_str().to_string(),
+                })),
+                Err(e) => Err(StoreError::Read(format!(
+                    "cannot find the region of bucket {bucket}: {}",
+                    describe_error(&e)
+                ))),
+            }
+        })
+    }
+
+    fn client(&self, bucket: &str) -> Result<aws_sdk_s3::Client, StoreError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(bucket) {
+            return Ok(client.clone());
+        }
+        let region = self.bucket_region(bucket)?;
+        let client = self.build_client(region);
+        clients.insert(bucket.to_string(), client.clone());
+        Ok(client)
+    }
+
+    fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+        token: Option<String>,
+    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, StoreError> {
+        let client = self.client(&self.bucket)?;
+        self.aws.runtime.block_on(async {
+            client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_start_after(start_after.map(str::to_string))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Read(format!("ListObjectsV2 {prefix:?}: {}", describe_error(&e)))
+                })
+        })
+    }
+}
+
+impl ObjectStore for S3Store {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn describe(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut folders = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.list_page(prefix, Some("/"), None, token)?;
+            folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                break;
+            }
+        }
+        folders.sort();
+        Ok(folders)
+    }
+
+    fn list_keys(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        visit: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut token = None;
+        loop {
+            // start-after only applies to the first request; the token carries on from there.
+            let first = token.is_none();
+            let page =
+                self.list_page(prefix, None, if first { start_after } else { None }, token)?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    if !visit(key) {
+                        return Ok(());
+                    }
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
+        let client = self.client(bucket)?;
+        let response = self
+            .aws
+            .runtime
+            .block_on(client.get_object().bucket(bucket).key(key).send());
+        let output = match response {
+            Ok(output) => output,
+            Err(e) => {
+                let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                    || e.code() == Some("NoSuchKey")
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+                if not_found {
+                    return Err(StoreError::NotFound);
+                }
+                return Err(StoreError::Read(format!(
+                    "GetObject: {}",
+                    describe_error(&e)
+                )));
+            }
+        };
+        let metadata: Metadata = output
+            .metadata()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reader = output.body.into_async_read();
+        let body = SyncIoBridge::new_with_handle(reader, self.aws.runtime.handle().clone());
+        Ok(Object {
+            body: Box::new(body),
+            metadata,
+        })
+    }
+}
