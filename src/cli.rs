@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Verify every digest chain in SOURCE and every log file the digests reference.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// CloudTrail public keys, kept for offline runs.
     #[command(subcommand)]
     Keys(KeysCommand),

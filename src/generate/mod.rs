@@ -335,6 +335,7 @@ pub struct HourOptions {
 }
 
 struct Link {
+    bucket: String,
     key: String,
     hash: Sha256,
     signature: String,
@@ -441,7 +442,7 @@ impl ChainWriter {
             digest_signature_algorithm: SIGNATURE_ALGORITHM,
             newest_event_time: newest,
             oldest_event_time: oldest,
-            previous_digest_s3_bucket: self.previous.as_ref().map(|_| bundle.bucket.as_str()),
+            previous_digest_s3_bucket: self.previous.as_ref().map(|p| p.bucket.as_str()),
             previous_digest_s3_object: self.previous.as_ref().map(|p| p.key.as_str()),
             previous_digest_hash_value: previous_hash,
             previous_digest_hash_algorithm: self.previous.as_ref().map(|_| HASH_ALGORITHM),
@@ -467,6 +468,7 @@ impl ChainWriter {
         );
         bundle.metadata.insert(digest_key.clone(), metadata);
         self.previous = Some(Link {
+            bucket: bundle.bucket.clone(),
             key: digest_key.clone(),
             hash,
             signature,

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,11 +22,24 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let output = Command::new(env!("CARGO_BIN_EXE_ctverify"))
+    ctverify_env(args, &[])
+}
+
+/// Runs the ctverify binary with `args` and extra environment variables.
+pub fn ctverify_env<I, S>(args: I, env: &[(String, String)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ctverify"));
+    command
         .args(args)
         .env_remove("AWS_ENDPOINT_URL_S3")
-        .output()
-        .expect("run ctverify");
+        .env_remove("AWS_ENDPOINT_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run ctverify");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -1,0 +1,459 @@
+//! Verification straight from S3, against a real S3 server (moto_server on loopback) and a
+//! loopback stand-in for CloudTrail's key and trail APIs: the same verdicts as the directory
+//! copy for every vector, only read requests, keys fetched online, AWS CLI command lines.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::servers::{aws_env, CloudTrailAnswers, FakeCloudTrail, Moto};
+use common::{ctverify_env, repo, Run};
+use serde_json::Value;
+
+fn vector_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![repo().join("vectors/sample")];
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(repo().join("vectors/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    dirs.extend(cases);
+    dirs
+}
+
+fn bundle_bucket(dir: &Path) -> String {
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".ctverify/bundle.json")).unwrap()).unwrap();
+    info["bucket"].as_str().unwrap().to_string()
+}
+
+fn keys_file(dir: &Path) -> String {
+    dir.join(".ctverify/public-keys.json").display().to_string()
+}
+
+fn run(args: &[&str], env: &[(String, String)]) -> Run {
+    ctverify_env(args, env)
+}
+
+/// The report without what names the source (which differs between the two runs).
+fn comparable_json(text: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let map = doc.as_object_mut().unwrap();
+    map.remove("source");
+    map.remove("bucket_from");
+    doc
+}
+
+fn comparable_text(text: &str) -> String {
+    text.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+fn comparable_jsonl(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("source");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
+    let moto = Moto::start();
+    let env = aws_env(None);
+    let endpoint = moto.endpoint();
+    let dirs = vector_dirs();
+    assert!(dirs.len() > 10);
+    for dir in dirs {
+        moto.reset();
+        let bucket = bundle_bucket(&dir);
+        moto.upload(&dir, &bucket);
+        let url = format!("s3://{bucket}");
+        let keys = keys_file(&dir);
+        let dir_arg = dir.display().to_string();
+        for format in ["json", "jsonl", "text"] {
+            let from_dir = run(
+                &["validate", &dir_arg, "--format", format, "--verbose"],
+                &env,
+            );
+            let from_s3 = run(
+                &[
+                    "validate",
+                    &url,
+                    "--endpoint-url",
+                    &endpoint,
+                    "--public-keys",
+                    &keys,
+                    "--format",
+                    format,
+                    "--verbose",
+                ],
+                &env,
+            );
+            assert_eq!(
+                from_s3.code,
+                from_dir.code,
+                "{} {format}: {}",
+                dir.display(),
+                from_s3.stderr
+            );
+            match format {
+                "json" => assert_eq!(
+                    comparable_json(&from_s3.stdout),
+                    comparable_json(&from_dir.stdout),
+                    "{}",
+                    dir.display()
+                ),
+                "jsonl" => assert_eq!(
+                    comparable_jsonl(&from_s3.stdout),
+                    comparable_jsonl(&from_dir.stdout),
+                    "{}",
+                    dir.display()
+                ),
+                _ => assert_eq!(
+                    comparable_text(&from_s3.stdout),
+                    comparable_text(&from_dir.stdout),
+                    "{}",
+                    dir.display()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn only_read_requests_reach_the_server() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/sample");
+    let bucket = bundle_bucket(&dir);
+    moto.upload(&dir, &bucket);
+    let before = moto.requests().len();
+    let result = run(
+        &[
+            "validate",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--public-keys",
+            &keys_file(&dir),
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(result.code, 0, "{}{}", result.stdout, result.stderr);
+    // moto's access log records each request's method; the upload's PUTs come before `before`.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let requests = moto.requests();
+    let run_requests = &requests[before..];
+    assert!(
+        run_requests.len() > 50,
+        "the run's requests are recorded: {}",
+        run_requests.len()
+    );
+    for line in run_requests {
+        let method = line
+            .split('"')
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("");
+        assert!(
+            method == "GET" || method == "HEAD",
+            "a non-read request reached the server: {line}"
+        );
+    }
+}
+
+fn sample_key_answers() -> CloudTrailAnswers {
+    let keys: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("vectors/sample/.ctverify/public-keys.json")).unwrap(),
+    )
+    .unwrap();
+    let mut answers = CloudTrailAnswers::default();
+    for key in keys["PublicKeyList"].as_array().unwrap() {
+        let region = key["Region"].as_str().unwrap().to_string();
+        answers.keys.entry(region).or_default().push(key.clone());
+    }
+    answers.trails = vec![serde_json::json!({
+        "Name": "management-events",
+        "S3BucketName": "ctverify-sample-trail",
+        "TrailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events",
+        "HomeRegion": "us-east-1",
+        "IsMultiRegionTrail": true,
+        "IsOrganizationTrail": false,
+        "LogFileValidationEnabled": true
+    })];
+    answers
+}
+
+#[test]
+fn public_keys_are_fetched_once_per_region_when_not_given() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/sample");
+    moto.upload(&dir, "ctverify-sample-trail");
+    let cloudtrail = FakeCloudTrail::start(sample_key_answers());
+    let result = run(
+        &[
+            "validate",
+            "s3://ctverify-sample-trail",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--format",
+            "json",
+        ],
+        &aws_env(Some(&cloudtrail.endpoint())),
+    );
+    assert_eq!(result.code, 0, "{}{}", result.stdout, result.stderr);
+    let mut calls = cloudtrail.calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![
+            ("ListPublicKeys".to_string(), "eu-west-1".to_string()),
+            ("ListPublicKeys".to_string(), "us-east-1".to_string())
+        ]
+    );
+}
+
+#[test]
+fn keys_that_cannot_be_fetched_are_an_error_never_tampering() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/sample");
+    moto.upload(&dir, "ctverify-sample-trail");
+    let cloudtrail = FakeCloudTrail::start(CloudTrailAnswers {
+        fail: true,
+        ..Default::default()
+    });
+    let result = run(
+        &[
+            "validate",
+            "s3://ctverify-sample-trail",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--format",
+            "json",
+        ],
+        &aws_env(Some(&cloudtrail.endpoint())),
+    );
+    assert_eq!(result.code, 3, "{}{}", result.stdout, result.stderr);
+    let doc: Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(doc["summary"]["result"], "incomplete");
+    assert_eq!(doc["summary"]["digests"]["invalid"], 0);
+    assert_eq!(doc["summary"]["logs"]["invalid"], 0);
+    assert_eq!(doc["summary"]["digests"]["valid"], 0);
+    for file in doc["files"].as_array().unwrap() {
+        assert!(
+            file["status"] == "error" || file["status"] == "unverified",
+            "{file}"
+        );
+    }
+    assert!(cloudtrail.calls().len() >= 2, "the SDK retried");
+}
+
+#[test]
+fn keys_fetch_writes_a_file_for_offline_runs() {
+    let cloudtrail = FakeCloudTrail::start(sample_key_answers());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("keys.json");
+    let result = run(
+        &[
+            "keys",
+            "fetch",
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &aws_env(Some(&cloudtrail.endpoint())),
+    );
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let list = written["PublicKeyList"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(list
+        .iter()
+        .all(|k| k["Region"].is_string() && k["Fingerprint"].is_string()));
+    // the fetched file verifies the sample offline, in place of its own keys
+    let sample = repo().join("vectors/sample");
+    let offline = run(
+        &[
+            "validate",
+            sample.to_str().unwrap(),
+            "--public-keys",
+            out.to_str().unwrap(),
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(offline.code, 0, "{}{}", offline.stdout, offline.stderr);
+}
+
+#[test]
+fn aws_cli_command_lines_work_with_ctverify_validate_in_front() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/sample");
+    moto.upload(&dir, "ctverify-sample-trail");
+    let cloudtrail = FakeCloudTrail::start(sample_key_answers());
+    let mut env = aws_env(Some(&cloudtrail.endpoint()));
+    env.push(("AWS_ENDPOINT_URL_S3".into(), moto.endpoint()));
+    let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events";
+
+    let by_arn = run(
+        &[
+            "validate",
+            "--trail-arn",
+            arn,
+            "--start-time",
+            "2024-03-01T00:00:00Z",
+            "--end-time",
+            "2024-03-01T12:00:00Z",
+        ],
+        &env,
+    );
+    assert_eq!(by_arn.code, 0, "{}{}", by_arn.stdout, by_arn.stderr);
+    assert!(by_arn
+        .stdout
+        .contains("Results requested for 2024-03-01T00:00:00Z to 2024-03-01T12:00:00Z"));
+    assert!(cloudtrail
+        .calls()
+        .iter()
+        .any(|(op, region)| op == "DescribeTrails" && region == "us-east-1"));
+
+    let by_bucket = run(
+        &[
+            "validate",
+            "--trail-arn",
+            arn,
+            "--start-time",
+            "2024-03-01T00:00:00Z",
+            "--s3-bucket",
+            "ctverify-sample-trail",
+            "--s3-prefix",
+            "",
+            "--account-id",
+            "111122223333",
+            "--verbose",
+        ],
+        &env,
+    );
+    assert_eq!(
+        by_bucket.code, 0,
+        "{}{}",
+        by_bucket.stdout, by_bucket.stderr
+    );
+    assert!(
+        by_bucket.stdout.contains("\tvalid"),
+        "--verbose lists valid files"
+    );
+}
+
+#[test]
+fn a_chain_is_followed_into_the_bucket_it_came_from() {
+    use ctverify::digest::ChainId;
+    use ctverify::generate::{Bundle, ChainWriter, HourOptions};
+    use ctverify::time::UtcTime;
+
+    let keys = common::test_keys();
+    let mut old = Bundle::new("ctverify-old-bucket", "");
+    let mut new = Bundle::new("ctverify-new-bucket", "");
+    let mut writer = ChainWriter::new(ChainId {
+        prefix: String::new(),
+        organization_id: None,
+        account_id: "777788889999".into(),
+        region: "us-east-1".into(),
+        trail: "moved-trail".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    });
+    let first = UtcTime::parse_field("2024-07-01T01:00:00Z").unwrap();
+    for h in 0..6 {
+        let end = first.plus_seconds(h * 3600);
+        let bundle = if h < 3 { &mut old } else { &mut new };
+        writer.deliver(
+            bundle,
+            &keys.us_east_1_a,
+            end.plus_seconds(-3600),
+            end,
+            1,
+            HourOptions::default(),
+        );
+    }
+    let key_entry = keys.us_east_1_a.key_entry(
+        "us-east-1",
+        UtcTime::parse_field("2024-01-01T00:00:00Z").unwrap(),
+        UtcTime::parse_field("2025-01-01T00:00:00Z").unwrap(),
+    );
+    old.public_keys = vec![key_entry.clone()];
+    new.public_keys = vec![key_entry];
+    let tmp = tempfile::tempdir().unwrap();
+    old.write_to(&tmp.path().join("old")).unwrap();
+    new.write_to(&tmp.path().join("new")).unwrap();
+
+    let moto = Moto::start();
+    moto.upload(&tmp.path().join("old"), "ctverify-old-bucket");
+    moto.upload(&tmp.path().join("new"), "ctverify-new-bucket");
+    let keys_path = tmp.path().join("new/.ctverify/public-keys.json");
+    let result = run(
+        &[
+            "validate",
+            "s3://ctverify-new-bucket",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--public-keys",
+            keys_path.to_str().unwrap(),
+            "--format",
+            "json",
+            "--verbose",
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(result.code, 0, "{}{}", result.stdout, result.stderr);
+    let doc: Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(
+        doc["summary"]["digests"]["valid"], 6,
+        "three digests in each bucket"
+    );
+    assert_eq!(doc["summary"]["logs"]["valid"], 6);
+    let old_files = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["bucket"] == "ctverify-old-bucket")
+        .count();
+    assert_eq!(old_files, 6, "the old bucket's digests and logs were read");
+
+    // From the directory copy of the new bucket alone, the old bucket cannot be read: error.
+    let offline = run(
+        &[
+            "validate",
+            tmp.path().join("new").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(offline.code, 3, "{}", offline.stdout);
+}
+
+#[test]
+fn a_missing_bucket_is_a_configuration_error() {
+    let moto = Moto::start();
+    let result = run(
+        &[
+            "validate",
+            "s3://no-such-bucket",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--public-keys",
+            &keys_file(&repo().join("vectors/sample")),
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("no-such-bucket"),
+        "{}",
+        result.stderr
+    );
+}
