@@ -63,6 +63,11 @@ pub struct ChainOutcome {
     pub log_checks: Vec<LogCheck>,
     /// Logs listed only by digests that could not be trusted.
     pub unverified_logs: Vec<FileEntry>,
+    /// The windows `[start, end]` of digests whose signature verified: CloudTrail vouches for
+    /// every log delivered inside them.
+    pub verified_windows: Vec<TimeRange>,
+    /// Every log (bucket, key) some readable digest lists, verified or not.
+    pub listed_logs: HashSet<(String, String)>,
 }
 
 /// How many missing digests we are willing to infer in one hole; beyond this the hole is
@@ -235,6 +240,7 @@ pub fn walk(
     }
 
     // Missing predecessors, named by digests we did not find failed.
+    let mut hole_windows: Vec<TimeRange> = Vec::new();
     for (i, prev_bucket, prev_key) in missing_links {
         if !nodes[i].trusted {
             continue;
@@ -266,6 +272,14 @@ pub fn walk(
             .skip(i + 1)
             .find(|(_, n)| n.end_time() < start_of_named && n.successor.is_none());
         if let Some((_, older)) = older {
+            // A verified successor proves digests covered the hole: logs delivered in it
+            // should be listed by them.
+            if nodes[i].authentic {
+                hole_windows.push(TimeRange {
+                    start: older.end_time(),
+                    end: start_of_named,
+                });
+            }
             let hole = start_of_named.unix() - older.end_time().unix();
             // Rounded to whole hours; the named digest is the last of them.
             let hours = ((hole + 1800) / 3600).min(MAX_INFERRED_MISSING);
@@ -310,7 +324,9 @@ pub fn walk(
     gaps.sort_by_key(|g| g.start);
     report.gaps = gaps;
 
-    // Found range and empty hours.
+    // Found range, verified windows and empty hours.
+    let mut verified_windows = hole_windows;
+    let mut listed_logs = HashSet::new();
     let mut found: Option<TimeRange> = None;
     for node in &nodes {
         if let Some(parsed) = node.parsed() {
@@ -325,6 +341,15 @@ pub fn walk(
                     end: r.end.max(d.end_time),
                 },
             });
+            if node.authentic {
+                verified_windows.push(TimeRange {
+                    start: d.start_time,
+                    end: d.end_time,
+                });
+            }
+            for log in &d.log_files {
+                listed_logs.insert((log.bucket.clone(), log.object.clone()));
+            }
             if node.authentic && d.log_files.is_empty() {
                 report.empty_windows.push(TimeRange {
                     start: d.start_time,
@@ -393,11 +418,14 @@ pub fn walk(
     for entry in &unverified_logs {
         report.logs.add(entry.status);
     }
+    verified_windows.sort_by_key(|w| w.start);
     ChainOutcome {
         report,
         digests: entries,
         log_checks,
         unverified_logs,
+        verified_windows,
+        listed_logs,
     }
 }
 

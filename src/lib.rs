@@ -27,4 +27,5 @@ pub mod report_format;
 pub mod status;
 pub mod store;
 pub mod time;
+pub mod unreferenced;
 pub mod verify;

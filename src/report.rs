@@ -83,6 +83,8 @@ pub struct ChainReport {
     pub gaps: Vec<TimeRange>,
     /// Fingerprints of the keys whose signatures verified, so a reader can check them with AWS.
     pub public_keys: Vec<String>,
+    /// How unreferenced logs were looked for in this chain's account and region.
+    pub unreferenced_scan: Option<LogScan>,
     /// Windows whose digest lists no log file (text report, verbose).
     #[serde(skip)]
     pub empty_windows: Vec<TimeRange>,
@@ -104,6 +106,7 @@ impl ChainReport {
             logs: Counts::default(),
             gaps: Vec::new(),
             public_keys: Vec::new(),
+            unreferenced_scan: None,
             empty_windows: Vec::new(),
         }
     }
@@ -113,6 +116,36 @@ impl ChainReport {
         if !self.public_keys.contains(&hex) {
             self.public_keys.push(hex);
             self.public_keys.sort();
+        }
+    }
+}
+
+/// Where and over which windows log files not listed by any digest were looked for.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LogScan {
+    pub folder: Option<String>,
+    pub windows: Vec<TimeRange>,
+    pub method: String,
+}
+
+impl LogScan {
+    pub fn windows(folder: &str, windows: &[TimeRange]) -> LogScan {
+        LogScan {
+            folder: Some(folder.to_string()),
+            windows: windows.to_vec(),
+            method: "a log file whose delivery minute lies wholly inside these windows (the windows of the \
+                     account and region's verified digests, and the holes their chains prove were covered, \
+                     merged) and that no digest lists is unreferenced; files after the newest digest are not \
+                     digested yet and are left alone"
+                .into(),
+        }
+    }
+
+    pub fn skipped(why: &str) -> LogScan {
+        LogScan {
+            folder: None,
+            windows: Vec::new(),
+            method: why.to_string(),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! parallel, then its logs are streamed through the strict gzip reader in parallel. Each file's
 //! failure becomes that file's status; nothing one file does stops the others.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -13,9 +13,10 @@ use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, ParsedDigest};
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
 use crate::keys::KeySource;
-use crate::report::{is_reported, ChainReport, FileEntry, RequestedRange};
-use crate::status::{FileKind, Status};
+use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
+use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
+use crate::unreferenced::{self, LogFolder};
 
 /// Which chains to verify; empty lists mean all.
 #[derive(Debug, Clone, Default)]
@@ -185,8 +186,9 @@ fn list_digests(
     store: &dyn ObjectStore,
     folder: &str,
     options: &ValidateOptions,
-) -> Result<BTreeMap<ChainId, Vec<(String, DigestKey)>>, ValidateError> {
+) -> Result<DigestListing, ValidateError> {
     let mut chains: BTreeMap<ChainId, Vec<(String, DigestKey)>> = BTreeMap::new();
+    let mut filtered_out = false;
     // Keys are `FOLDER/YYYY/MM/DD/NAME`, so the range maps onto the listing order.
     let start_after = options
         .range
@@ -200,18 +202,135 @@ fn list_digests(
                 return false;
             }
             if let Some(name) = DigestKey::parse(key) {
-                if options.range.contains(name.end_time) && options.filter.wants_chain(&name.chain)
-                {
+                if !options.range.contains(name.end_time) {
+                    return true;
+                }
+                if options.filter.wants_chain(&name.chain) {
                     chains
                         .entry(name.chain.clone())
                         .or_default()
                         .push((key.to_string(), name));
+                } else {
+                    filtered_out = true;
                 }
             }
             true
         })
         .map_err(listing_error(folder))?;
-    Ok(chains)
+    Ok(DigestListing {
+        chains,
+        filtered_out,
+    })
+}
+
+struct DigestListing {
+    chains: BTreeMap<ChainId, Vec<(String, DigestKey)>>,
+    /// Some chain of this folder was left out by `--trail`/`--trail-arn`: its digests were not
+    /// read, so the logs it lists cannot be told from planted ones.
+    filtered_out: bool,
+}
+
+/// One chain's verdicts and what the log-folder scan needs from it.
+struct ChainWork {
+    id: ChainId,
+    report: ChainReport,
+    files: Vec<FileEntry>,
+    verified_windows: Vec<TimeRange>,
+    listed_logs: HashSet<(String, String)>,
+    not_found_logs: Vec<LogCheck>,
+}
+
+/// Counts are taken from the final file verdicts, after the folder scan changed some.
+fn recount(report: &mut ChainReport, files: &[FileEntry]) {
+    report.digests = Counts::default();
+    report.logs = Counts::default();
+    for file in files {
+        match file.kind {
+            FileKind::Digest => report.digests.add(file.status),
+            FileKind::Log => report.logs.add(file.status),
+        }
+    }
+}
+
+/// Finds unreferenced and moved logs in the account and region these chains share, and
+/// folds them into the chains' verdicts.
+fn scan_log_folder(
+    store: &dyn ObjectStore,
+    works: &mut [ChainWork],
+    filtered_out: bool,
+) -> Result<(), ValidateError> {
+    let Some(first) = works.first() else {
+        return Ok(());
+    };
+    let folder = LogFolder {
+        account_root: first.id.account_root(),
+        account_id: first.id.account_id.clone(),
+        region: first.id.region.clone(),
+        windows: works
+            .iter()
+            .flat_map(|w| w.verified_windows.iter().copied())
+            .collect(),
+        listed: works
+            .iter()
+            .flat_map(|w| w.listed_logs.iter().cloned())
+            .collect(),
+        not_found: works
+            .iter()
+            .flat_map(|w| w.not_found_logs.iter().cloned())
+            .collect(),
+    };
+    if filtered_out {
+        for work in works.iter_mut() {
+            work.report.unreferenced_scan = Some(LogScan::skipped(
+                "other trails write to this account and region and were left out by --trail: unreferenced logs were not looked for",
+            ));
+        }
+        return Ok(());
+    }
+    let log_folder = folder.log_folder();
+    let findings = unreferenced::scan(store, &folder).map_err(listing_error(&log_folder))?;
+    let moved: HashMap<&str, &str> = findings
+        .moved
+        .iter()
+        .map(|(from, to)| (from.as_str(), to.as_str()))
+        .collect();
+    for work in works.iter_mut() {
+        for file in work.files.iter_mut() {
+            if file.kind == FileKind::Log && file.status == Status::NotFound {
+                if let Some(to) = moved.get(file.key.as_str()) {
+                    file.status = Status::Moved;
+                    file.moved_to = Some(to.to_string());
+                    file.detail = Some(format!(
+                        "found at s3://{}/{to} with the recorded hash",
+                        file.bucket
+                    ));
+                }
+            }
+        }
+        work.report.unreferenced_scan = Some(LogScan::windows(&log_folder, &findings.windows));
+    }
+    for entry in findings.unreferenced {
+        // Attribute each file to a chain whose verified window holds it (the first otherwise).
+        let minute = unreferenced::log_delivery_minute(
+            entry.key.rsplit('/').next().unwrap_or(""),
+            &folder.account_id,
+            &folder.region,
+        );
+        let owner = works
+            .iter()
+            .position(|w| {
+                minute.is_some_and(|m| {
+                    w.verified_windows
+                        .iter()
+                        .any(|win| m >= win.start && m <= win.end)
+                })
+            })
+            .unwrap_or(0);
+        let mut entry = entry;
+        entry.backfill = works[owner].id.backfill;
+        works[owner].files.push(entry);
+    }
+    Ok(())
 }
 
 /// Attempts for a read that fails for reasons other than the file's content (the SDK has
@@ -388,17 +507,27 @@ pub fn validate(
     let mut validation = Validation::default();
     let mut any_digest_folder = !folders.is_empty();
     for folder in folders {
-        let chains = list_digests(store, &folder, options)?;
-        any_digest_folder |= !chains.is_empty();
-        for (chain_id, listed) in chains {
-            let (report, files) =
-                pool.install(|| verify_chain(store, keys, options, &chain_id, listed));
-            on_chain(&report, &files);
-            let files = files
+        let listing = list_digests(store, &folder, options)?;
+        any_digest_folder |= !listing.chains.is_empty();
+        let mut works: Vec<ChainWork> = Vec::new();
+        for (chain_id, listed) in listing.chains {
+            works.push(pool.install(|| verify_chain(store, keys, options, chain_id, listed)));
+        }
+        pool.install(|| scan_log_folder(store, &mut works, listing.filtered_out))?;
+        for mut work in works {
+            work.files
+                .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
+            recount(&mut work.report, &work.files);
+            on_chain(&work.report, &work.files);
+            let files = work
+                .files
                 .into_iter()
                 .filter(|f| is_reported(f.status, options.verbose))
                 .collect();
-            validation.chains.push(ChainResult { report, files });
+            validation.chains.push(ChainResult {
+                report: work.report,
+                files,
+            });
         }
     }
     if !any_digest_folder {
@@ -413,9 +542,9 @@ fn verify_chain(
     store: &dyn ObjectStore,
     keys: &dyn KeySource,
     options: &ValidateOptions,
-    chain_id: &ChainId,
+    chain_id: ChainId,
     listed: Vec<(String, DigestKey)>,
-) -> (ChainReport, Vec<FileEntry>) {
+) -> ChainWork {
     let home = store.bucket();
     let mut fetched: Vec<FetchedDigest> = listed
         .into_par_iter()
@@ -438,24 +567,34 @@ fn verify_chain(
     }
     let ring = keys.keys_for(&chain_id.region);
     let outcome = chain::walk(
-        chain_id,
+        &chain_id,
         store.bucket(),
         &options.range,
         fetched,
         ring.as_deref().map_err(String::as_str),
     );
-    let mut report = outcome.report;
+    let report = outcome.report;
     let log_entries: Vec<FileEntry> = outcome
         .log_checks
         .par_iter()
         .map(|check| check_log(store, check, chain_id.backfill))
         .collect();
-    for entry in &log_entries {
-        report.logs.add(entry.status);
-    }
+    let not_found_logs = outcome
+        .log_checks
+        .iter()
+        .zip(&log_entries)
+        .filter(|(_, entry)| entry.status == Status::NotFound)
+        .map(|(check, _)| check.clone())
+        .collect();
     let mut files = outcome.digests;
     files.extend(log_entries);
     files.extend(outcome.unverified_logs);
-    files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-    (report, files)
+    ChainWork {
+        id: chain_id,
+        report,
+        files,
+        verified_windows: outcome.verified_windows,
+        listed_logs: outcome.listed_logs,
+        not_found_logs,
+    }
 }

@@ -103,14 +103,30 @@ fn python_deleted_digest_is_caught() {
     let signed = sign("delete-digest");
     let (code, doc) = validate_json(&signed.dir.path().join("bundle"), &[]);
     assert_eq!(code, 1);
-    assert_eq!(
-        files(&doc),
-        vec![(
+    // The signer's 3rd digest lists its 5th and 6th logs (two per hour, oldest first): with
+    // the digest gone, no digest lists them.
+    let logs = strings(&signed.info["logs"]);
+    let mut expected = vec![
+        (
             "digest".to_string(),
             tampered_key(&signed),
-            "not_found".to_string()
-        )]
-    );
+            "not_found".to_string(),
+        ),
+        (
+            "log".to_string(),
+            logs[4].clone(),
+            "unreferenced".to_string(),
+        ),
+        (
+            "log".to_string(),
+            logs[5].clone(),
+            "unreferenced".to_string(),
+        ),
+    ];
+    expected.sort();
+    let mut found = files(&doc);
+    found.sort();
+    assert_eq!(found, expected);
 }
 
 #[test]

@@ -226,8 +226,21 @@ fn every_case_yields_its_statuses_in_text() {
                 ctverify::status::FileKind::Digest => "Digest file",
                 ctverify::status::FileKind::Log => "Log file",
             };
-            let shown_key = file.moved_to.as_deref().unwrap_or(&file.key);
+            // The AWS CLI names a moved digest by where it was found; a moved log line names
+            // the key it belongs at and says where it went.
+            let is_log = file.kind == ctverify::status::FileKind::Log;
+            let shown_key = if is_log {
+                &file.key
+            } else {
+                file.moved_to.as_deref().unwrap_or(&file.key)
+            };
+            let moved_log = format!(
+                "INVALID: moved to s3://{bucket}/{}",
+                file.moved_to.as_deref().unwrap_or("")
+            );
             let message = match file.status.as_str() {
+                "moved" if is_log => moved_log.as_str(),
+                "unreferenced" => "INVALID: not referenced by any digest",
                 "not_found" => "INVALID: not found",
                 "hash_mismatch" => "INVALID: hash value doesn't match",
                 "trailing_data" => "INVALID: unexpected data after end of compressed stream",

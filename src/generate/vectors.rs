@@ -141,10 +141,8 @@ pub fn sample(keys: &TestKeys) -> Bundle {
     bundle
 }
 
-/// The trail every case starts from: six hourly digests of two logs each, under a prefix.
-fn base_trail(keys: &TestKeys) -> (Bundle, Vec<Delivered>) {
-    let mut bundle = Bundle::new("ctverify-cases", "trails/prod");
-    let mut writer = ChainWriter::new(ChainId {
+fn base_writer() -> ChainWriter {
+    ChainWriter::new(ChainId {
         prefix: "trails/prod".into(),
         organization_id: None,
         account_id: "444455556666".into(),
@@ -152,7 +150,13 @@ fn base_trail(keys: &TestKeys) -> (Bundle, Vec<Delivered>) {
         trail: "audit-trail".into(),
         home_region: "us-east-1".into(),
         backfill: false,
-    });
+    })
+}
+
+/// The trail every case starts from: six hourly digests of two logs each, under a prefix.
+fn base_trail(keys: &TestKeys) -> (Bundle, Vec<Delivered>) {
+    let mut bundle = Bundle::new("ctverify-cases", "trails/prod");
+    let mut writer = base_writer();
     let first_end = t("2024-06-01T01:05:09Z");
     for h in 0..6 {
         let end = first_end.plus_seconds(h * HOUR);
@@ -268,14 +272,23 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         vec![file(L, log, Status::InvalidFormat)],
     ));
 
+    // A deleted digest leaves its logs listed by nothing: inside the hole the chain proves
+    // was covered, they are unreferenced.
     let mut b = base.clone();
     b.objects.remove(&hours[3].digest_key);
+    let mut files = vec![file(D, &hours[3].digest_key, Status::NotFound)];
+    files.extend(
+        hours[3]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unreferenced)),
+    );
     cases.push(case(
         "digest-deleted",
-        "one digest deleted (its metadata entry kept)",
+        "one digest deleted (its metadata entry kept); its logs are now listed by no digest",
         b,
         1,
-        vec![file(D, &hours[3].digest_key, Status::NotFound)],
+        files,
     ));
 
     let mut b = base.clone();
@@ -286,10 +299,65 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         "two consecutive digests deleted: each is not_found (the AWS CLI reports one)",
         b,
         1,
-        vec![
+        [
             file(D, &hours[2].digest_key, Status::NotFound),
             file(D, &hours[3].digest_key, Status::NotFound),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            hours[2..4]
+                .iter()
+                .flat_map(|h| h.log_keys.iter().map(|k| file(L, k, Status::Unreferenced))),
+        )
+        .collect(),
+    ));
+
+    // A log file written into a verified hour after the fact.
+    let mut b = base.clone();
+    let writer = base_writer();
+    let planted_at = hours[2].start.plus_seconds(29 * 60);
+    let planted = writer.log_key(planted_at, "planted");
+    let records = super::log_records(
+        "planted",
+        "444455556666",
+        "us-east-1",
+        hours[2].start,
+        planted_at,
+        3,
+    );
+    b.objects.insert(
+        planted.clone(),
+        gzip(&serde_json::to_vec(&records).unwrap_or_default()),
+    );
+    cases.push(case(
+        "log-planted",
+        "a log file added inside a verified digest's window, listed by no digest",
+        b,
+        1,
+        vec![file(L, &planted, Status::Unreferenced)],
+    ));
+
+    // A log moved to another day's folder, and one renamed in place.
+    let mut b = base.clone();
+    let original = hours[1].log_keys[0].clone();
+    let elsewhere = original.replace("/2024/06/01/", "/2024/05/30/");
+    let renamed_from = hours[4].log_keys[1].clone();
+    let renamed_to = writer.log_key(hours[4].start.plus_seconds(25 * 60), "renamed");
+    for (from, to) in [(&original, &elsewhere), (&renamed_from, &renamed_to)] {
+        if let Some(bytes) = b.objects.remove(from) {
+            b.objects.insert(to.clone(), bytes);
+        }
+    }
+    let mut moved = file(L, &original, Status::Moved);
+    moved.moved_to = Some(elsewhere);
+    let mut renamed = file(L, &renamed_from, Status::Moved);
+    renamed.moved_to = Some(renamed_to);
+    cases.push(case(
+        "log-moved",
+        "a log moved to another date folder, and another renamed within its folder",
+        b,
+        1,
+        vec![moved, renamed],
     ));
 
     let mut b = base.clone();

@@ -1,0 +1,302 @@
+//! Planted, orphaned and moved log files: the questions the AWS CLI cannot answer.
+//!
+//! CloudTrail vouches for every log it delivered inside the window of a verified digest. So a
+//! log file delivered inside such a window that no digest lists was planted after the fact, or
+//! lost its digest: it is `unreferenced`. A listed log that is missing at its key but present
+//! elsewhere with the recorded hash is `moved`.
+//!
+//! Windows are decided per account and region (every trail writing there, and backfill chains,
+//! together, since they share the log folder): the union of the windows `[start, end]` of
+//! digests whose signature verified, plus the holes a verified chain proves were covered by
+//! digests now missing. The open edge after the newest digest is left alone (those files are
+//! not digested yet), as are the hours of a gap where logging was off. Log names carry the
+//! delivery minute, so a file counts as inside only when its whole minute is.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::chain::LogCheck;
+use crate::gzip::{inflate_and_hash, Keep};
+use crate::hash::Sha256;
+use crate::report::{FileEntry, TimeRange};
+use crate::status::{FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+use crate::time::UtcTime;
+
+/// One account and region's log folder and what its chains established.
+pub struct LogFolder {
+    /// `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/`
+    pub account_root: String,
+    pub account_id: String,
+    pub region: String,
+    /// Windows CloudTrail vouches for (unmerged is fine).
+    pub windows: Vec<TimeRange>,
+    /// Every log (bucket, key) a readable digest lists.
+    pub listed: HashSet<(String, String)>,
+    /// Listed logs that were not found, with the hash their digest records.
+    pub not_found: Vec<LogCheck>,
+}
+
+impl LogFolder {
+    pub fn log_folder(&self) -> String {
+        format!("{}CloudTrail/{}/", self.account_root, self.region)
+    }
+}
+
+/// What the scan found.
+#[derive(Default)]
+pub struct Findings {
+    pub unreferenced: Vec<FileEntry>,
+    /// (original key, where it was found)
+    pub moved: Vec<(String, String)>,
+    /// The merged windows the scan used, for the report.
+    pub windows: Vec<TimeRange>,
+}
+
+/// Sorted, merged windows (touching windows merge: digests are contiguous).
+pub fn merge_windows(mut windows: Vec<TimeRange>) -> Vec<TimeRange> {
+    windows.sort_by_key(|w| w.start);
+    let mut merged: Vec<TimeRange> = Vec::new();
+    for w in windows {
+        match merged.last_mut() {
+            Some(last) if w.start <= last.end => last.end = last.end.max(w.end),
+            _ => merged.push(w),
+        }
+    }
+    merged
+}
+
+/// The delivery minute in a log name `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz`.
+pub fn log_delivery_minute(name: &str, account: &str, region: &str) -> Option<UtcTime> {
+    let rest = name
+        .strip_prefix(account)?
+        .strip_prefix("_CloudTrail_")?
+        .strip_prefix(region)?
+        .strip_prefix('_')?;
+    let (time, unique) = rest.split_once('_')?;
+    if !unique.ends_with(".json.gz") || time.len() != 14 {
+        return None;
+    }
+    UtcTime::parse_compact(&format!("{}00Z", &time[..13])).ok()
+}
+
+fn inside(windows: &[TimeRange], minute: UtcTime) -> bool {
+    let last_second = minute.plus_seconds(59);
+    windows
+        .iter()
+        .any(|w| minute >= w.start && last_second <= w.end)
+}
+
+fn overlaps(windows: &[TimeRange], from: UtcTime, to: UtcTime) -> bool {
+    windows.iter().any(|w| from <= w.end && w.start <= to)
+}
+
+fn hash_of(store: &dyn ObjectStore, key: &str) -> Option<Sha256> {
+    let object = store.get(store.bucket(), key).ok()?;
+    inflate_and_hash(object.body, Keep::Nothing)
+        .ok()
+        .map(|i| i.sha256)
+}
+
+fn basename(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// Lists the folder's logs over its windows; returns unreferenced files and moved logs.
+pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, StoreError> {
+    let windows = merge_windows(folder.windows.clone());
+    let (Some(first), Some(last)) = (windows.first().copied(), windows.last().copied()) else {
+        return Ok(Findings::default());
+    };
+    let bucket = store.bucket().to_string();
+    let log_folder = folder.log_folder();
+    let start_after = format!(
+        "{log_folder}{}",
+        first.start.plus_seconds(-86_400).date_path()
+    );
+    let last_day = last.end.date_path();
+
+    // Candidates: files in the log folder inside the windows that no digest lists.
+    let mut candidates: Vec<(String, Option<String>)> = Vec::new(); // (key, why not a log name)
+    store.list_keys(&log_folder, Some(&start_after), &mut |key| {
+        let rest = &key[log_folder.len()..];
+        let day = rest.get(..10).unwrap_or("");
+        if day > last_day.as_str() {
+            return false;
+        }
+        if folder.listed.contains(&(bucket.clone(), key.to_string())) {
+            return true;
+        }
+        match log_delivery_minute(basename(key), &folder.account_id, &folder.region) {
+            Some(minute) => {
+                if inside(&windows, minute) {
+                    candidates.push((key.to_string(), None));
+                }
+            }
+            None => {
+                // Not a log name: report it when its day folder meets the windows.
+                let day_start = UtcTime::parse_user(&day.replace('/', "-")).ok();
+                if let Some(day_start) = day_start {
+                    if overlaps(&windows, day_start, day_start.plus_seconds(86_399)) {
+                        candidates.push((
+                            key.to_string(),
+                            Some("not a CloudTrail log file name".into()),
+                        ));
+                    }
+                }
+            }
+        }
+        true
+    })?;
+
+    // Moved logs: same name elsewhere, or a candidate with the recorded hash.
+    let mut moved: Vec<(String, String)> = Vec::new();
+    let mut claimed: HashSet<String> = HashSet::new();
+    let mut remaining: Vec<&LogCheck> = folder
+        .not_found
+        .iter()
+        .filter(|c| c.bucket == bucket)
+        .collect();
+    if !remaining.is_empty() {
+        let by_name: HashMap<&str, &str> = candidates
+            .iter()
+            .map(|(k, _)| (basename(k), k.as_str()))
+            .collect();
+        remaining.retain(|check| {
+            if let Some(found) = by_name.get(basename(&check.key)) {
+                if hash_of(store, found) == Some(check.expected) {
+                    moved.push((check.key.clone(), found.to_string()));
+                    claimed.insert(found.to_string());
+                    return false;
+                }
+            }
+            true
+        });
+    }
+    if !remaining.is_empty() {
+        let mut wanted: HashMap<Sha256, Vec<&LogCheck>> = HashMap::new();
+        for check in &remaining {
+            wanted.entry(check.expected).or_default().push(check);
+        }
+        for (key, _) in &candidates {
+            if claimed.contains(key) {
+                continue;
+            }
+            if let Some(hash) = hash_of(store, key) {
+                if let Some(checks) = wanted.get_mut(&hash) {
+                    if let Some(check) = checks.pop() {
+                        moved.push((check.key.clone(), key.clone()));
+                        claimed.insert(key.clone());
+                    }
+                }
+            }
+        }
+        let found: HashSet<&String> = moved.iter().map(|(from, _)| from).collect();
+        remaining.retain(|c| !found.contains(&c.key));
+    }
+    if !remaining.is_empty() {
+        // Anywhere else under the account's CloudTrail/ folder, by name.
+        let names: HashMap<&str, Vec<&LogCheck>> =
+            remaining.iter().fold(HashMap::new(), |mut map, c| {
+                map.entry(basename(&c.key)).or_default().push(*c);
+                map
+            });
+        let mut hits: Vec<(String, &LogCheck)> = Vec::new();
+        store.list_keys(
+            &format!("{}CloudTrail/", folder.account_root),
+            None,
+            &mut |key| {
+                if let Some(checks) = names.get(basename(key)) {
+                    for check in checks {
+                        if check.key != key {
+                            hits.push((key.to_string(), check));
+                        }
+                    }
+                }
+                true
+            },
+        )?;
+        let mut done: HashSet<String> = HashSet::new();
+        for (key, check) in hits {
+            if done.contains(&check.key) || claimed.contains(&key) {
+                continue;
+            }
+            if hash_of(store, &key) == Some(check.expected) {
+                moved.push((check.key.clone(), key.clone()));
+                claimed.insert(key);
+                done.insert(check.key.clone());
+            }
+        }
+    }
+
+    let unreferenced = candidates
+        .into_iter()
+        .filter(|(key, _)| !claimed.contains(key))
+        .map(|(key, why)| {
+            FileEntry::new(FileKind::Log, &bucket, &key, Status::Unreferenced).with_detail(
+                why.unwrap_or_else(|| {
+                    "delivered inside the window of a verified digest, listed by no digest".into()
+                }),
+            )
+        })
+        .collect();
+    Ok(Findings {
+        unreferenced,
+        moved,
+        windows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str) -> UtcTime {
+        UtcTime::parse_field(text).unwrap()
+    }
+
+    #[test]
+    fn windows_merge_when_touching() {
+        let merged = merge_windows(vec![
+            TimeRange {
+                start: t("2024-01-01T02:00:00Z"),
+                end: t("2024-01-01T03:00:00Z"),
+            },
+            TimeRange {
+                start: t("2024-01-01T01:00:00Z"),
+                end: t("2024-01-01T02:00:00Z"),
+            },
+            TimeRange {
+                start: t("2024-01-01T05:00:00Z"),
+                end: t("2024-01-01T06:00:00Z"),
+            },
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].end, t("2024-01-01T03:00:00Z"));
+    }
+
+    #[test]
+    fn delivery_minute_from_log_names() {
+        let name = "111122223333_CloudTrail_us-east-1_20240301T0237Z_CgbQehj3wxBhZYrA.json.gz";
+        assert_eq!(
+            log_delivery_minute(name, "111122223333", "us-east-1"),
+            Some(t("2024-03-01T02:37:00Z"))
+        );
+        assert_eq!(log_delivery_minute(name, "111122223333", "eu-west-1"), None);
+        assert_eq!(
+            log_delivery_minute("evil.json.gz", "111122223333", "us-east-1"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_minute_counts_only_when_wholly_inside() {
+        let windows = [TimeRange {
+            start: t("2024-01-01T01:17:42Z"),
+            end: t("2024-01-01T02:17:42Z"),
+        }];
+        assert!(!inside(&windows, t("2024-01-01T01:17:00Z")));
+        assert!(inside(&windows, t("2024-01-01T01:18:00Z")));
+        assert!(inside(&windows, t("2024-01-01T02:16:00Z")));
+        assert!(!inside(&windows, t("2024-01-01T02:17:00Z")));
+    }
+}
