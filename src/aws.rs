@@ -203,19 +203,40 @@ impl OnlineKeys {
 }
 
 impl KeySource for OnlineKeys {
-    fn keys_for(&self, region: &str) -> Result<Arc<KeyRing>, String> {
+    fn keys_for(&self, region: &str, moments: &[UtcTime]) -> Result<Arc<KeyRing>, String> {
         let mut cache = self
             .cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                self.aws
-                    .list_public_keys(region, self.start, self.end)
-                    .map(Arc::new)
-                    .map_err(|e| e.0)
-            })
-            .clone()
+        let mut fetch = |name: String, start: UtcTime, end: UtcTime| {
+            cache
+                .entry(name)
+                .or_insert_with(|| {
+                    self.aws
+                        .list_public_keys(region, start, end)
+                        .map(Arc::new)
+                        .map_err(|e| e.0)
+                })
+                .clone()
+        };
+        let base = fetch(region.to_string(), self.start, self.end)?;
+        if moments.iter().all(|m| *m >= self.start && *m <= self.end) {
+            return Ok(base);
+        }
+        let mut ring = (*base).clone();
+        for moment in moments
+            .iter()
+            .filter(|m| **m < self.start || **m > self.end)
+        {
+            // One request per hour of generation times, cached.
+            let hour = UtcTime::from_unix(moment.unix() - moment.unix().rem_euclid(3600));
+            let around = fetch(
+                format!("{region}@{}", hour.unix()),
+                hour.plus_seconds(-KEY_RANGE_MARGIN_SECONDS),
+                hour.plus_seconds(3600 + KEY_RANGE_MARGIN_SECONDS),
+            )?;
+            ring.extend((*around).clone());
+        }
+        Ok(Arc::new(ring))
     }
 }

@@ -195,16 +195,25 @@ impl ListedKey {
 
 /// Where the keys for a region come from: fixed key files, or ListPublicKeys on demand.
 pub trait KeySource: Send + Sync {
-    /// The keys for digests delivered from `region`. An error means the keys could not be
-    /// obtained (a network failure, say): that is never evidence against a digest.
-    fn keys_for(&self, region: &str) -> Result<std::sync::Arc<KeyRing>, String>;
+    /// The keys for digests delivered from `region`, including those in force at `moments`
+    /// (backfill generation times, which may lie far outside the range). An error means the
+    /// keys could not be obtained (a network failure, say): never evidence against a digest.
+    fn keys_for(
+        &self,
+        region: &str,
+        moments: &[UtcTime],
+    ) -> Result<std::sync::Arc<KeyRing>, String>;
 }
 
 /// Keys read once from files.
 pub struct FixedKeys(pub std::sync::Arc<KeyRing>);
 
 impl KeySource for FixedKeys {
-    fn keys_for(&self, _region: &str) -> Result<std::sync::Arc<KeyRing>, String> {
+    fn keys_for(
+        &self,
+        _region: &str,
+        _moments: &[UtcTime],
+    ) -> Result<std::sync::Arc<KeyRing>, String> {
         Ok(self.0.clone())
     }
 }

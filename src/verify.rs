@@ -16,6 +16,7 @@ use crate::keys::KeySource;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
+use crate::time::UtcTime;
 use crate::unreferenced::{self, LogFolder};
 
 /// Which chains to verify; empty lists mean all.
@@ -565,7 +566,16 @@ fn verify_chain(
             .collect();
         fetched.extend(more);
     }
-    let ring = keys.keys_for(&chain_id.region);
+    // A backfill digest is signed with the key in force when it was generated.
+    let moments: Vec<UtcTime> = fetched
+        .iter()
+        .filter_map(|f| match &f.outcome {
+            FetchOutcome::Parsed(p) => p.metadata.get("backfill-generation-timestamp"),
+            FetchOutcome::Failed { .. } => None,
+        })
+        .filter_map(|t| UtcTime::parse_user(t).ok())
+        .collect();
+    let ring = keys.keys_for(&chain_id.region, &moments);
     let outcome = chain::walk(
         &chain_id,
         store.bucket(),

@@ -74,8 +74,18 @@ fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
         let keys = keys_file(&dir);
         let dir_arg = dir.display().to_string();
         for format in ["json", "jsonl", "text"] {
+            // A fixed end: "now" would differ between the two runs.
+            let end = "2025-01-01T00:00:00Z";
             let from_dir = run(
-                &["validate", &dir_arg, "--format", format, "--verbose"],
+                &[
+                    "validate",
+                    &dir_arg,
+                    "--end-time",
+                    end,
+                    "--format",
+                    format,
+                    "--verbose",
+                ],
                 &env,
             );
             let from_s3 = run(
@@ -86,6 +96,8 @@ fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
                     &endpoint,
                     "--public-keys",
                     &keys,
+                    "--end-time",
+                    end,
                     "--format",
                     format,
                     "--verbose",
@@ -455,5 +467,51 @@ fn a_missing_bucket_is_a_configuration_error() {
         result.stderr.contains("no-such-bucket"),
         "{}",
         result.stderr
+    );
+}
+
+#[test]
+fn backfill_digests_get_the_key_in_force_when_they_were_generated() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/cases/backfill");
+    moto.upload(&dir, "ctverify-cases");
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".ctverify/public-keys.json")).unwrap())
+            .unwrap();
+    let mut answers = CloudTrailAnswers::default();
+    answers.keys.insert(
+        "us-east-1".into(),
+        keys["PublicKeyList"].as_array().unwrap().clone(),
+    );
+    let cloudtrail = FakeCloudTrail::start(answers);
+    let result = run(
+        &[
+            "validate",
+            "s3://ctverify-cases",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--start-time",
+            "2024-05-31T00:00:00Z",
+            "--end-time",
+            "2024-05-31T06:00:00Z",
+            "--format",
+            "json",
+        ],
+        &aws_env(Some(&cloudtrail.endpoint())),
+    );
+    // only the backfill chain is in this range, and its one modified log is caught
+    let doc: Value =
+        serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stderr));
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    assert_eq!(doc["summary"]["digests"]["valid"], 3);
+    // the generation time (2024-06-03T10:00:00Z) lies outside the range: keys were asked around it
+    let generated = 1_717_408_800.0; // 2024-06-03T10:00:00Z
+    let bodies = cloudtrail.bodies.lock().unwrap().clone();
+    assert!(
+        bodies.iter().any(|b| {
+            b["StartTime"].as_f64().is_some_and(|s| s <= generated)
+                && b["EndTime"].as_f64().is_some_and(|e| e >= generated)
+        }),
+        "{bodies:?}"
     );
 }

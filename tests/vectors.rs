@@ -253,7 +253,10 @@ fn every_case_yields_its_statuses_in_text() {
             };
             let prefix = format!("{kind}\ts3://{bucket}/{shown_key}\t{message}");
             assert!(
-                run.stdout.lines().any(|l| l.starts_with(&prefix)),
+                run.stdout
+                    .lines()
+                    .any(|l| l.starts_with(&prefix)
+                        || l.starts_with(&format!("(backfill) {prefix}"))),
                 "case {}: no line starting {prefix:?} in\n{}",
                 dir.display(),
                 run.stdout
@@ -456,4 +459,40 @@ fn output_file_gets_the_report() {
     assert!(run.stdout.is_empty());
     let doc: Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
     assert_eq!(doc["summary"]["result"], "invalid");
+}
+
+#[test]
+fn backfill_chains_are_reported_as_their_own() {
+    let dir = repo().join("vectors/cases/backfill");
+    let (_, doc) = validate_json(&dir, &[]);
+    let chains = doc["chains"].as_array().unwrap();
+    assert_eq!(chains.iter().filter(|c| c["backfill"] == true).count(), 1);
+    assert_eq!(chains.iter().filter(|c| c["backfill"] == false).count(), 1);
+    let run = ctverify(["validate", dir.to_str().unwrap()]);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("(backfill) Log file\t")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("backfill digest files valid"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn organization_members_are_chains_of_their_own_and_can_be_narrowed() {
+    let dir = repo().join("vectors/cases/organization");
+    let (_, doc) = validate_json(&dir, &[]);
+    let chains = doc["chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 2);
+    assert!(chains
+        .iter()
+        .all(|c| c["organization_id"] == "o-a1b2c3d4e5"));
+    let (code, doc) = validate_json(&dir, &["--account-id", "111111111111"]);
+    assert_eq!(code, 0, "the tampered member is left out");
+    assert_eq!(doc["chains"].as_array().unwrap().len(), 1);
 }

@@ -346,6 +346,9 @@ pub struct ChainWriter {
     pub id: ChainId,
     previous: Option<Link>,
     pub delivered: Vec<Delivered>,
+    /// S3 metadata added to every digest besides the signature (e.g. a backfill digest's
+    /// `backfill-generation-timestamp`).
+    pub extra_metadata: BTreeMap<String, String>,
 }
 
 impl ChainWriter {
@@ -354,6 +357,7 @@ impl ChainWriter {
             id,
             previous: None,
             delivered: Vec::new(),
+            extra_metadata: BTreeMap::new(),
         }
     }
 
@@ -460,7 +464,7 @@ impl ChainWriter {
         );
         let signature = signer.sign(message.as_bytes());
         bundle.objects.insert(digest_key.clone(), gzip(&inflated));
-        let mut metadata = BTreeMap::new();
+        let mut metadata = self.extra_metadata.clone();
         metadata.insert("signature".to_string(), signature.clone());
         metadata.insert(
             "signature-algorithm".to_string(),

@@ -464,6 +464,97 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         vec![],
     ));
 
+    // An organization trail: member accounts under AWSLogs/o-ID/, one chain each.
+    let mut b = Bundle::new("ctverify-org-trail", "");
+    let mut deleted = String::new();
+    for account in ["111111111111", "222222222222"] {
+        let mut writer = ChainWriter::new(ChainId {
+            prefix: String::new(),
+            organization_id: Some("o-a1b2c3d4e5".into()),
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            trail: "org-trail".into(),
+            home_region: "us-east-1".into(),
+            backfill: false,
+        });
+        let first_end = t("2024-08-01T01:09:09Z");
+        for h in 0..4 {
+            let end = first_end.plus_seconds(h * HOUR);
+            let options = HourOptions {
+                records_per_log: 3,
+                wrong_previous_hash: false,
+            };
+            writer.deliver(
+                &mut b,
+                &keys.us_east_1_a,
+                end.plus_seconds(-HOUR),
+                end,
+                2,
+                options,
+            );
+        }
+        if account == "222222222222" {
+            deleted = writer.delivered[1].log_keys[0].clone();
+        }
+    }
+    b.objects.remove(&deleted);
+    b.public_keys = base.public_keys.clone();
+    cases.push(case(
+        "organization",
+        "an organization trail with two member accounts; a log deleted in the second",
+        b,
+        1,
+        vec![file(L, &deleted, Status::NotFound)],
+    ));
+
+    // Backfill digests: a chain of their own beside the trail's, signed with the key in force
+    // at their generation time, one of their logs modified.
+    let mut b = base.clone();
+    let mut backfill = ChainWriter::new(ChainId {
+        backfill: true,
+        ..base_writer().id
+    });
+    backfill.extra_metadata.insert(
+        "backfill-generation-timestamp".into(),
+        "2024-06-03T10:00:00Z".into(),
+    );
+    let first_end = t("2024-05-31T01:05:09Z");
+    for h in 0..3 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions {
+            records_per_log: 3,
+            wrong_previous_hash: false,
+        };
+        backfill.deliver(
+            &mut b,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
+    }
+    let modified = backfill.delivered[1].log_keys[1].clone();
+    let other = super::log_records(
+        "forged-backfill",
+        "444455556666",
+        "us-east-1",
+        first_end,
+        first_end,
+        2,
+    );
+    b.objects.insert(
+        modified.clone(),
+        gzip(&serde_json::to_vec(&other).unwrap_or_default()),
+    );
+    cases.push(case(
+        "backfill",
+        "a backfill digest chain beside the trail's own; one backfilled log modified",
+        b,
+        1,
+        vec![file(L, &modified, Status::HashMismatch)],
+    ));
+
     // Built separately: the bad link is signed, as only the key holder could do.
     let mut b = Bundle::new("ctverify-cases", "trails/prod");
     let mut writer = ChainWriter::new(ChainId {

@@ -185,6 +185,8 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
 pub struct FakeCloudTrail {
     pub port: u16,
     pub calls: Arc<Mutex<Vec<(String, String)>>>,
+    /// The JSON body of each call, in order.
+    pub bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 #[derive(Clone, Default)]
@@ -202,16 +204,23 @@ impl FakeCloudTrail {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let recorded = calls.clone();
+        let recorded_bodies = bodies.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let answers = answers.clone();
                 let recorded = recorded.clone();
-                std::thread::spawn(move || serve(stream, &answers, &recorded));
+                let recorded_bodies = recorded_bodies.clone();
+                std::thread::spawn(move || serve(stream, &answers, &recorded, &recorded_bodies));
             }
         });
-        FakeCloudTrail { port, calls }
+        FakeCloudTrail {
+            port,
+            calls,
+            bodies,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -223,7 +232,12 @@ impl FakeCloudTrail {
     }
 }
 
-fn serve(stream: TcpStream, answers: &CloudTrailAnswers, calls: &Mutex<Vec<(String, String)>>) {
+fn serve(
+    stream: TcpStream,
+    answers: &CloudTrailAnswers,
+    calls: &Mutex<Vec<(String, String)>>,
+    bodies: &Mutex<Vec<Value>>,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
@@ -267,6 +281,7 @@ fn serve(stream: TcpStream, answers: &CloudTrailAnswers, calls: &Mutex<Vec<(Stri
             .unwrap()
             .push((operation.clone(), region.clone()));
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        bodies.lock().unwrap().push(request.clone());
         let (status, answer) = if answers.fail {
             (
                 500,
