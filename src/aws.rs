@@ -239,4 +239,16 @@ impl KeySource for OnlineKeys {
         }
         Ok(Arc::new(ring))
     }
+
+    fn known_keys(&self) -> KeyRing {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ring = KeyRing::new();
+        for keys in cache.values().flatten() {
+            ring.extend((**keys).clone());
+        }
+        ring
+    }
 }

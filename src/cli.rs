@@ -42,6 +42,78 @@ pub enum Command {
     /// CloudTrail public keys, kept for offline runs.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Copy digests (with their S3 metadata), the logs they list and the public keys into an
+    /// evidence bundle that `ctverify validate DEST` verifies offline. Resumable.
+    Mirror(Box<MirrorArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorArgs {
+    /// s3://BUCKET[/PREFIX], or a directory holding a copy of the bucket.
+    pub source: String,
+    /// The bundle directory to create or complete.
+    pub dest: PathBuf,
+    /// Start of the range of digests to copy (RFC 3339 or a date, UTC).
+    #[arg(long)]
+    pub start_time: Option<String>,
+    /// End of the range (default: now).
+    #[arg(long)]
+    pub end_time: Option<String>,
+    /// Only this trail (name, home region and account from the ARN).
+    #[arg(long)]
+    pub trail_arn: Option<String>,
+    /// Only chains of this trail name (repeatable).
+    #[arg(long)]
+    pub trail: Vec<String>,
+    /// Only this account (repeatable).
+    #[arg(long = "account-id")]
+    pub account_id: Vec<String>,
+    /// Only this region (repeatable).
+    #[arg(long)]
+    pub region: Vec<String>,
+    /// The bucket a directory source stands for.
+    #[arg(long)]
+    pub s3_bucket: Option<String>,
+    /// The trail's S3 key prefix.
+    #[arg(long)]
+    pub s3_prefix: Option<String>,
+    /// Public keys (repeatable); default: ListPublicKeys, or the source bundle's keys.
+    #[arg(long)]
+    pub public_keys: Vec<PathBuf>,
+    /// Digest metadata for a directory source.
+    #[arg(long)]
+    pub signatures: Option<PathBuf>,
+    /// S3 endpoint (S3-compatible stores, tests).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Requests or files in flight.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
+
+impl MirrorArgs {
+    /// The same source, range and filters as `validate` takes them.
+    fn as_validate(&self) -> ValidateArgs {
+        ValidateArgs {
+            source: Some(self.source.clone()),
+            trail_arn: self.trail_arn.clone(),
+            trail: self.trail.clone(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            start_time: self.start_time.clone(),
+            end_time: self.end_time.clone(),
+            s3_bucket: self.s3_bucket.clone(),
+            s3_prefix: self.s3_prefix.clone(),
+            public_keys: self.public_keys.clone(),
+            signatures: self.signatures.clone(),
+            format: Format::Text,
+            output: None,
+            verbose: false,
+            endpoint_url: self.endpoint_url.clone(),
+            concurrency: self.concurrency,
+            no_progress: true,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,6 +281,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Validate(args) => run_validate(&args),
         Command::Keys(KeysCommand::Fetch(args)) => run_keys_fetch(&args),
+        Command::Mirror(args) => run_mirror(&args),
     };
     match result {
         Ok(code) => code,
@@ -269,7 +342,97 @@ pub fn run_keys_fetch(args: &KeysFetchArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
+pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
+    let validate_args = args.as_validate();
+    let prepared = prepare(&validate_args)?;
+    if !args.source.starts_with("s3://") {
+        // Never write into the source.
+        let source = std::fs::canonicalize(&args.source).ok();
+        let dest = resolve_unborn(&args.dest);
+        if let (Some(source), Some(dest)) = (source, dest) {
+            if dest.starts_with(&source) || source.starts_with(&dest) {
+                return Err(CliError::usage(
+                    "DEST must not be inside SOURCE (nor SOURCE inside DEST)",
+                ));
+            }
+        }
+    }
+    let outcome = crate::mirror::mirror(
+        prepared.store.as_ref(),
+        prepared.keys.as_ref(),
+        &prepared.options,
+        &args.dest,
+        &prepared.run.source,
+    )
+    .map_err(|e| CliError {
+        message: e.to_string(),
+        exit_code: EXIT_INCOMPLETE,
+    })?;
+    let reports: Vec<_> = outcome
+        .validation
+        .chains
+        .iter()
+        .map(|c| c.report.clone())
+        .collect();
+    let summary = Summary::of(&reports);
+    let stats = outcome.stats;
+    println!(
+        "Mirrored {} into {}: {} objects fetched ({} bytes), {} already there, {} could not be read",
+        prepared.run.source,
+        args.dest.display(),
+        stats.fetched,
+        stats.fetched_bytes,
+        stats.reused,
+        stats.failed
+    );
+    println!(
+        "Verification while copying: {} digests and {} logs checked; result {}",
+        summary.digests.total(),
+        summary.logs.total(),
+        serde_json::to_value(summary.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    );
+    let incomplete = stats.failed > 0
+        || outcome.validation.chains.iter().any(|c| {
+            c.files
+                .iter()
+                .any(|f| f.status == crate::status::Status::Error)
+        });
+    if incomplete {
+        eprintln!("ctverify: the bundle is incomplete: run the same command again to finish it");
+        return Ok(EXIT_INCOMPLETE);
+    }
+    Ok(0)
+}
+
+/// The real path `path` has or will have: its nearest existing ancestor canonicalized, with
+/// the rest appended (so that symlinks cannot hide that DEST lies inside SOURCE).
+fn resolve_unborn(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+    let mut real = std::fs::canonicalize(existing).ok()?;
+    for part in rest.into_iter().rev() {
+        real.push(part);
+    }
+    Some(real)
+}
+
+/// A source opened and the options decided: what `validate` and `mirror` share.
+struct Prepared {
+    store: Box<dyn ObjectStore>,
+    keys: Box<dyn KeySource>,
+    options: ValidateOptions,
+    run: RunInfo,
+}
+
+fn prepare(args: &ValidateArgs) -> Result<Prepared, CliError> {
     let end = match &args.end_time {
         Some(text) => parse_time("--end-time", text)?,
         None => UtcTime::now(),
@@ -342,12 +505,26 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let run = RunInfo {
         tool: "ctverify",
         version: env!("CARGO_PKG_VERSION"),
-        source: source.clone(),
+        source,
         bucket,
         bucket_from,
         requested: range,
     };
+    Ok(Prepared {
+        store,
+        keys,
+        options,
+        run,
+    })
+}
 
+pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
+    let Prepared {
+        store,
+        keys,
+        options,
+        run,
+    } = prepare(args)?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
             CliError::usage(format!("cannot write {}: {e}", path.display()))

@@ -203,6 +203,9 @@ pub trait KeySource: Send + Sync {
         region: &str,
         moments: &[UtcTime],
     ) -> Result<std::sync::Arc<KeyRing>, String>;
+
+    /// Every key obtained so far (for an evidence bundle's `public-keys.json`).
+    fn known_keys(&self) -> KeyRing;
 }
 
 /// Keys read once from files.
@@ -215,6 +218,10 @@ impl KeySource for FixedKeys {
         _moments: &[UtcTime],
     ) -> Result<std::sync::Arc<KeyRing>, String> {
         Ok(self.0.clone())
+    }
+
+    fn known_keys(&self) -> KeyRing {
+        (*self.0).clone()
     }
 }
 
