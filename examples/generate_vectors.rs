@@ -2,7 +2,7 @@
 //!
 //!     cargo run --example generate_vectors -- vectors
 //!
-//! writes `vectors/sample/` and `vectors/cases/*/`. The output is deterministic; the test
+//! writes `vectors/sample/`, `vectors/cases/*/` and `vectors/lake/*/`. The output is deterministic; the test
 //! suite checks that the committed vectors are what this produces.
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    for dir in ["sample", "cases"] {
+    for dir in ["sample", "cases", "lake"] {
         let path = out.join(dir);
         if path.exists() {
             if let Err(e) = std::fs::remove_dir_all(&path) {
@@ -29,5 +29,5 @@ fn main() {
         eprintln!("generate_vectors: {e}");
         std::process::exit(1);
     }
-    println!("wrote {}/sample and {}/cases", out.display(), out.display());
+    println!("wrote {0}/sample, {0}/cases and {0}/lake", out.display());
 }

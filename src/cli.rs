@@ -45,6 +45,32 @@ pub enum Command {
     /// Copy digests (with their S3 metadata), the logs they list and the public keys into an
     /// evidence bundle that `ctverify validate DEST` verifies offline. Resumable.
     Mirror(Box<MirrorArgs>),
+    /// Verify a CloudTrail Lake query export: `result_sign.json` and the result files.
+    VerifyQuery(QueryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// s3://BUCKET/PREFIX/QUERY-ID/ or a directory holding the export.
+    pub source: String,
+    /// The region the query ran in (when the sign file does not say).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Public keys as printed by `aws cloudtrail list-public-keys` (repeatable).
+    #[arg(long)]
+    pub public_keys: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// List valid files too.
+    #[arg(long)]
+    pub verbose: bool,
+    /// S3 endpoint (S3-compatible stores, tests).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -282,6 +308,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => run_validate(&args),
         Command::Keys(KeysCommand::Fetch(args)) => run_keys_fetch(&args),
         Command::Mirror(args) => run_mirror(&args),
+        Command::VerifyQuery(args) => run_verify_query(&args),
     };
     match result {
         Ok(code) => code,
@@ -422,6 +449,82 @@ fn resolve_unborn(path: &Path) -> Option<PathBuf> {
         real.push(part);
     }
     Some(real)
+}
+
+pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
+    let (store, folder, keys): (Box<dyn ObjectStore>, String, Box<dyn KeySource>) =
+        if let Some((bucket, prefix)) = parse_s3_url(&args.source) {
+            let aws = Aws::load(4)
+                .map(Arc::new)
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone()).map_err(
+                |e| match e {
+                    StoreError::NotFound => {
+                        CliError::usage(format!("bucket {bucket} does not exist"))
+                    }
+                    other => CliError {
+                        message: format!("cannot read {}: {other}", args.source),
+                        exit_code: EXIT_INCOMPLETE,
+                    },
+                },
+            )?;
+            let keys: Box<dyn KeySource> = if args.public_keys.is_empty() {
+                let now = UtcTime::now();
+                Box::new(OnlineKeys::new(aws, now, now))
+            } else {
+                fixed_keys(&args.public_keys)?
+            };
+            let folder = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+            (Box::new(store), folder, keys)
+        } else {
+            let root = PathBuf::from(&args.source);
+            if !root.is_dir() {
+                return Err(CliError::usage(format!(
+                    "{} is not a directory",
+                    args.source
+                )));
+            }
+            let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
+            let keys = if !args.public_keys.is_empty() {
+                fixed_keys(&args.public_keys)?
+            } else if bundled.exists() {
+                fixed_keys(&[bundled])?
+            } else {
+                return Err(CliError::usage(
+                "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`)",
+            ));
+            };
+            let store = DirStore::open(&root, "local".into(), Default::default())
+                .map_err(|e| CliError::usage(format!("cannot open {}: {e}", args.source)))?;
+            (Box::new(store), String::new(), keys)
+        };
+    let verdict = crate::lake::verify_query(
+        store.as_ref(),
+        &folder,
+        keys.as_ref(),
+        args.region.as_deref(),
+    );
+    if verdict.sign_file.status == crate::status::Status::NotFound {
+        return Err(CliError::usage(format!(
+            "no {} in {}",
+            crate::lake::SIGN_FILE,
+            args.source
+        )));
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
+            CliError::usage(format!("cannot write {}: {e}", path.display()))
+        })?)),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let code =
+        report_format::write_query(&mut out, &args.source, &verdict, args.format, args.verbose)
+            .and_then(|code| out.flush().map(|_| code))
+            .map_err(|e| CliError {
+                message: format!("writing the report failed: {e}"),
+                exit_code: EXIT_INCOMPLETE,
+            })?;
+    Ok(code)
 }
 
 /// A source opened and the options decided: what `validate` and `mirror` share.

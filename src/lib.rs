@@ -22,6 +22,7 @@ pub mod generate;
 pub mod gzip;
 pub mod hash;
 pub mod keys;
+pub mod lake;
 pub mod mirror;
 pub mod report;
 pub mod report_format;

@@ -22,7 +22,7 @@ fn url(bucket: &str, key: &str) -> String {
 }
 
 /// The text of one file's line after the tab: the AWS CLI's wording where it has one.
-fn text_verdict(file: &FileEntry) -> String {
+pub fn text_verdict(file: &FileEntry) -> String {
     let detail = file.detail.as_deref().unwrap_or("");
     let with_detail = |base: &str| {
         if detail.is_empty() {
@@ -335,4 +335,105 @@ pub fn write_jsonl_summary(
     serde_json::to_writer(&mut *out, &line)?;
     writeln!(out)?;
     out.flush()
+}
+
+/// The report of `verify-query`: the sign file and each result file, in any format; returns
+/// the exit code (0 valid, 1 invalid, 3 incomplete).
+pub fn write_query(
+    out: &mut dyn Write,
+    source: &str,
+    verdict: &crate::lake::QueryVerdict,
+    format: Format,
+    verbose: bool,
+) -> io::Result<i32> {
+    let mut sign_files = Counts::default();
+    sign_files.add(verdict.sign_file.status);
+    let mut result_files = Counts::default();
+    for file in &verdict.results {
+        result_files.add(file.status);
+    }
+    let result = if sign_files.invalid + result_files.invalid > 0 {
+        "invalid"
+    } else if sign_files.unverified + result_files.unverified > 0 {
+        "incomplete"
+    } else {
+        "valid"
+    };
+    let code = match result {
+        "valid" => 0,
+        "invalid" => 1,
+        _ => 3,
+    };
+    let files: Vec<&FileEntry> = std::iter::once(&verdict.sign_file)
+        .chain(verdict.results.iter())
+        .filter(|f| crate::report::is_reported(f.status, verbose))
+        .collect();
+    let summary = json!({"sign_files": sign_files, "result_files": result_files, "result": result});
+    let kind_name = |file: &FileEntry| {
+        if file.kind == FileKind::Digest {
+            "sign"
+        } else {
+            "result"
+        }
+    };
+    let file_json = |file: &FileEntry| {
+        let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
+        v["kind"] = Value::String(kind_name(file).into());
+        v
+    };
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "tool": "ctverify",
+                "version": env!("CARGO_PKG_VERSION"),
+                "source": source,
+                "query": {
+                    "query_complete_time": verdict.query_complete_time,
+                    "public_key": verdict.public_key.map(|f| f.to_hex()),
+                },
+                "files": files.iter().map(|f| file_json(f)).collect::<Vec<_>>(),
+                "summary": summary,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Jsonl => {
+            for file in &files {
+                let mut v = file_json(file);
+                v["type"] = Value::String("file".into());
+                serde_json::to_writer(&mut *out, &v)?;
+                writeln!(out)?;
+            }
+            let mut line = summary.clone();
+            line["type"] = Value::String("summary".into());
+            line["source"] = Value::String(source.into());
+            serde_json::to_writer(&mut *out, &line)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            writeln!(out, "Verifying CloudTrail Lake query results in {source}")?;
+            writeln!(out)?;
+            for file in &files {
+                let label = if file.kind == FileKind::Digest {
+                    "Sign file"
+                } else {
+                    "Result file"
+                };
+                writeln!(
+                    out,
+                    "{label}\t{}\t{}",
+                    url(&file.bucket, &file.key),
+                    text_verdict(file)
+                )?;
+            }
+            writeln!(out)?;
+            for (counts, noun) in [(&sign_files, "sign"), (&result_files, "result")] {
+                if let Some(line) = ratio_line(counts, noun) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            writeln!(out, "Result: {result}")?;
+        }
+    }
+    Ok(code)
 }

@@ -384,7 +384,13 @@ fn fetch_digest_once(
                 failed(Status::TrailingData, GzipError::TrailingData.to_string()),
                 false,
             ),
-            Err(GzipError::Read(e)) => (failed(Status::Error, format!("read failed: {e}")), true),
+            Err(GzipError::Read(e)) => (
+                failed(
+                    Status::Error,
+                    format!("read failed: {}", crate::aws::describe_error(&e)),
+                ),
+                true,
+            ),
             Err(e) => (
                 failed(Status::InvalidFormat, format!("invalid format: {e}")),
                 false,
@@ -486,7 +492,7 @@ fn check_log_once(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> 
             false,
         ),
         Err(GzipError::TrailingData) => (entry(Status::TrailingData), false),
-        Err(GzipError::Read(e)) => (entry(Status::Error).with_detail(format!("read failed: {e}")), true),
+        Err(GzipError::Read(e)) => (entry(Status::Error).with_detail(format!("read failed: {}", crate::aws::describe_error(&e))), true),
         Err(e) => (entry(Status::InvalidFormat).with_detail(e.to_string()), false),
     }
 }

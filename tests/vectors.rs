@@ -285,7 +285,7 @@ fn committed_vectors_are_what_the_generator_makes() {
     ctverify::generate::vectors::write_all(tmp.path(), &test_keys()).unwrap();
     let committed = repo().join("vectors");
     let mut checked = 0;
-    for dir in ["sample", "cases"] {
+    for dir in ["sample", "cases", "lake"] {
         let fresh = files_under(&tmp.path().join(dir));
         let old = files_under(&committed.join(dir));
         assert_eq!(

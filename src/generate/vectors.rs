@@ -598,8 +598,192 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     cases
 }
 
-/// Writes `out/sample/` and `out/cases/NAME/` (each with `expected.json`).
+/// What a CloudTrail Lake export case must produce (kinds `sign` and `result`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LakeExpected {
+    pub description: String,
+    pub exit_code: i32,
+    /// (kind, key, status) of every file not valid.
+    pub files: Vec<(String, String, Status)>,
+}
+
+pub struct LakeCase {
+    pub name: &'static str,
+    pub bundle: Bundle,
+    pub expected: LakeExpected,
+}
+
+/// A signed CloudTrail Lake export: result files and `result_sign.json`.
+pub fn lake_export(
+    signer: &TestSigner,
+    region: &str,
+    results: &[(String, Vec<u8>)],
+    complete_time: &str,
+) -> Bundle {
+    let mut bundle = Bundle::new("local", "");
+    let files: Vec<Value> = results
+        .iter()
+        .map(|(name, bytes)| serde_json::json!({"fileHashValue": crate::hash::Sha256::of(bytes).to_hex(), "fileName": name}))
+        .collect();
+    let message = files
+        .iter()
+        .filter_map(|f| f["fileHashValue"].as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sign = serde_json::json!({
+        "region": region,
+        "files": files,
+        "hashAlgorithm": "SHA-256",
+        "signatureAlgorithm": "SHA256withRSA",
+        "queryCompleteTime": complete_time,
+        "hashSignature": signer.sign(message.as_bytes()),
+        "publicKeyFingerprint": signer.fingerprint().to_hex(),
+    });
+    for (name, bytes) in results {
+        bundle.objects.insert(name.clone(), bytes.clone());
+    }
+    bundle.objects.insert(
+        crate::lake::SIGN_FILE.into(),
+        serde_json::to_vec_pretty(&sign).unwrap_or_default(),
+    );
+    bundle
+}
+
+pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
+    let results: Vec<(String, Vec<u8>)> = (1..=3)
+        .map(|i| {
+            let csv = format!(
+                "eventID,eventName,eventTime\n{}\n",
+                (0..50)
+                    .map(|r| format!("id-{i}-{r},GetObject,2024-09-01 10:{:02}:00", r % 60))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            (format!("result_{i}.csv.gz"), gzip(csv.as_bytes()))
+        })
+        .collect();
+    let complete = "2024-09-01 10:48:31.771";
+    let valid = lake_export(&keys.us_east_1_a, "us-east-1", &results, complete);
+    let with_keys = |mut b: Bundle| {
+        b.public_keys = vec![keys.us_east_1_a.key_entry(
+            "us-east-1",
+            t("2024-01-01T00:00:00Z"),
+            t("2025-01-01T00:00:00Z"),
+        )];
+        b
+    };
+    let expect = |description: &str, exit_code, files: Vec<(&str, &str, Status)>| LakeExpected {
+        description: description.into(),
+        exit_code,
+        files: files
+            .into_iter()
+            .map(|(k, n, s)| (k.to_string(), n.to_string(), s))
+            .collect(),
+    };
+    let mut cases = vec![LakeCase {
+        name: "valid",
+        bundle: with_keys(valid.clone()),
+        expected: expect("a signed export of three result files", 0, vec![]),
+    }];
+
+    let mut b = valid.clone();
+    b.objects.insert(
+        "result_2.csv.gz".into(),
+        gzip(b"eventID,eventName,eventTime\nforged,DeleteTrail,2024-09-01 10:00:00\n"),
+    );
+    cases.push(LakeCase {
+        name: "result-modified",
+        bundle: with_keys(b),
+        expected: expect(
+            "a result file rewritten",
+            1,
+            vec![("result", "result_2.csv.gz", Status::HashMismatch)],
+        ),
+    });
+
+    let mut b = valid.clone();
+    b.objects.remove("result_3.csv.gz");
+    cases.push(LakeCase {
+        name: "result-deleted",
+        bundle: with_keys(b),
+        expected: expect(
+            "a result file deleted",
+            1,
+            vec![("result", "result_3.csv.gz", Status::NotFound)],
+        ),
+    });
+
+    let mut b = valid.clone();
+    b.objects
+        .insert("result_4.csv.gz".into(), gzip(b"eventID\nplanted\n"));
+    cases.push(LakeCase {
+        name: "result-planted",
+        bundle: with_keys(b),
+        expected: expect(
+            "a result file the sign file does not list",
+            1,
+            vec![("result", "result_4.csv.gz", Status::Unreferenced)],
+        ),
+    });
+
+    // The attacker edits a result and the sign file's hash for it, without the key.
+    let mut forged = results.clone();
+    forged[0].1 = gzip(b"eventID\nforged\n");
+    let mut b = lake_export(&keys.us_east_1_a, "us-east-1", &forged, complete);
+    if let Some(sign) = valid.objects.get(crate::lake::SIGN_FILE) {
+        let mut doc: Value = serde_json::from_slice(sign).unwrap_or(Value::Null);
+        doc["files"][0]["fileHashValue"] =
+            Value::String(crate::hash::Sha256::of(&forged[0].1).to_hex());
+        b.objects.insert(
+            crate::lake::SIGN_FILE.into(),
+            serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+        );
+    }
+    let unverified = |name: &'static str| ("result", name, Status::Unverified);
+    cases.push(LakeCase {
+        name: "sign-file-edited",
+        bundle: with_keys(b),
+        expected: expect(
+            "a result file and its hash in the sign file changed, signature untouched",
+            1,
+            vec![
+                ("sign", crate::lake::SIGN_FILE, Status::SignatureInvalid),
+                unverified("result_1.csv.gz"),
+                unverified("result_2.csv.gz"),
+                unverified("result_3.csv.gz"),
+            ],
+        ),
+    });
+
+    let b = lake_export(&keys.attacker, "us-east-1", &forged, complete);
+    cases.push(LakeCase {
+        name: "resigned-other-key",
+        bundle: with_keys(b),
+        expected: expect(
+            "a result file changed and the sign file re-signed with a key AWS never published",
+            1,
+            vec![
+                ("sign", crate::lake::SIGN_FILE, Status::KeyNotFound),
+                unverified("result_1.csv.gz"),
+                unverified("result_2.csv.gz"),
+                unverified("result_3.csv.gz"),
+            ],
+        ),
+    });
+    cases
+}
+
+/// Writes `out/sample/`, `out/cases/NAME/` and `out/lake/NAME/` (each case with
+/// `expected.json`).
 pub fn write_all(out: &Path, keys: &TestKeys) -> std::io::Result<()> {
+    for case in lake_cases(keys) {
+        // The export alone under export/, so that nothing else sits in the query's folder.
+        let dir = out.join("lake").join(case.name);
+        case.bundle.write_to(&dir.join("export"))?;
+        let mut text = serde_json::to_string_pretty(&case.expected)?;
+        text.push('\n');
+        std::fs::write(dir.join("expected.json"), text)?;
+    }
     sample(keys).write_to(&out.join("sample"))?;
     for case in cases(keys) {
         let dir = out.join("cases").join(case.name);

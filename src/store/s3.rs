@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_config::Region;
+use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
 use tokio_util::io::SyncIoBridge;
@@ -50,7 +51,13 @@ impl S3Store {
     }
 
     fn build_client(&self, region: Option<String>) -> aws_sdk_s3::Client {
-        let mut builder = aws_sdk_s3::config::Builder::from(&self.aws.config);
+        // Each object already has a bounded number of attempts; a shared retry quota would
+        // let a few failing objects take retries away from every later one.
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.aws.config).retry_partition(
+            RetryPartition::custom("ctverify-s3")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        );
         if let Some(url) = &self.endpoint_url {
             builder = builder.endpoint_url(url);
         }

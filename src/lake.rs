@@ -1,0 +1,347 @@
+//! CloudTrail Lake query results: `result_sign.json` and the result files it lists.
+//!
+//! The sign file lists each result file's SHA-256 (of the *compressed* file, as delivered)
+//! and is signed, RSA PKCS#1 v1.5 SHA-256, over those hashes joined by single spaces, with
+//! the region's key in force at `queryCompleteTime`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+
+use serde::Deserialize;
+use sha2::Digest as _;
+
+use crate::hash::{Fingerprint, Sha256, Signature};
+use crate::keys::KeySource;
+use crate::report::FileEntry;
+use crate::status::{FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+use crate::time::UtcTime;
+
+pub const SIGN_FILE: &str = "result_sign.json";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultFile {
+    pub name: String,
+    pub hash: Sha256,
+    /// As written: part of the signed message.
+    pub hash_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignFile {
+    pub files: Vec<ResultFile>,
+    pub query_complete_time: UtcTime,
+    pub signature: Signature,
+    pub fingerprint: Fingerprint,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignFileError(pub String);
+
+impl fmt::Display for SignFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid sign file: {}", self.0)
+    }
+}
+
+impl std::error::Error for SignFileError {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSignFile {
+    files: Vec<RawResultFile>,
+    hash_algorithm: String,
+    signature_algorithm: String,
+    query_complete_time: String,
+    hash_signature: String,
+    public_key_fingerprint: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResultFile {
+    file_name: String,
+    file_hash_value: String,
+}
+
+impl SignFile {
+    pub fn parse(bytes: &[u8]) -> Result<SignFile, SignFileError> {
+        let raw: RawSignFile =
+            serde_json::from_slice(bytes).map_err(|e| SignFileError(e.to_string()))?;
+        if raw.hash_algorithm != crate::digest::HASH_ALGORITHM {
+            return Err(SignFileError(format!(
+                "hashAlgorithm {:?}",
+                raw.hash_algorithm
+            )));
+        }
+        if raw.signature_algorithm != crate::digest::SIGNATURE_ALGORITHM {
+            return Err(SignFileError(format!(
+                "signatureAlgorithm {:?}",
+                raw.signature_algorithm
+            )));
+        }
+        let query_complete_time = UtcTime::parse_user(&raw.query_complete_time).map_err(|_| {
+            SignFileError(format!("queryCompleteTime {:?}", raw.query_complete_time))
+        })?;
+        let mut files = Vec::with_capacity(raw.files.len());
+        let mut names = HashSet::new();
+        for file in raw.files {
+            // A result file name is a plain name in the query's folder.
+            if crate::store::dir::check_key(&file.file_name).is_err()
+                || file.file_name.contains('/')
+            {
+                return Err(SignFileError(format!(
+                    "fileName {:?} is not a plain file name",
+                    file.file_name
+                )));
+            }
+            if !names.insert(file.file_name.clone()) {
+                return Err(SignFileError(format!(
+                    "fileName {:?} is listed twice",
+                    file.file_name
+                )));
+            }
+            let hash = Sha256::parse_hex(&file.file_hash_value)
+                .map_err(|e| SignFileError(format!("fileHashValue of {}: {e}", file.file_name)))?;
+            files.push(ResultFile {
+                name: file.file_name,
+                hash,
+                hash_text: file.file_hash_value,
+            });
+        }
+        Ok(SignFile {
+            files,
+            query_complete_time,
+            signature: Signature::parse_hex(&raw.hash_signature)
+                .map_err(|e| SignFileError(format!("hashSignature: {e}")))?,
+            fingerprint: Fingerprint::parse_hex(&raw.public_key_fingerprint)
+                .map_err(|e| SignFileError(format!("publicKeyFingerprint: {e}")))?,
+            region: raw.region,
+        })
+    }
+
+    /// The hashes joined by single spaces, in the order listed.
+    pub fn signed_message(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| f.hash_text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The verdicts for one query's export.
+pub struct QueryVerdict {
+    pub sign_file: FileEntry,
+    pub results: Vec<FileEntry>,
+    pub query_complete_time: Option<UtcTime>,
+    pub public_key: Option<Fingerprint>,
+}
+
+fn hash_raw(store: &dyn ObjectStore, key: &str) -> Result<Sha256, (Status, String)> {
+    let object = store.get(store.bucket(), key).map_err(|e| match e {
+        StoreError::NotFound => (Status::NotFound, "not found".to_string()),
+        other => (Status::Error, other.to_string()),
+    })?;
+    let mut body = object.body;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match body.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((Status::Error, format!("read failed: {e}"))),
+        }
+    }
+    Ok(Sha256(hasher.finalize().into()))
+}
+
+/// Verifies the export under `folder` (a key prefix ending in `/`, or empty).
+/// `region` is where the query ran, when known (the sign file's own `region` wins).
+pub fn verify_query(
+    store: &dyn ObjectStore,
+    folder: &str,
+    keys: &dyn KeySource,
+    region: Option<&str>,
+) -> QueryVerdict {
+    let bucket = store.bucket().to_string();
+    let sign_key = format!("{folder}{SIGN_FILE}");
+    let entry = |kind, key: &str, status| FileEntry::new(kind, &bucket, key, status);
+    let mut verdict = QueryVerdict {
+        sign_file: entry(FileKind::Digest, &sign_key, Status::Valid),
+        results: Vec::new(),
+        query_complete_time: None,
+        public_key: None,
+    };
+
+    // Every other file in the folder: listed ones are checked, the rest are unreferenced.
+    let mut present: Vec<String> = Vec::new();
+    let listing = store.list_keys(folder, None, &mut |key| {
+        if key != sign_key && !key[folder.len()..].contains('/') {
+            present.push(key.to_string());
+        }
+        true
+    });
+    if let Err(e) = listing {
+        verdict.sign_file = entry(FileKind::Digest, &sign_key, Status::Error)
+            .with_detail(format!("listing failed: {e}"));
+        return verdict;
+    }
+
+    let parsed = match store.get(&bucket, &sign_key) {
+        Err(StoreError::NotFound) => Err((Status::NotFound, "not found".to_string())),
+        Err(e) => Err((Status::Error, e.to_string())),
+        Ok(object) => {
+            let mut bytes = Vec::new();
+            match object
+                .body
+                .take(crate::gzip::DIGEST_SIZE_CAP + 1)
+                .read_to_end(&mut bytes)
+            {
+                Err(e) => Err((Status::Error, format!("read failed: {e}"))),
+                Ok(_) if bytes.len() as u64 > crate::gzip::DIGEST_SIZE_CAP => Err((
+                    Status::InvalidFormat,
+                    "larger than any sign file".to_string(),
+                )),
+                Ok(_) => {
+                    SignFile::parse(&bytes).map_err(|e| (Status::InvalidFormat, e.to_string()))
+                }
+            }
+        }
+    };
+    let sign = match parsed {
+        Ok(sign) => sign,
+        Err((status, detail)) => {
+            verdict.sign_file = entry(FileKind::Digest, &sign_key, status).with_detail(detail);
+            verdict.results = present
+                .iter()
+                .map(|k| {
+                    entry(FileKind::Log, k, Status::Unverified)
+                        .with_detail("the sign file could not be checked")
+                })
+                .collect();
+            return verdict;
+        }
+    };
+    verdict.query_complete_time = Some(sign.query_complete_time);
+
+    let region = sign
+        .region
+        .clone()
+        .or_else(|| region.map(str::to_string))
+        .unwrap_or_default();
+    let authentic = match keys.keys_for(&region, &[sign.query_complete_time]) {
+        Err(why) => {
+            verdict.sign_file = entry(FileKind::Digest, &sign_key, Status::Error).with_detail(
+                format!("public keys for region {region} could not be obtained: {why}"),
+            );
+            false
+        }
+        Ok(ring) => match ring.find(&sign.fingerprint, &region) {
+            None => {
+                verdict.sign_file = entry(FileKind::Digest, &sign_key, Status::KeyNotFound)
+                    .with_detail(format!(
+                        "public key not found in region {region} for fingerprint {}",
+                        sign.fingerprint
+                    ));
+                false
+            }
+            Some(key) => {
+                if key
+                    .verify(sign.signed_message().as_bytes(), &sign.signature)
+                    .is_ok()
+                {
+                    verdict.public_key = Some(key.fingerprint);
+                    true
+                } else {
+                    verdict.sign_file =
+                        entry(FileKind::Digest, &sign_key, Status::SignatureInvalid)
+                            .with_detail("signature verification failed");
+                    false
+                }
+            }
+        },
+    };
+
+    let listed: HashSet<String> = sign
+        .files
+        .iter()
+        .map(|f| format!("{folder}{}", f.name))
+        .collect();
+    for file in &sign.files {
+        let key = format!("{folder}{}", file.name);
+        let result = if !authentic {
+            entry(FileKind::Log, &key, Status::Unverified)
+                .with_detail("listed only by a sign file that did not verify")
+        } else {
+            match hash_raw(store, &key) {
+                Ok(hash) if hash == file.hash => entry(FileKind::Log, &key, Status::Valid),
+                Ok(hash) => entry(FileKind::Log, &key, Status::HashMismatch).with_detail(format!(
+                    "SHA-256 {hash}, the sign file records {}",
+                    file.hash
+                )),
+                Err((status, detail)) => entry(FileKind::Log, &key, status).with_detail(detail),
+            }
+        };
+        let mut result = result;
+        result.digest = Some(sign_key.clone());
+        verdict.results.push(result);
+    }
+    for key in present.iter().filter(|k| !listed.contains(*k)) {
+        verdict.results.push(
+            entry(FileKind::Log, key, Status::Unreferenced)
+                .with_detail("in the query's folder, not listed by the sign file"),
+        );
+    }
+    verdict.results.sort_by(|a, b| a.key.cmp(&b.key));
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_builds_the_signed_message_in_order() {
+        let json = r#"{"region":"us-east-1","files":[
+            {"fileHashValue":"BB00000000000000000000000000000000000000000000000000000000000000","fileName":"result_2.csv.gz"},
+            {"fileHashValue":"aa00000000000000000000000000000000000000000000000000000000000000","fileName":"result_1.csv.gz"}],
+            "hashAlgorithm":"SHA-256","signatureAlgorithm":"SHA256withRSA",
+            "queryCompleteTime":"2022-05-10 16:48:31.771","hashSignature":"00ff",
+            "publicKeyFingerprint":"0123456789abcdef0123456789abcdef"}"#;
+        let sign = SignFile::parse(json.as_bytes()).unwrap();
+        assert_eq!(sign.files[0].name, "result_2.csv.gz");
+        assert!(sign.signed_message().starts_with("BB00"));
+        assert!(sign.signed_message().contains(" aa00"));
+        assert_eq!(sign.query_complete_time.to_string(), "2022-05-10T16:48:31Z");
+    }
+
+    #[test]
+    fn refuses_path_names_and_duplicates() {
+        let with = |name: &str, twice: bool| {
+            let file = format!(
+                r#"{{"fileHashValue":"{}","fileName":"{name}"}}"#,
+                "a".repeat(64)
+            );
+            let files = if twice {
+                format!("{file},{file}")
+            } else {
+                file
+            };
+            format!(
+                r#"{{"files":[{files}],"hashAlgorithm":"SHA-256","signatureAlgorithm":"SHA256withRSA",
+                "queryCompleteTime":"2022-05-10T16:48:31Z","hashSignature":"00","publicKeyFingerprint":"{}"}}"#,
+                "0".repeat(32)
+            )
+        };
+        assert!(SignFile::parse(with("ok.csv.gz", false).as_bytes()).is_ok());
+        assert!(SignFile::parse(with("../x", false).as_bytes()).is_err());
+        assert!(SignFile::parse(with("a/b", false).as_bytes()).is_err());
+        assert!(SignFile::parse(with("ok.csv.gz", true).as_bytes()).is_err());
+    }
+}
