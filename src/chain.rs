@@ -66,6 +66,9 @@ pub struct ChainOutcome {
     /// The windows `[start, end]` of digests whose signature verified: CloudTrail vouches for
     /// every log delivered inside them.
     pub verified_windows: Vec<TimeRange>,
+    /// Windows of digests that could not be verified (unreadable, failed or unsigned), with
+    /// the digest's URL: logs delivered then can be neither vouched for nor called planted.
+    pub unverifiable_windows: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) some readable digest lists, verified or not.
     pub listed_logs: HashSet<(String, String)>,
 }
@@ -419,12 +422,47 @@ pub fn walk(
         report.logs.add(entry.status);
     }
     verified_windows.sort_by_key(|w| w.start);
+    let mut unverifiable_windows = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if node.authentic {
+            continue;
+        }
+        let url = digest_url(&node.bucket, &node.key);
+        match node.parsed() {
+            Some(parsed) => unverifiable_windows.push((
+                TimeRange {
+                    start: parsed.digest.start_time,
+                    end: parsed.digest.end_time,
+                },
+                url,
+            )),
+            None => {
+                // An unreadable digest's window runs from the next older digest's end to its
+                // successor's start, when both are known.
+                let end = node
+                    .successor
+                    .and_then(|s| nodes[s].parsed())
+                    .map(|p| p.digest.start_time);
+                let start = nodes
+                    .iter()
+                    .skip(i + 1)
+                    .find(|n| n.parsed().is_some())
+                    .map(Node::end_time);
+                if let (Some(start), Some(end)) = (start, end) {
+                    if start < end {
+                        unverifiable_windows.push((TimeRange { start, end }, url));
+                    }
+                }
+            }
+        }
+    }
     ChainOutcome {
         report,
         digests: entries,
         log_checks,
         unverified_logs,
         verified_windows,
+        unverifiable_windows,
         listed_logs,
     }
 }

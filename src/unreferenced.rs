@@ -30,6 +30,8 @@ pub struct LogFolder {
     pub region: String,
     /// Windows CloudTrail vouches for (unmerged is fine).
     pub windows: Vec<TimeRange>,
+    /// Windows of digests that could not be verified, with the digest's URL.
+    pub unverifiable: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) a readable digest lists.
     pub listed: HashSet<(String, String)>,
     /// Listed logs that were not found, with the hash their digest records.
@@ -46,6 +48,9 @@ impl LogFolder {
 #[derive(Default)]
 pub struct Findings {
     pub unreferenced: Vec<FileEntry>,
+    /// Files listed by no digest, delivered while a digest that could not be verified was in
+    /// force: nothing can be said of them either way.
+    pub unverified: Vec<FileEntry>,
     /// (original key, where it was found)
     pub moved: Vec<(String, String)>,
     /// The merged windows the scan used, for the report.
@@ -104,9 +109,24 @@ fn basename(key: &str) -> &str {
 /// Lists the folder's logs over its windows; returns unreferenced files and moved logs.
 pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, StoreError> {
     let windows = merge_windows(folder.windows.clone());
-    let (Some(first), Some(last)) = (windows.first().copied(), windows.last().copied()) else {
+    let all = merge_windows(
+        windows
+            .iter()
+            .copied()
+            .chain(folder.unverifiable.iter().map(|(w, _)| *w))
+            .collect(),
+    );
+    let (Some(first), Some(last)) = (all.first().copied(), all.last().copied()) else {
         return Ok(Findings::default());
     };
+    let unverifiable_digest = |minute: UtcTime| {
+        folder
+            .unverifiable
+            .iter()
+            .find(|(w, _)| inside(std::slice::from_ref(w), minute))
+            .map(|(_, url)| url.clone())
+    };
+    let mut unverified: Vec<FileEntry> = Vec::new();
     let bucket = store.bucket().to_string();
     let log_folder = folder.log_folder();
     let start_after = format!(
@@ -130,6 +150,10 @@ pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, Sto
             Some(minute) => {
                 if inside(&windows, minute) {
                     candidates.push((key.to_string(), None));
+                } else if let Some(digest) = unverifiable_digest(minute) {
+                    unverified.push(FileEntry::new(FileKind::Log, &bucket, key, Status::Unverified).with_detail(
+                        format!("listed by no readable digest, delivered in the window of {digest}, which could not be verified"),
+                    ));
                 }
             }
             None => {
@@ -241,6 +265,7 @@ pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, Sto
         .collect();
     Ok(Findings {
         unreferenced,
+        unverified,
         moved,
         windows,
     })

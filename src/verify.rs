@@ -237,6 +237,7 @@ struct ChainWork {
     report: ChainReport,
     files: Vec<FileEntry>,
     verified_windows: Vec<TimeRange>,
+    unverifiable_windows: Vec<(TimeRange, String)>,
     listed_logs: HashSet<(String, String)>,
     not_found_logs: Vec<LogCheck>,
 }
@@ -270,6 +271,10 @@ fn scan_log_folder(
         windows: works
             .iter()
             .flat_map(|w| w.verified_windows.iter().copied())
+            .collect(),
+        unverifiable: works
+            .iter()
+            .flat_map(|w| w.unverifiable_windows.iter().cloned())
             .collect(),
         listed: works
             .iter()
@@ -310,7 +315,7 @@ fn scan_log_folder(
         }
         work.report.unreferenced_scan = Some(LogScan::windows(&log_folder, &findings.windows));
     }
-    for entry in findings.unreferenced {
+    for entry in findings.unreferenced.into_iter().chain(findings.unverified) {
         // Attribute each file to a chain whose verified window holds it (the first otherwise).
         let minute = unreferenced::log_delivery_minute(
             entry.key.rsplit('/').next().unwrap_or(""),
@@ -323,6 +328,7 @@ fn scan_log_folder(
                 minute.is_some_and(|m| {
                     w.verified_windows
                         .iter()
+                        .chain(w.unverifiable_windows.iter().map(|(win, _)| win))
                         .any(|win| m >= win.start && m <= win.end)
                 })
             })
@@ -610,6 +616,7 @@ fn verify_chain(
         report,
         files,
         verified_windows: outcome.verified_windows,
+        unverifiable_windows: outcome.unverifiable_windows,
         listed_logs: outcome.listed_logs,
         not_found_logs,
     }

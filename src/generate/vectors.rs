@@ -428,12 +428,20 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     let digest = &hours[2].digest_key;
     b.objects
         .insert(digest.clone(), b"this is not a digest, nor gzip".to_vec());
+    // Its logs are still there, listed by nothing readable, in an hour no digest vouches for.
+    let mut files = vec![file(D, digest, Status::InvalidFormat)];
+    files.extend(
+        hours[2]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
     cases.push(case(
         "digest-corrupt",
-        "a digest overwritten with junk",
+        "a digest overwritten with junk; its logs can be neither verified nor called planted",
         b,
         1,
-        vec![file(D, digest, Status::InvalidFormat)],
+        files,
     ));
 
     let mut b = base.clone();
