@@ -244,6 +244,8 @@ pub fn walk(
 
     // Missing predecessors, named by digests we did not find failed.
     let mut hole_windows: Vec<TimeRange> = Vec::new();
+    // Each missing digest is one file, however many digests name it.
+    let mut reported_missing: HashSet<(String, String)> = HashSet::new();
     for (i, prev_bucket, prev_key) in missing_links {
         if !nodes[i].trusted {
             continue;
@@ -251,6 +253,9 @@ pub fn walk(
         let named_time = DigestKey::parse(&prev_key).map(|k| k.end_time);
         if named_time.is_some_and(|t| !range.contains(t)) {
             continue; // the predecessor is outside the requested range: the walk ends here
+        }
+        if !reported_missing.insert((prev_bucket.clone(), prev_key.clone())) {
+            continue;
         }
         let successor_url = digest_url(&nodes[i].bucket, &nodes[i].key);
         if prev_bucket != nodes[i].bucket && prev_bucket != bucket {
@@ -264,17 +269,18 @@ pub fn walk(
             FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
                 .with_detail(format!("named as predecessor by {successor_url}")),
         );
-        // Digests deleted in a row leave only the first one named. The hours between the next
-        // older digest we have and the one named are each a digest that should be there.
+        // Digests deleted in a row leave only the first one named. The hours between the
+        // newest older digest we have and the one named are each a digest that should be
+        // there. "Newest older" by content, not key name: a planted copy of an old digest
+        // must not stretch the hole over digests that are present.
         let Some(start_of_named) = nodes[i].parsed().map(|p| p.digest.start_time) else {
             continue;
         };
         let older = nodes
             .iter()
-            .enumerate()
-            .skip(i + 1)
-            .find(|(_, n)| n.end_time() < start_of_named && n.successor.is_none());
-        if let Some((_, older)) = older {
+            .filter(|n| n.end_time() < start_of_named)
+            .max_by_key(|n| n.end_time());
+        if let Some(older) = older {
             // A verified successor proves digests covered the hole: logs delivered in it
             // should be listed by them.
             if nodes[i].authentic {
@@ -291,7 +297,14 @@ pub fn walk(
                 if !range.contains(expected_end) {
                     continue;
                 }
+                // An hour some digest answers for is not missing.
+                let present = nodes
+                    .iter()
+                    .any(|n| (n.end_time().unix() - expected_end.unix()).abs() < 1800);
                 let key = chain.digest_key(expected_end);
+                if present || !reported_missing.insert((prev_bucket.clone(), key.clone())) {
+                    continue;
+                }
                 entries.push(
                     FileEntry::new(FileKind::Digest, &prev_bucket, &key, Status::NotFound).with_detail(format!(
                         "inferred: the chain from {successor_url} back to {} has no digest for the hour ending about {expected_end}; exact key unknown",
@@ -504,14 +517,17 @@ fn decide(
             )
         }
     };
-    let Some(key) = keys.find(&digest.fingerprint, &chain.region) else {
-        return fail(
-            Status::KeyNotFound,
-            format!(
-                "public key not found in region {} for fingerprint {}",
-                chain.region, digest.fingerprint
-            ),
-        );
+    // The key must have been in force when the digest was signed: at its end time, or for a
+    // backfill digest when it was generated.
+    let signed_at = parsed
+        .metadata
+        .get("backfill-generation-timestamp")
+        .and_then(|t| UtcTime::parse_user(t).ok())
+        .filter(|_| chain.backfill)
+        .unwrap_or(digest.end_time);
+    let key = match keys.find_at(&digest.fingerprint, &chain.region, signed_at) {
+        Ok(key) => key,
+        Err(why) => return fail(Status::KeyNotFound, why),
     };
     let message = digest.signed_message(&parsed.sha256);
 

@@ -165,7 +165,7 @@ impl DigestKey {
         if end_time.date_path() != format!("{yyyy}/{mm}/{dd}") {
             return None;
         }
-        Some(DigestKey {
+        let parsed = DigestKey {
             chain: ChainId {
                 prefix: prefix.to_string(),
                 organization_id,
@@ -176,7 +176,10 @@ impl DigestKey {
                 backfill,
             },
             end_time,
-        })
+        };
+        // Only a key CloudTrail could have written: it must be exactly what the parts make
+        // (this also refuses a leading `/` or other unusual spellings of the same parts).
+        (parsed.chain.digest_key(parsed.end_time) == key).then_some(parsed)
     }
 }
 

@@ -346,6 +346,44 @@ impl KeyRing {
         &self.keys
     }
 
+    /// The key with this fingerprint for `region`, in force at `at` (give or take the two hours
+    /// the AWS CLI allows around a range). A key the file gives no validity for is taken as in
+    /// force. The error says why no key fits.
+    pub fn find_at(
+        &self,
+        fingerprint: &Fingerprint,
+        region: &str,
+        at: UtcTime,
+    ) -> Result<&PublicKey, String> {
+        let margin = 2 * 3600;
+        let candidates: Vec<&PublicKey> = self
+            .keys
+            .iter()
+            .filter(|k| {
+                &k.fingerprint == fingerprint && k.region.as_deref().is_none_or(|r| r == region)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(format!(
+                "public key not found in region {region} for fingerprint {fingerprint}"
+            ));
+        }
+        let in_force = |k: &&PublicKey| {
+            k.validity_start
+                .is_none_or(|s| at >= s.plus_seconds(-margin))
+                && k.validity_end.is_none_or(|e| at <= e.plus_seconds(margin))
+        };
+        candidates.iter().copied().find(in_force).ok_or_else(|| {
+            let k = candidates[0];
+            let show = |t: Option<UtcTime>| t.map_or_else(|| "-".to_string(), |t| t.to_string());
+            format!(
+                "public key {fingerprint} for region {region} was not in force at {at} (valid from {} to {})",
+                show(k.validity_start),
+                show(k.validity_end)
+            )
+        })
+    }
+
     /// The key with this fingerprint for `region`. A key that the file does not tag with a
     /// region stands for any region (a file fetched for one region, as the AWS CLI prints it).
     pub fn find(&self, fingerprint: &Fingerprint, region: &str) -> Option<&PublicKey> {

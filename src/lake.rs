@@ -242,16 +242,13 @@ pub fn verify_query(
             );
             false
         }
-        Ok(ring) => match ring.find(&sign.fingerprint, &region) {
-            None => {
-                verdict.sign_file = entry(FileKind::Digest, &sign_key, Status::KeyNotFound)
-                    .with_detail(format!(
-                        "public key not found in region {region} for fingerprint {}",
-                        sign.fingerprint
-                    ));
+        Ok(ring) => match ring.find_at(&sign.fingerprint, &region, sign.query_complete_time) {
+            Err(why) => {
+                verdict.sign_file =
+                    entry(FileKind::Digest, &sign_key, Status::KeyNotFound).with_detail(why);
                 false
             }
-            Some(key) => {
+            Ok(key) => {
                 if key
                     .verify(sign.signed_message().as_bytes(), &sign.signature)
                     .is_ok()
