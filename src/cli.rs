@@ -599,6 +599,7 @@ fn prepare(args: &ValidateArgs) -> Result<Prepared, CliError> {
             .max(4),
     };
     let options = ValidateOptions {
+        progress: Default::default(),
         range,
         prefix,
         filter,
@@ -628,6 +629,8 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         options,
         run,
     } = prepare(args)?;
+    // Drawn on stderr only when it is a terminal; cleared before the report is written.
+    let bar = crate::progress::ProgressBar::start(options.progress.clone(), !args.no_progress);
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
             CliError::usage(format!("cannot write {}: {e}", path.display()))
@@ -654,6 +657,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
             }
         },
     )?;
+    drop(bar);
     if let Some(e) = stream_error {
         return Err(write_failed(e));
     }

@@ -91,8 +91,147 @@ impl<R: Read> Read for SourceReader<R> {
     }
 }
 
+/// Files up to this size (compressed) are read whole and inflated in one call by libdeflate,
+/// which is markedly faster than streaming; larger ones stream.
+const WHOLE_FILE_MAX: u64 = 8 * 1024 * 1024;
+/// The gzip trailer's ISIZE (untrusted) bounds the output buffer of the one-call path.
+const WHOLE_INFLATED_MAX: u64 = 64 * 1024 * 1024;
+
 /// Inflates exactly one gzip member from `source`, hashing the inflated bytes.
-pub fn inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
+pub fn inflate_and_hash<R: Read>(mut source: R, keep: Keep) -> Result<Inflated, GzipError> {
+    let mut head = Vec::new();
+    loop {
+        match (&mut source)
+            .take(WHOLE_FILE_MAX + 1 - head.len() as u64)
+            .read_to_end(&mut head)
+        {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(GzipError::Read(e)),
+        }
+    }
+    if head.len() as u64 <= WHOLE_FILE_MAX {
+        if let Some(result) = whole::inflate_and_hash(&head, keep) {
+            return result;
+        }
+    }
+    // Large, or not settled by the one-call path: stream (and let the streaming reader
+    // name whatever is wrong).
+    stream_inflate_and_hash(io::Cursor::new(head).chain(source), keep)
+}
+
+/// The one-call path: libdeflate over a file held in memory, within a global byte budget so
+/// that many threads at once cannot hold more than a bounded amount.
+mod whole {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::{GzipError, Inflated, Keep, Sha256, WHOLE_INFLATED_MAX};
+
+    /// Bytes of output buffers all threads may hold at once.
+    const BUDGET: u64 = 256 * 1024 * 1024;
+    static IN_USE: AtomicU64 = AtomicU64::new(0);
+
+    struct Reservation(u64);
+
+    impl Reservation {
+        fn try_new(bytes: u64) -> Option<Reservation> {
+            IN_USE
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                    (used + bytes <= BUDGET).then_some(used + bytes)
+                })
+                .ok()
+                .map(|_| Reservation(bytes))
+        }
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            IN_USE.fetch_sub(self.0, Ordering::AcqRel);
+        }
+    }
+
+    struct Decompressor(*mut libdeflate_sys::libdeflate_decompressor);
+
+    impl Drop for Decompressor {
+        fn drop(&mut self) {
+            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+            unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0) }
+        }
+    }
+
+    thread_local! {
+        // SAFETY: allocation has no preconditions; a null result is checked before use.
+        static DECOMPRESSOR: Decompressor = Decompressor(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() });
+    }
+
+    /// (bytes consumed, bytes produced), or None when libdeflate did not decode the member.
+    fn decompress(input: &[u8], output: &mut [u8]) -> Option<(usize, usize)> {
+        DECOMPRESSOR.with(|d| {
+            if d.0.is_null() {
+                return None;
+            }
+            let mut consumed = 0usize;
+            let mut produced = 0usize;
+            // SAFETY: the pointers and lengths describe live slices; libdeflate reads at most
+            // `input.len()` bytes and writes at most `output.len()` bytes, and the
+            // decompressor is used by this thread only.
+            let result = unsafe {
+                libdeflate_sys::libdeflate_gzip_decompress_ex(
+                    d.0,
+                    input.as_ptr().cast(),
+                    input.len(),
+                    output.as_mut_ptr().cast(),
+                    output.len(),
+                    &mut consumed,
+                    &mut produced,
+                )
+            };
+            (result == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS)
+                .then_some((consumed, produced))
+        })
+    }
+
+    /// Some(answer) when this path settles the file; None to fall back to streaming (budget
+    /// exhausted, an ISIZE that does not fit, or anything libdeflate refuses, so that the
+    /// streaming reader gives the precise reason).
+    pub(super) fn inflate_and_hash(
+        input: &[u8],
+        keep: Keep,
+    ) -> Option<Result<Inflated, GzipError>> {
+        if input.len() < 18 || input[0] != 0x1f || input[1] != 0x8b {
+            return None;
+        }
+        let trailer = &input[input.len() - 4..];
+        let isize = u64::from(u32::from_le_bytes([
+            trailer[0], trailer[1], trailer[2], trailer[3],
+        ]));
+        if isize > WHOLE_INFLATED_MAX || matches!(keep, Keep::Bytes { cap } if isize > cap) {
+            return None;
+        }
+        let _reservation = Reservation::try_new(isize + 1)?;
+        // One spare byte: a first member longer than ISIZE says (a later member's trailer was
+        // read) cannot fit, and falls back.
+        let mut output = vec![0u8; isize as usize + 1];
+        let (consumed, produced) = decompress(input, &mut output)?;
+        if consumed < input.len() {
+            return Some(Err(GzipError::TrailingData));
+        }
+        output.truncate(produced);
+        let sha256 = Sha256::of(&output);
+        Some(Ok(Inflated {
+            sha256,
+            inflated_len: produced as u64,
+            compressed_len: input.len() as u64,
+            bytes: match keep {
+                Keep::Nothing => None,
+                Keep::Bytes { .. } => Some(output),
+            },
+        }))
+    }
+}
+
+/// The streaming path: any size, constant memory.
+fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
     let mut buffered = BufReader::with_capacity(
         CHUNK,
         SourceReader {

@@ -24,6 +24,7 @@ pub mod hash;
 pub mod keys;
 pub mod lake;
 pub mod mirror;
+pub mod progress;
 pub mod report;
 pub mod report_format;
 pub mod status;

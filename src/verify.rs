@@ -5,6 +5,7 @@
 //! failure becomes that file's status; nothing one file does stops the others.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -13,6 +14,7 @@ use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, ParsedDigest};
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
 use crate::keys::KeySource;
+use crate::progress::Progress;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
@@ -55,6 +57,8 @@ pub struct ValidateOptions {
     pub filter: ChainFilter,
     pub verbose: bool,
     pub concurrency: usize,
+    /// Counters for the progress bar.
+    pub progress: Arc<Progress>,
 }
 
 #[derive(Debug)]
@@ -467,13 +471,39 @@ fn foreign_predecessors(
     found
 }
 
-fn check_log(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> FileEntry {
-    with_retries(|| check_log_once(store, check, backfill))
+fn check_log(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+    backfill: bool,
+    progress: &Progress,
+) -> FileEntry {
+    let entry = with_retries(|| check_log_once(store, check, backfill, &progress.bytes));
+    Progress::add(&progress.logs_done, 1);
+    entry
+}
+
+/// Counts the bytes read through it (for the progress bar's rate).
+struct Counting<'a, R> {
+    inner: R,
+    bytes: &'a std::sync::atomic::AtomicU64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Progress::add(self.bytes, n as u64);
+        Ok(n)
+    }
 }
 
 /// Reads, inflates and hashes one log; the flag says whether a failure was a transient read
 /// error.
-fn check_log_once(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> (FileEntry, bool) {
+fn check_log_once(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+    backfill: bool,
+    bytes: &std::sync::atomic::AtomicU64,
+) -> (FileEntry, bool) {
     let entry = |status| {
         let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
         e.digest = Some(check.digest_key.clone());
@@ -488,7 +518,7 @@ fn check_log_once(store: &dyn ObjectStore, check: &LogCheck, backfill: bool) -> 
             return (entry(Status::Error).with_detail(e.to_string()), transient);
         }
     };
-    match inflate_and_hash(object.body, Keep::Nothing) {
+    match inflate_and_hash(Counting { inner: object.body, bytes }, Keep::Nothing) {
         Ok(inflated) if inflated.sha256 == check.expected => (entry(Status::Valid), false),
         Ok(inflated) => (
             entry(Status::HashMismatch).with_detail(format!(
@@ -517,38 +547,94 @@ pub fn validate(
         .map_err(|e| ValidateError::ThreadPool(e.to_string()))?;
 
     let folders = digest_folders(store, options)?;
-    let mut validation = Validation::default();
-    let mut any_digest_folder = !folders.is_empty();
-    for folder in folders {
-        let listing = list_digests(store, &folder, options)?;
-        any_digest_folder |= !listing.chains.is_empty();
-        let mut works: Vec<ChainWork> = Vec::new();
-        for (chain_id, listed) in listing.chains {
-            works.push(pool.install(|| verify_chain(store, keys, options, chain_id, listed)));
-        }
-        pool.install(|| scan_log_folder(store, &mut works, listing.filtered_out))?;
-        for mut work in works {
-            work.files
-                .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-            recount(&mut work.report, &work.files);
-            on_chain(&work.report, &work.files);
-            let files = work
-                .files
-                .into_iter()
-                .filter(|f| is_reported(f.status, options.verbose))
-                .collect();
-            validation.chains.push(ChainResult {
-                report: work.report,
-                files,
-            });
-        }
-    }
-    if !any_digest_folder {
+    if folders.is_empty() {
         return Err(ValidateError::NoTrail {
             searched: store.describe(),
         });
     }
-    Ok(validation)
+
+    // Folders (one account and region each) are verified in parallel; their results come back
+    // over a channel so that the caller's reporting stays on this thread, and are put back in
+    // folder order so that reports do not depend on timing.
+    let mut done: Vec<(usize, Vec<ChainResult>)> = Vec::new();
+    let (sender, receiver) =
+        std::sync::mpsc::channel::<Result<(usize, Vec<ChainWork>), ValidateError>>();
+    std::thread::scope(|scope| {
+        let folders = &folders;
+        let pool = &pool;
+        scope.spawn(move || {
+            pool.install(|| {
+                folders
+                    .par_iter()
+                    .enumerate()
+                    .for_each_with(sender, |sender, (index, folder)| {
+                        let _ = sender.send(
+                            verify_folder(store, keys, options, folder).map(|works| (index, works)),
+                        );
+                    });
+            });
+        });
+        let mut first_error: Option<ValidateError> = None;
+        for message in receiver {
+            match message {
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+                Ok((index, works)) => {
+                    let mut results = Vec::with_capacity(works.len());
+                    for work in works {
+                        on_chain(&work.report, &work.files);
+                        let files = work
+                            .files
+                            .into_iter()
+                            .filter(|f| is_reported(f.status, options.verbose))
+                            .collect();
+                        results.push(ChainResult {
+                            report: work.report,
+                            files,
+                        });
+                    }
+                    done.push((index, results));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })?;
+    done.sort_by_key(|(index, _)| *index);
+    Ok(Validation {
+        chains: done.into_iter().flat_map(|(_, results)| results).collect(),
+    })
+}
+
+/// Every chain of one `CloudTrail-Digest/REGION/` folder, and the scan of its log folder.
+fn verify_folder(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: &str,
+) -> Result<Vec<ChainWork>, ValidateError> {
+    let listing = list_digests(store, folder, options)?;
+    Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
+    Progress::add(
+        &options.progress.digests_found,
+        listing.chains.values().map(|l| l.len() as u64).sum(),
+    );
+    let mut works: Vec<ChainWork> = listing
+        .chains
+        .into_par_iter()
+        .map(|(chain_id, listed)| verify_chain(store, keys, options, chain_id, listed))
+        .collect();
+    scan_log_folder(store, &mut works, listing.filtered_out)?;
+    for work in &mut works {
+        work.files
+            .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
+        recount(&mut work.report, &work.files);
+        Progress::add(&options.progress.chains_done, 1);
+    }
+    Ok(works)
 }
 
 fn verify_chain(
@@ -587,6 +673,7 @@ fn verify_chain(
         })
         .filter_map(|t| UtcTime::parse_user(t).ok())
         .collect();
+    Progress::add(&options.progress.digests_done, fetched.len() as u64);
     let ring = keys.keys_for(&chain_id.region, &moments);
     let outcome = chain::walk(
         &chain_id,
@@ -596,10 +683,14 @@ fn verify_chain(
         ring.as_deref().map_err(String::as_str),
     );
     let report = outcome.report;
+    Progress::add(
+        &options.progress.logs_found,
+        outcome.log_checks.len() as u64,
+    );
     let log_entries: Vec<FileEntry> = outcome
         .log_checks
         .par_iter()
-        .map(|check| check_log(store, check, chain_id.backfill))
+        .map(|check| check_log(store, check, chain_id.backfill, &options.progress))
         .collect();
     let not_found_logs = outcome
         .log_checks

@@ -50,13 +50,24 @@ fn comparable_text(text: &str) -> String {
 }
 
 fn comparable_jsonl(text: &str) -> Vec<Value> {
-    text.lines()
+    // Lines stream as chains are decided, so their order depends on timing: compare them
+    // sorted, with the summary (always last) checked in place.
+    let mut lines: Vec<Value> = text
+        .lines()
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
             v.as_object_mut().unwrap().remove("source");
             v
         })
-        .collect()
+        .collect();
+    let summary = lines.pop();
+    assert_eq!(
+        summary.as_ref().map(|s| s["type"].clone()),
+        Some(Value::from("summary"))
+    );
+    lines.sort_by_key(|v| v.to_string());
+    lines.extend(summary);
+    lines
 }
 
 #[test]
