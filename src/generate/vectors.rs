@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Bundle, ChainWriter, Delivered, HourOptions, TestSigner};
 use crate::digest::ChainId;
-use crate::gzip::gzip;
+use crate::gzip::{gzip, gzip_stored};
 use crate::status::{FileKind, Status};
 use crate::time::UtcTime;
 
@@ -667,7 +667,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
                     .collect::<Vec<_>>()
                     .join("\n")
             );
-            (format!("result_{i}.csv.gz"), gzip(csv.as_bytes()))
+            (format!("result_{i}.csv.gz"), gzip_stored(csv.as_bytes()))
         })
         .collect();
     let complete = "2024-09-01 10:48:31.771";
@@ -697,7 +697,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
     let mut b = valid.clone();
     b.objects.insert(
         "result_2.csv.gz".into(),
-        gzip(b"eventID,eventName,eventTime\nforged,DeleteTrail,2024-09-01 10:00:00\n"),
+        gzip_stored(b"eventID,eventName,eventTime\nforged,DeleteTrail,2024-09-01 10:00:00\n"),
     );
     cases.push(LakeCase {
         name: "result-modified",
@@ -723,7 +723,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
 
     let mut b = valid.clone();
     b.objects
-        .insert("result_4.csv.gz".into(), gzip(b"eventID\nplanted\n"));
+        .insert("result_4.csv.gz".into(), gzip_stored(b"eventID\nplanted\n"));
     cases.push(LakeCase {
         name: "result-planted",
         bundle: with_keys(b),
@@ -736,7 +736,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
 
     // The attacker edits a result and the sign file's hash for it, without the key.
     let mut forged = results.clone();
-    forged[0].1 = gzip(b"eventID\nforged\n");
+    forged[0].1 = gzip_stored(b"eventID\nforged\n");
     let mut b = lake_export(&keys.us_east_1_a, "us-east-1", &forged, complete);
     if let Some(sign) = valid.objects.get(crate::lake::SIGN_FILE) {
         let mut doc: Value = serde_json::from_slice(sign).unwrap_or(Value::Null);
