@@ -298,11 +298,17 @@ pub fn walk(
                     continue;
                 }
                 // An hour some digest answers for is not missing.
+                // An hour some file answers for (by its content or by its key name) is not
+                // missing: a file there is reported for what it is, not inferred away.
+                let near = |t: UtcTime| (t.unix() - expected_end.unix()).abs() < 1800;
                 let present = nodes
                     .iter()
-                    .any(|n| (n.end_time().unix() - expected_end.unix()).abs() < 1800);
+                    .any(|n| near(n.end_time()) || near(n.name.end_time));
                 let key = chain.digest_key(expected_end);
-                if present || !reported_missing.insert((prev_bucket.clone(), key.clone())) {
+                if present
+                    || by_key.contains_key(&(prev_bucket.clone(), key.clone()))
+                    || !reported_missing.insert((prev_bucket.clone(), key.clone()))
+                {
                     continue;
                 }
                 entries.push(

@@ -201,6 +201,13 @@ mod whole {
         if input.len() < 18 || input[0] != 0x1f || input[1] != 0x8b {
             return None;
         }
+        // libdeflate skips the optional header CRC (FHCRC) that the streaming reader checks,
+        // and both paths must give one verdict: such files, and any with reserved flag bits,
+        // take the streaming path.
+        const FHCRC_OR_RESERVED: u8 = 0x02 | 0xe0;
+        if input[3] & FHCRC_OR_RESERVED != 0 {
+            return None;
+        }
         let trailer = &input[input.len() - 4..];
         let isize = u64::from(u32::from_le_bytes([
             trailer[0], trailer[1], trailer[2], trailer[3],
