@@ -35,21 +35,7 @@ impl std::fmt::Display for AwsError {
 }
 
 impl std::error::Error for AwsError {}
-
-/// Renders an SDK error with its cause chain, which the SDK's own Display leaves out.
-pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::store::describe_error;
 
 impl Aws {
     /// Loads aws-config's default chain (environment, profiles, SSO, instance roles).

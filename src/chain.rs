@@ -10,6 +10,9 @@
 //! what lets a copy without S3 metadata be verified from its newest digest alone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use sha2::Digest as _;
 
 use crate::digest::{ChainId, Digest, DigestKey};
 use crate::hash::{Sha256, Signature};
@@ -47,13 +50,71 @@ pub struct FetchedDigest {
     pub outcome: FetchOutcome,
 }
 
-/// A log file to inflate and hash against what an authentic digest recorded.
+/// A log file to inflate and hash against what an authentic digest recorded. One per log of
+/// the run, so the bucket and the digest's key are shared with the other logs of the digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LogCheck {
-    pub bucket: String,
+    pub bucket: Arc<str>,
     pub key: String,
     pub expected: Sha256,
-    pub digest_key: String,
+    pub digest_key: Arc<str>,
+}
+
+/// A set of (bucket, key) pairs held as the SHA-256 of the pair: 32 bytes a log however long
+/// its key, so that knowing every listed log of a long range stays cheap. Collisions would need
+/// a SHA-256 collision; the encoding is unambiguous because bucket names cannot hold `\n`.
+#[derive(Debug, Clone, Default)]
+pub struct LogKeySet(HashSet<[u8; 32]>);
+
+impl LogKeySet {
+    /// Parts joined by `\n`: unambiguous when only the first part is free of `\n` (a bucket
+    /// name) and the last, if more than two, has a fixed length.
+    fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+        let mut hasher = sha2::Sha256::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                hasher.update(b"\n");
+            }
+            hasher.update(part);
+        }
+        hasher.finalize().into()
+    }
+
+    /// Whether the pair was new.
+    pub fn insert(&mut self, bucket: &str, key: &str) -> bool {
+        self.0
+            .insert(Self::fingerprint(&[bucket.as_bytes(), key.as_bytes()]))
+    }
+
+    pub fn contains(&self, bucket: &str, key: &str) -> bool {
+        self.0
+            .contains(&Self::fingerprint(&[bucket.as_bytes(), key.as_bytes()]))
+    }
+
+    /// A log with the hash a digest records for it: whether it was new.
+    fn insert_with_hash(&mut self, bucket: &str, key: &str, hash: &Sha256) -> bool {
+        self.0.insert(Self::fingerprint(&[
+            bucket.as_bytes(),
+            key.as_bytes(),
+            &hash.0,
+        ]))
+    }
+
+    pub fn extend(&mut self, other: LogKeySet) {
+        if self.0.is_empty() {
+            self.0 = other.0;
+        } else {
+            self.0.extend(other.0);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 pub struct ChainOutcome {
@@ -70,7 +131,7 @@ pub struct ChainOutcome {
     /// the digest's URL: logs delivered then can be neither vouched for nor called planted.
     pub unverifiable_windows: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) some readable digest lists, verified or not.
-    pub listed_logs: HashSet<(String, String)>,
+    pub listed_logs: LogKeySet,
 }
 
 /// How many missing digests we are willing to infer in one hole; beyond this the hole is
@@ -346,74 +407,89 @@ pub fn walk(
     gaps.sort_by_key(|g| g.start);
     report.gaps = gaps;
 
-    // Found range, verified windows and empty hours.
+    // Found range, verified windows and empty hours; then the logs, checked against authentic
+    // digests (the rest are unverified). Each digest's log list is handed over as it is read,
+    // so the lists and the checks built from them are never both held whole.
     let mut verified_windows = hole_windows;
-    let mut listed_logs = HashSet::new();
+    let mut listed_logs = LogKeySet::default();
     let mut found: Option<TimeRange> = None;
-    for node in &nodes {
-        if let Some(parsed) = node.parsed() {
-            let d = &parsed.digest;
-            found = Some(match found {
-                None => TimeRange {
-                    start: d.start_time,
-                    end: d.end_time,
-                },
-                Some(r) => TimeRange {
-                    start: r.start.min(d.start_time),
-                    end: r.end.max(d.end_time),
-                },
+    let mut log_checks: Vec<LogCheck> = Vec::new();
+    let mut to_check = LogKeySet::default();
+    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let authentic = node.authentic;
+        let status = entries[i].status;
+        let url = digest_url(&node.bucket, &node.key);
+        let FetchOutcome::Parsed(parsed) = &mut node.outcome else {
+            continue;
+        };
+        let d = &mut parsed.digest;
+        found = Some(match found {
+            None => TimeRange {
+                start: d.start_time,
+                end: d.end_time,
+            },
+            Some(r) => TimeRange {
+                start: r.start.min(d.start_time),
+                end: r.end.max(d.end_time),
+            },
+        });
+        if authentic {
+            verified_windows.push(TimeRange {
+                start: d.start_time,
+                end: d.end_time,
             });
-            if node.authentic {
-                verified_windows.push(TimeRange {
-                    start: d.start_time,
-                    end: d.end_time,
-                });
-            }
-            for log in &d.log_files {
-                listed_logs.insert((log.bucket.clone(), log.object.clone()));
-            }
-            if node.authentic && d.log_files.is_empty() {
+            if d.log_files.is_empty() {
                 report.empty_windows.push(TimeRange {
                     start: d.start_time,
                     end: d.end_time,
                 });
             }
         }
-    }
-    report.empty_windows.sort_by_key(|w| w.start);
-    report.found = found;
-
-    // Logs: checked against authentic digests; the rest are unverified.
-    let mut checks: BTreeMap<(String, String, Sha256), String> = BTreeMap::new();
-    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let Some(parsed) = node.parsed() else {
-            continue;
-        };
-        let status = entries[i].status;
-        for log in &parsed.digest.log_files {
-            if node.authentic {
-                checks
-                    .entry((log.bucket.clone(), log.object.clone(), log.hash))
-                    .or_insert_with(|| node.key.clone());
+        let digest_key: Arc<str> = Arc::from(node.key.as_str());
+        let mut log_bucket: Arc<str> = Arc::from(node.bucket.as_str());
+        for log in std::mem::take(&mut d.log_files) {
+            listed_logs.insert(&log.bucket, &log.object);
+            if authentic {
+                // The same log with the same hash is checked once, against the newest digest
+                // listing it.
+                if !to_check.insert_with_hash(&log.bucket, &log.object, &log.hash) {
+                    continue;
+                }
+                if *log_bucket != *log.bucket {
+                    log_bucket = Arc::from(log.bucket.as_str());
+                }
+                log_checks.push(LogCheck {
+                    bucket: log_bucket.clone(),
+                    key: log.object,
+                    expected: log.hash,
+                    digest_key: digest_key.clone(),
+                });
             } else {
-                untrusted
-                    .entry((log.bucket.clone(), log.object.clone()))
-                    .or_insert((
-                        digest_url(&node.bucket, &node.key),
-                        node.key.clone(),
-                        status,
-                    ));
+                untrusted.entry((log.bucket, log.object)).or_insert((
+                    url.clone(),
+                    node.key.clone(),
+                    status,
+                ));
             }
         }
     }
-    let checked: HashSet<(&str, &str)> = checks
-        .keys()
-        .map(|(b, k, _)| (b.as_str(), k.as_str()))
-        .collect();
+    report.empty_windows.sort_by_key(|w| w.start);
+    report.found = found;
+    log_checks.sort_unstable_by(|a, b| {
+        (&a.bucket, &a.key, &a.expected).cmp(&(&b.bucket, &b.key, &b.expected))
+    });
+    drop(to_check);
+
+    let mut checked = LogKeySet::default();
+    if !untrusted.is_empty() {
+        for check in &log_checks {
+            checked.insert(&check.bucket, &check.key);
+        }
+    }
     let mut unverified_logs = Vec::new();
     for ((log_bucket, log_key), (digest_url, digest_key, digest_status)) in &untrusted {
-        if checked.contains(&(log_bucket.as_str(), log_key.as_str())) {
+        if checked.contains(log_bucket, log_key) {
             continue;
         }
         let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified)
@@ -424,15 +500,6 @@ pub fn walk(
         entry.backfill = chain.backfill;
         unverified_logs.push(entry);
     }
-    let log_checks = checks
-        .into_iter()
-        .map(|((bucket, key, expected), digest_key)| LogCheck {
-            bucket,
-            key,
-            expected,
-            digest_key,
-        })
-        .collect();
 
     for entry in &entries {
         report.digests.add(entry.status);
@@ -645,5 +712,31 @@ fn decide(
         detail,
         authentic,
         moved_from: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_key_set_tells_pairs_apart() {
+        let mut set = LogKeySet::default();
+        assert!(set.insert("bucket", "a/b.json.gz"));
+        assert!(!set.insert("bucket", "a/b.json.gz"));
+        assert!(set.contains("bucket", "a/b.json.gz"));
+        // The same bytes split differently are a different pair.
+        assert!(!set.contains("bucket\na", "b.json.gz"));
+        assert!(!set.contains("other", "a/b.json.gz"));
+        assert!(!set.contains("bucket", "a/b.json.g"));
+        let hash = Sha256([7; 32]);
+        assert!(set.insert_with_hash("bucket", "a/b.json.gz", &hash));
+        assert!(!set.insert_with_hash("bucket", "a/b.json.gz", &hash));
+        assert!(set.insert_with_hash("bucket", "a/b.json.gz", &Sha256([8; 32])));
+        let mut other = LogKeySet::default();
+        other.insert("bucket", "c.json.gz");
+        set.extend(other);
+        assert!(set.contains("bucket", "c.json.gz"));
+        assert_eq!(set.len(), 4);
     }
 }

@@ -13,9 +13,11 @@
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
 //! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod bundle;
 pub mod chain;
+#[cfg(feature = "aws")]
 pub mod cli;
 pub mod digest;
 pub mod generate;

@@ -252,8 +252,8 @@ pub fn mirror(
         failed: AtomicU64::new(0),
     };
 
-    let validation = verify::validate(&recorder, keys, options, &mut |_, _| {})
-        .map_err(MirrorError::Validate)?;
+    let validation =
+        verify::validate(&recorder, keys, options, &mut |_| {}).map_err(MirrorError::Validate)?;
     // Files reported without being read (unreferenced ones) must be there for the offline run
     // to see them in its listing.
     for chain in &validation.chains {

@@ -301,19 +301,15 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
 }
 
 /// Streams one chain's lines as soon as it is decided.
-pub fn write_jsonl_chain(
-    out: &mut dyn Write,
-    chain: &ChainReport,
-    files: &[FileEntry],
-    verbose: bool,
-) -> io::Result<()> {
-    for file in files
-        .iter()
-        .filter(|f| crate::report::is_reported(f.status, verbose))
-    {
-        serde_json::to_writer(&mut *out, &tagged("file", file))?;
-        writeln!(out)?;
-    }
+/// One `file` line of `--format jsonl`.
+pub fn write_jsonl_file(out: &mut dyn Write, file: &FileEntry) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &tagged("file", file))?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// One `chain` line of `--format jsonl`, written after the chain's files.
+pub fn write_jsonl_chain(out: &mut dyn Write, chain: &ChainReport) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &tagged("chain", chain))?;
     writeln!(out)?;
     out.flush()

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::chain::LogCheck;
+use crate::chain::{LogCheck, LogKeySet};
 use crate::gzip::{inflate_and_hash, Keep};
 use crate::hash::Sha256;
 use crate::report::{FileEntry, TimeRange};
@@ -33,15 +33,22 @@ pub struct LogFolder {
     /// Windows of digests that could not be verified, with the digest's URL.
     pub unverifiable: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) a readable digest lists.
-    pub listed: HashSet<(String, String)>,
-    /// Listed logs that were not found, with the hash their digest records.
-    pub not_found: Vec<LogCheck>,
+    pub listed: LogKeySet,
 }
 
 impl LogFolder {
     pub fn log_folder(&self) -> String {
         format!("{}CloudTrail/{}/", self.account_root, self.region)
     }
+}
+
+/// What the listing of the log folder found, before moved logs are looked for.
+#[derive(Default)]
+pub struct Candidates {
+    /// Files inside the windows that no digest lists, with why when not a log name.
+    files: Vec<(String, Option<String>)>,
+    unverified: Vec<FileEntry>,
+    windows: Vec<TimeRange>,
 }
 
 /// What the scan found.
@@ -107,7 +114,22 @@ fn basename(key: &str) -> &str {
 }
 
 /// Lists the folder's logs over its windows; returns unreferenced files and moved logs.
-pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, StoreError> {
+/// `not_found`: listed logs that were not found, with the hash their digest records.
+pub fn scan(
+    store: &dyn ObjectStore,
+    folder: &LogFolder,
+    not_found: &[LogCheck],
+) -> Result<Findings, StoreError> {
+    let candidates = list_candidates(store, folder)?;
+    resolve(store, folder, candidates, not_found)
+}
+
+/// Lists the folder's logs over its windows: the files no digest lists. Needs only the
+/// chains' windows and listed logs, so it can run while the logs are being checked.
+pub fn list_candidates(
+    store: &dyn ObjectStore,
+    folder: &LogFolder,
+) -> Result<Candidates, StoreError> {
     let windows = merge_windows(folder.windows.clone());
     let all = merge_windows(
         windows
@@ -117,7 +139,7 @@ pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, Sto
             .collect(),
     );
     let (Some(first), Some(last)) = (all.first().copied(), all.last().copied()) else {
-        return Ok(Findings::default());
+        return Ok(Candidates::default());
     };
     let unverifiable_digest = |minute: UtcTime| {
         folder
@@ -143,7 +165,7 @@ pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, Sto
         if day > last_day.as_str() {
             return false;
         }
-        if folder.listed.contains(&(bucket.clone(), key.to_string())) {
+        if folder.listed.contains(&bucket, key) {
             return true;
         }
         match log_delivery_minute(basename(key), &folder.account_id, &folder.region) {
@@ -171,15 +193,31 @@ pub fn scan(store: &dyn ObjectStore, folder: &LogFolder) -> Result<Findings, Sto
         }
         true
     })?;
+    Ok(Candidates {
+        files: candidates,
+        unverified,
+        windows,
+    })
+}
 
+/// Moved logs (a listed log not found at its key, found elsewhere with the recorded hash) and
+/// the unreferenced files that remain.
+pub fn resolve(
+    store: &dyn ObjectStore,
+    folder: &LogFolder,
+    candidates: Candidates,
+    not_found: &[LogCheck],
+) -> Result<Findings, StoreError> {
+    let Candidates {
+        files: candidates,
+        unverified,
+        windows,
+    } = candidates;
+    let bucket = store.bucket().to_string();
     // Moved logs: same name elsewhere, or a candidate with the recorded hash.
     let mut moved: Vec<(String, String)> = Vec::new();
     let mut claimed: HashSet<String> = HashSet::new();
-    let mut remaining: Vec<&LogCheck> = folder
-        .not_found
-        .iter()
-        .filter(|c| c.bucket == bucket)
-        .collect();
+    let mut remaining: Vec<&LogCheck> = not_found.iter().filter(|c| *c.bucket == *bucket).collect();
     if !remaining.is_empty() {
         let by_name: HashMap<&str, &str> = candidates
             .iter()

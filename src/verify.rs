@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, ParsedDigest};
+use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, LogKeySet, ParsedDigest};
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
 use crate::keys::KeySource;
@@ -127,6 +127,16 @@ fn awslogs_roots(
             format!("{prefix}/AWSLogs/")
         }]);
     }
+    // The usual layout first: `AWSLogs/` at the top of the bucket. The search below would
+    // find it at its first level and go no deeper, so this is the same answer one listing
+    // sooner.
+    if !store
+        .list_folders("AWSLogs/")
+        .map_err(listing_error("AWSLogs/"))?
+        .is_empty()
+    {
+        return Ok(vec!["AWSLogs/".to_string()]);
+    }
     let mut roots = Vec::new();
     let mut frontier = vec![String::new()];
     for _depth in 0..4 {
@@ -240,37 +250,123 @@ struct DigestListing {
 /// One chain's verdicts and what the log-folder scan needs from it.
 struct ChainWork {
     id: ChainId,
+    /// Its counts are of final verdicts only, added as each file is decided.
     report: ChainReport,
+    /// The final verdicts the report shows (not valid ones, unless verbose).
     files: Vec<FileEntry>,
+    /// Logs still to read and hash.
+    log_checks: Vec<LogCheck>,
+    /// Logs not found where listed: `moved` or `not_found` once the log folder is scanned.
+    not_found: Vec<(LogCheck, FileEntry)>,
     verified_windows: Vec<TimeRange>,
     unverifiable_windows: Vec<(TimeRange, String)>,
-    listed_logs: HashSet<(String, String)>,
-    not_found_logs: Vec<LogCheck>,
+    listed_logs: LogKeySet,
 }
 
-/// Counts are taken from the final file verdicts, after the folder scan changed some.
-fn recount(report: &mut ChainReport, files: &[FileEntry]) {
-    report.digests = Counts::default();
-    report.logs = Counts::default();
-    for file in files {
-        match file.kind {
-            FileKind::Digest => report.digests.add(file.status),
-            FileKind::Log => report.logs.add(file.status),
+impl ChainWork {
+    fn decide(&mut self, entry: FileEntry, sink: &Sink) {
+        count(&mut self.report, &entry);
+        if let Some(entry) = sink.pass(entry) {
+            self.files.push(entry);
         }
     }
 }
 
-/// Finds unreferenced and moved logs in the account and region these chains share, and
-/// folds them into the chains' verdicts.
-fn scan_log_folder(
+fn count(report: &mut ChainReport, entry: &FileEntry) {
+    match entry.kind {
+        FileKind::Digest => report.digests.add(entry.status),
+        FileKind::Log => report.logs.add(entry.status),
+    }
+}
+
+/// What the workers hand to the caller's thread.
+enum Message {
+    /// A file whose verdict is final and that the report shows.
+    File(FileEntry),
+    /// A folder's chains, done.
+    Folder(usize, Vec<ChainWork>),
+    Failed(ValidateError),
+}
+
+/// Where final verdicts go: files the report shows are streamed to the caller as they are
+/// decided; valid files (unless verbose) are only counted, so memory does not grow with them.
+struct Sink<'a> {
+    sender: &'a std::sync::mpsc::Sender<Message>,
+    verbose: bool,
+}
+
+impl Sink<'_> {
+    /// The entry back when the report shows it (after streaming a copy).
+    fn pass(&self, entry: FileEntry) -> Option<FileEntry> {
+        if !is_reported(entry.status, self.verbose) {
+            return None;
+        }
+        // A closed channel means the caller has stopped listening; the entry is still kept.
+        let _ = self.sender.send(Message::File(entry.clone()));
+        Some(entry)
+    }
+}
+
+/// The log checks of one chain, gathered per worker thread.
+#[derive(Default)]
+struct LogResults {
+    counts: Counts,
+    kept: Vec<FileEntry>,
+    not_found: Vec<(LogCheck, FileEntry)>,
+}
+
+impl LogResults {
+    fn merge(mut self, other: LogResults) -> LogResults {
+        self.counts.merge(&other.counts);
+        self.kept.extend(other.kept);
+        self.not_found.extend(other.not_found);
+        self
+    }
+}
+
+/// Reads, inflates and hashes every log the chain's authentic digests list.
+fn check_logs(
     store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    work: &mut ChainWork,
+    sink: &Sink,
+) {
+    let backfill = work.id.backfill;
+    let checks = std::mem::take(&mut work.log_checks);
+    let results = checks
+        .into_par_iter()
+        .fold(LogResults::default, |mut acc, check| {
+            let entry = check_log(store, &check, backfill, &options.progress);
+            if entry.status == Status::NotFound {
+                acc.not_found.push((check, entry));
+            } else {
+                acc.counts.add(entry.status);
+                if let Some(entry) = sink.pass(entry) {
+                    acc.kept.push(entry);
+                }
+            }
+            acc
+        })
+        .reduce(LogResults::default, LogResults::merge);
+    work.report.logs.merge(&results.counts);
+    work.files.extend(results.kept);
+    work.not_found = results.not_found;
+}
+
+/// Finds unreferenced and moved logs in the account and region these chains share, and
+/// folds them into the chains' verdicts. The log folder is listed while the chains' logs are
+/// checked: the listing needs only what the walks established.
+fn check_logs_and_scan_folder(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
     works: &mut [ChainWork],
     filtered_out: bool,
+    sink: &Sink,
 ) -> Result<(), ValidateError> {
     let Some(first) = works.first() else {
         return Ok(());
     };
-    let folder = LogFolder {
+    let mut folder = LogFolder {
         account_root: first.id.account_root(),
         account_id: first.id.account_id.clone(),
         region: first.id.region.clone(),
@@ -282,45 +378,68 @@ fn scan_log_folder(
             .iter()
             .flat_map(|w| w.unverifiable_windows.iter().cloned())
             .collect(),
-        listed: works
-            .iter()
-            .flat_map(|w| w.listed_logs.iter().cloned())
-            .collect(),
-        not_found: works
-            .iter()
-            .flat_map(|w| w.not_found_logs.iter().cloned())
-            .collect(),
+        listed: LogKeySet::default(),
     };
-    if filtered_out {
-        for work in works.iter_mut() {
-            work.report.unreferenced_scan = Some(LogScan::skipped(
-                "other trails write to this account and region and were left out by --trail: unreferenced logs were not looked for",
-            ));
-        }
-        return Ok(());
+    for work in works.iter_mut() {
+        folder.listed.extend(std::mem::take(&mut work.listed_logs));
     }
     let log_folder = folder.log_folder();
-    let findings = unreferenced::scan(store, &folder).map_err(listing_error(&log_folder))?;
+    let (candidates, ()) = rayon::join(
+        || (!filtered_out).then(|| unreferenced::list_candidates(store, &folder)),
+        || {
+            works
+                .par_iter_mut()
+                .for_each(|work| check_logs(store, options, work, sink))
+        },
+    );
+    folder.listed = LogKeySet::default();
+
+    let findings = match candidates {
+        None => {
+            for work in works.iter_mut() {
+                work.report.unreferenced_scan = Some(LogScan::skipped(
+                    "other trails write to this account and region and were left out by --trail: unreferenced logs were not looked for",
+                ));
+            }
+            None
+        }
+        Some(candidates) => {
+            let candidates = candidates.map_err(listing_error(&log_folder))?;
+            let not_found: Vec<LogCheck> = works
+                .iter()
+                .flat_map(|w| w.not_found.iter().map(|(check, _)| check.clone()))
+                .collect();
+            Some(
+                unreferenced::resolve(store, &folder, candidates, &not_found)
+                    .map_err(listing_error(&log_folder))?,
+            )
+        }
+    };
     let moved: HashMap<&str, &str> = findings
-        .moved
         .iter()
+        .flat_map(|f| f.moved.iter())
         .map(|(from, to)| (from.as_str(), to.as_str()))
         .collect();
     for work in works.iter_mut() {
-        for file in work.files.iter_mut() {
-            if file.kind == FileKind::Log && file.status == Status::NotFound {
-                if let Some(to) = moved.get(file.key.as_str()) {
-                    file.status = Status::Moved;
-                    file.moved_to = Some(to.to_string());
-                    file.detail = Some(format!(
-                        "found at s3://{}/{to} with the recorded hash",
-                        file.bucket
-                    ));
-                }
+        for (_, mut file) in std::mem::take(&mut work.not_found) {
+            if let Some(to) = moved.get(file.key.as_str()) {
+                file.status = Status::Moved;
+                file.moved_to = Some(to.to_string());
+                file.detail = Some(format!(
+                    "found at s3://{}/{to} with the recorded hash",
+                    file.bucket
+                ));
             }
+            work.decide(file, sink);
         }
-        work.report.unreferenced_scan = Some(LogScan::windows(&log_folder, &findings.windows));
+        if let Some(findings) = &findings {
+            work.report.unreferenced_scan = Some(LogScan::windows(&log_folder, &findings.windows));
+        }
     }
+    drop(moved);
+    let Some(findings) = findings else {
+        return Ok(());
+    };
     for entry in findings.unreferenced.into_iter().chain(findings.unverified) {
         // Attribute each file to a chain whose verified window holds it (the first otherwise).
         let minute = unreferenced::log_delivery_minute(
@@ -341,7 +460,7 @@ fn scan_log_folder(
             .unwrap_or(0);
         let mut entry = entry;
         entry.backfill = works[owner].id.backfill;
-        works[owner].files.push(entry);
+        works[owner].decide(entry, sink);
     }
     Ok(())
 }
@@ -399,7 +518,7 @@ fn fetch_digest_once(
             Err(GzipError::Read(e)) => (
                 failed(
                     Status::Error,
-                    format!("read failed: {}", crate::aws::describe_error(&e)),
+                    format!("read failed: {}", crate::store::describe_error(&e)),
                 ),
                 true,
             ),
@@ -508,7 +627,7 @@ fn check_log_once(
 ) -> (FileEntry, bool) {
     let entry = |status| {
         let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
-        e.digest = Some(check.digest_key.clone());
+        e.digest = Some(check.digest_key.to_string());
         e.backfill = backfill;
         e
     };
@@ -530,18 +649,27 @@ fn check_log_once(
             false,
         ),
         Err(GzipError::TrailingData) => (entry(Status::TrailingData), false),
-        Err(GzipError::Read(e)) => (entry(Status::Error).with_detail(format!("read failed: {}", crate::aws::describe_error(&e))), true),
+        Err(GzipError::Read(e)) => (entry(Status::Error).with_detail(format!("read failed: {}", crate::store::describe_error(&e))), true),
         Err(e) => (entry(Status::InvalidFormat).with_detail(e.to_string()), false),
     }
 }
 
-/// Verifies every chain `store` holds within the options' range. `on_chain` sees each chain
-/// and all its file verdicts as soon as the chain is done (for streaming reports).
+/// What [`validate`] reports as it goes.
+pub enum Decided<'a> {
+    /// A file whose verdict is final, among those the report shows (not valid ones, unless
+    /// verbose); files of different chains interleave.
+    File(&'a FileEntry),
+    /// A chain, after all of its files.
+    Chain(&'a ChainReport),
+}
+
+/// Verifies every chain `store` holds within the options' range. `on_decided` sees each file
+/// as soon as its verdict is final, and each chain when it is done (for streaming reports).
 pub fn validate(
     store: &dyn ObjectStore,
     keys: &dyn KeySource,
     options: &ValidateOptions,
-    on_chain: &mut dyn FnMut(&ChainReport, &[FileEntry]),
+    on_decided: &mut dyn FnMut(Decided<'_>),
 ) -> Result<Validation, ValidateError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.concurrency.max(1))
@@ -559,8 +687,7 @@ pub fn validate(
     // over a channel so that the caller's reporting stays on this thread, and are put back in
     // folder order so that reports do not depend on timing.
     let mut done: Vec<(usize, Vec<ChainResult>)> = Vec::new();
-    let (sender, receiver) =
-        std::sync::mpsc::channel::<Result<(usize, Vec<ChainWork>), ValidateError>>();
+    let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         let folders = &folders;
         let pool = &pool;
@@ -570,30 +697,32 @@ pub fn validate(
                     .par_iter()
                     .enumerate()
                     .for_each_with(sender, |sender, (index, folder)| {
-                        let _ = sender.send(
-                            verify_folder(store, keys, options, folder).map(|works| (index, works)),
-                        );
+                        let sink = Sink {
+                            sender,
+                            verbose: options.verbose,
+                        };
+                        let message = match verify_folder(store, keys, options, folder, &sink) {
+                            Ok(works) => Message::Folder(index, works),
+                            Err(e) => Message::Failed(e),
+                        };
+                        let _ = sender.send(message);
                     });
             });
         });
         let mut first_error: Option<ValidateError> = None;
         for message in receiver {
             match message {
-                Err(e) => {
+                Message::File(entry) => on_decided(Decided::File(&entry)),
+                Message::Failed(e) => {
                     first_error.get_or_insert(e);
                 }
-                Ok((index, works)) => {
+                Message::Folder(index, works) => {
                     let mut results = Vec::with_capacity(works.len());
                     for work in works {
-                        on_chain(&work.report, &work.files);
-                        let files = work
-                            .files
-                            .into_iter()
-                            .filter(|f| is_reported(f.status, options.verbose))
-                            .collect();
+                        on_decided(Decided::Chain(&work.report));
                         results.push(ChainResult {
                             report: work.report,
-                            files,
+                            files: work.files,
                         });
                     }
                     done.push((index, results));
@@ -617,6 +746,7 @@ fn verify_folder(
     keys: &dyn KeySource,
     options: &ValidateOptions,
     folder: &str,
+    sink: &Sink,
 ) -> Result<Vec<ChainWork>, ValidateError> {
     let listing = list_digests(store, folder, options)?;
     Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
@@ -627,24 +757,26 @@ fn verify_folder(
     let mut works: Vec<ChainWork> = listing
         .chains
         .into_par_iter()
-        .map(|(chain_id, listed)| verify_chain(store, keys, options, chain_id, listed))
+        .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
         .collect();
-    scan_log_folder(store, &mut works, listing.filtered_out)?;
+    check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
     for work in &mut works {
         work.files
             .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-        recount(&mut work.report, &work.files);
         Progress::add(&options.progress.chains_done, 1);
     }
     Ok(works)
 }
 
-fn verify_chain(
+/// Reads one chain's digests (following it into other buckets) and walks it: every digest's
+/// verdict, and the logs to check.
+fn walk_chain(
     store: &dyn ObjectStore,
     keys: &dyn KeySource,
     options: &ValidateOptions,
     chain_id: ChainId,
     listed: Vec<(String, DigestKey)>,
+    sink: &Sink,
 ) -> ChainWork {
     let home = store.bucket();
     let mut fetched: Vec<FetchedDigest> = listed
@@ -666,6 +798,7 @@ fn verify_chain(
             .collect();
         fetched.extend(more);
     }
+    drop(seen);
     // A backfill digest is signed with the key in force when it was generated.
     let moments: Vec<UtcTime> = fetched
         .iter()
@@ -684,33 +817,26 @@ fn verify_chain(
         fetched,
         ring.as_deref().map_err(String::as_str),
     );
-    let report = outcome.report;
     Progress::add(
         &options.progress.logs_found,
         outcome.log_checks.len() as u64,
     );
-    let log_entries: Vec<FileEntry> = outcome
-        .log_checks
-        .par_iter()
-        .map(|check| check_log(store, check, chain_id.backfill, &options.progress))
-        .collect();
-    let not_found_logs = outcome
-        .log_checks
-        .iter()
-        .zip(&log_entries)
-        .filter(|(_, entry)| entry.status == Status::NotFound)
-        .map(|(check, _)| check.clone())
-        .collect();
-    let mut files = outcome.digests;
-    files.extend(log_entries);
-    files.extend(outcome.unverified_logs);
-    ChainWork {
+    let mut report = outcome.report;
+    // Counted again as each verdict becomes final.
+    report.digests = Counts::default();
+    report.logs = Counts::default();
+    let mut work = ChainWork {
         id: chain_id,
         report,
-        files,
+        files: Vec::new(),
+        log_checks: outcome.log_checks,
+        not_found: Vec::new(),
         verified_windows: outcome.verified_windows,
         unverifiable_windows: outcome.unverifiable_windows,
         listed_logs: outcome.listed_logs,
-        not_found_logs,
+    };
+    for entry in outcome.digests.into_iter().chain(outcome.unverified_logs) {
+        work.decide(entry, sink);
     }
+    work
 }

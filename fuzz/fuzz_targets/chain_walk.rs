@@ -571,7 +571,7 @@ fuzz_target!(|input: Input| {
             .iter()
             .filter_map(|b| {
                 by_id
-                    .get(&(b.to_string(), check.digest_key.clone()))
+                    .get(&(b.to_string(), check.digest_key.to_string()))
                     .copied()
             })
             .filter(|b| verifiable.contains(&id(b)))
@@ -579,14 +579,14 @@ fuzz_target!(|input: Input| {
         assert!(
             candidates.iter().any(|b| match &b.fetched.outcome {
                 FetchOutcome::Parsed(p) =>
-                    p.digest.log_files.iter().any(|l| l.bucket == check.bucket
+                    p.digest.log_files.iter().any(|l| *l.bucket == *check.bucket
                         && l.object == check.key
                         && l.hash == check.expected),
                 FetchOutcome::Failed { .. } => false,
             }),
             "log {check:?} checked against a digest that was not verifiable or does not list it"
         );
-        accounted.insert((check.bucket.clone(), check.key.clone()));
+        accounted.insert((check.bucket.to_string(), check.key.clone()));
     }
     for entry in &outcome.unverified_logs {
         assert_eq!(entry.kind, FileKind::Log);

@@ -14,7 +14,7 @@ use crate::store::dir::DirStore;
 use crate::store::s3::S3Store;
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
-use crate::verify;
+use crate::verify::{self, Decided};
 
 use super::source::{fixed_keys, prepare, resolve_unborn, Prepared, EARLIEST_KEYS};
 use super::{
@@ -234,20 +234,17 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     };
 
     let mut stream_error: Option<io::Error> = None;
-    let validation = verify::validate(
-        store.as_ref(),
-        keys.as_ref(),
-        &options,
-        &mut |chain, files| {
-            if args.format == Format::Jsonl && stream_error.is_none() {
-                if let Err(e) =
-                    report_format::write_jsonl_chain(&mut out, chain, files, args.verbose)
-                {
-                    stream_error = Some(e);
-                }
+    let validation = verify::validate(store.as_ref(), keys.as_ref(), &options, &mut |decided| {
+        if args.format == Format::Jsonl && stream_error.is_none() {
+            let written = match decided {
+                Decided::File(file) => report_format::write_jsonl_file(&mut out, file),
+                Decided::Chain(chain) => report_format::write_jsonl_chain(&mut out, chain),
+            };
+            if let Err(e) = written {
+                stream_error = Some(e);
             }
-        },
-    )?;
+        }
+    })?;
     drop(bar);
     if let Some(e) = stream_error {
         return Err(write_failed(e));

@@ -2,6 +2,7 @@
 //! reads a bucket or a copy of one on disk.
 
 pub mod dir;
+#[cfg(feature = "aws")]
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -69,4 +70,19 @@ pub trait ObjectStore: Send + Sync {
 
     /// Opens an object for reading, with its user metadata.
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError>;
+}
+
+/// Renders an error with its cause chain (the AWS SDK's own Display leaves the causes out).
+pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
