@@ -11,11 +11,13 @@
 # Targets: both under 200 MB, and not growing with the count (10k/1k ratio <= 1.25); also prints
 # the growth per extra log file and where it would lead if linear.
 #
-# Environment: LOG_KB, REGIONS, RUNS, COUNTS ("1000 10000"), CTVERIFY_ARGS, FORCE_REGEN=1.
+# Environment: LOG_KB, PER_HOUR (logs per hourly digest, default 6), REGIONS, RUNS, COUNTS
+# ("1000 10000"), CTVERIFY_ARGS, FORCE_REGEN=1.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 LOG_KB=${LOG_KB:-300}
+PER_HOUR=${PER_HOUR:-6}
 REGIONS=${REGIONS:-2}
 RUNS=${RUNS:-2}
 COUNTS=${COUNTS:-"1000 10000"}
@@ -32,7 +34,9 @@ rm -rf "$RUN"
 mkdir -p "$RUN"
 declare -A RSS_TEXT RSS_JSON SECS MBS LOGS_OF
 for n in $COUNTS; do
-    gen_trail "mem-$n-$LOG_KB" --logs "$n" --log-kb "$LOG_KB" --logs-per-hour 6 --regions "$REGIONS" --accounts 1
+    name="mem-$n-$LOG_KB"
+    [ "$PER_HOUR" = 6 ] || name="$name-h$PER_HOUR"
+    gen_trail "$name" --logs "$n" --log-kb "$LOG_KB" --logs-per-hour "$PER_HOUR" --regions "$REGIONS" --accounts 1
     START=$(summary_field start_time)
     LOGS_OF[$n]=$(summary_field logs)
     MBS[$n]=$(calc "$(summary_field inflated_bytes) / 1e6")
@@ -62,7 +66,7 @@ echo
 echo "== ctverify peak memory (directory trails) =="
 echo "machine:   $(machine_line) ${BUSY_NOTE}"
 echo "ctverify:  $CTVERIFY_REV   ${EXTRA[*]:-}"
-echo "logs: $((LOG_KB / 3))-$((LOG_KB * 5 / 3)) KB inflated each, $REGIONS chains, 6 per hourly digest"
+echo "logs: $((LOG_KB / 3))-$((LOG_KB * 5 / 3)) KB inflated each, $REGIONS chains, $PER_HOUR per hourly digest"
 printf '%8s  %10s  %12s  %14s  %8s\n' logs "MB inflated" "RSS text MB" "RSS --json MB" "time s"
 for n in $COUNTS; do
     printf '%8s  %10.0f  %12.1f  %14.1f  %8.2f\n' "${LOGS_OF[$n]}" "${MBS[$n]}" "$(calc "${RSS_TEXT[$n]} / 1024")" "$(calc "${RSS_JSON[$n]} / 1024")" "${SECS[$n]}"

@@ -14,10 +14,11 @@ use std::sync::Arc;
 
 use sha2::Digest as _;
 
-use crate::digest::{ChainId, Digest, DigestKey};
+use crate::digest::{ChainId, Digest, DigestKey, LogFileRecord};
 use crate::hash::{Sha256, Signature};
 use crate::keys::KeyRing;
 use crate::report::{ChainReport, FileEntry, RequestedRange, TimeRange};
+use crate::spill::SpillRef;
 use crate::status::{FileKind, Status};
 use crate::store::Metadata;
 use crate::time::UtcTime;
@@ -29,6 +30,8 @@ pub struct ParsedDigest {
     /// SHA-256 of the uncompressed bytes.
     pub sha256: Sha256,
     pub metadata: Metadata,
+    /// Where the log list went when it is not in `digest.log_files` (see [`crate::spill`]).
+    pub spilled_logs: Option<SpillRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,7 +124,10 @@ pub struct ChainOutcome {
     pub report: ChainReport,
     /// Every digest's verdict (valid ones included), plus digests found missing.
     pub digests: Vec<FileEntry>,
+    /// The logs to check ([`walk`]; empty from [`walk_streaming`], which hands them over).
     pub log_checks: Vec<LogCheck>,
+    /// How many logs are to be checked.
+    pub log_check_count: usize,
     /// Logs listed only by digests that could not be trusted.
     pub unverified_logs: Vec<FileEntry>,
     /// The windows `[start, end]` of digests whose signature verified: CloudTrail vouches for
@@ -169,7 +175,8 @@ fn digest_url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
-/// Decides every digest of one chain. `fetched` may be in any order.
+/// Decides every digest of one chain. `fetched` may be in any order; log lists are in the
+/// digests (`spilled_logs` is `None`). `log_checks` comes sorted.
 pub fn walk(
     chain: &ChainId,
     bucket: &str,
@@ -177,6 +184,49 @@ pub fn walk(
     fetched: Vec<FetchedDigest>,
     keys: Result<&KeyRing, &str>,
 ) -> ChainOutcome {
+    let mut checks = Vec::new();
+    let in_memory = |_: &SpillRef| -> std::io::Result<Vec<LogFileRecord>> {
+        Err(std::io::Error::other(
+            "log list spilled, but no spill to read",
+        ))
+    };
+    let walked = walk_streaming(
+        chain,
+        bucket,
+        range,
+        fetched,
+        keys,
+        &in_memory,
+        &mut |check| {
+            checks.push(check);
+            Ok(())
+        },
+    );
+    let mut outcome = match walked {
+        Ok(outcome) => outcome,
+        // Not reachable: nothing is spilled and pushing cannot fail.
+        Err(e) => unreachable!("in-memory walk failed: {e}"),
+    };
+    checks.sort_unstable_by(|a, b| {
+        (&a.bucket, &a.key, &a.expected).cmp(&(&b.bucket, &b.key, &b.expected))
+    });
+    outcome.log_checks = checks;
+    outcome
+}
+
+/// [`walk`], with log lists read back through `spilled` and the log checks handed to
+/// `on_check` as they are decided (newest digest first) instead of collected: the memory it
+/// needs does not grow with the number of logs beyond a few bytes each. Fails only when
+/// `spilled` or `on_check` does (local I/O).
+pub fn walk_streaming(
+    chain: &ChainId,
+    bucket: &str,
+    range: &RequestedRange,
+    fetched: Vec<FetchedDigest>,
+    keys: Result<&KeyRing, &str>,
+    spilled: &dyn Fn(&SpillRef) -> std::io::Result<Vec<LogFileRecord>>,
+    on_check: &mut dyn FnMut(LogCheck) -> std::io::Result<()>,
+) -> std::io::Result<ChainOutcome> {
     let mut nodes: Vec<Node> = fetched
         .into_iter()
         .map(|f| Node {
@@ -413,8 +463,9 @@ pub fn walk(
     let mut verified_windows = hole_windows;
     let mut listed_logs = LogKeySet::default();
     let mut found: Option<TimeRange> = None;
-    let mut log_checks: Vec<LogCheck> = Vec::new();
+    let mut log_check_count = 0usize;
     let mut to_check = LogKeySet::default();
+    let mut checked = LogKeySet::default();
     let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
     for (i, node) in nodes.iter_mut().enumerate() {
         let authentic = node.authentic;
@@ -423,7 +474,11 @@ pub fn walk(
         let FetchOutcome::Parsed(parsed) = &mut node.outcome else {
             continue;
         };
-        let d = &mut parsed.digest;
+        let logs = match &parsed.spilled_logs {
+            None => std::mem::take(&mut parsed.digest.log_files),
+            Some(at) => spilled(at)?,
+        };
+        let d = &parsed.digest;
         found = Some(match found {
             None => TimeRange {
                 start: d.start_time,
@@ -439,7 +494,7 @@ pub fn walk(
                 start: d.start_time,
                 end: d.end_time,
             });
-            if d.log_files.is_empty() {
+            if logs.is_empty() {
                 report.empty_windows.push(TimeRange {
                     start: d.start_time,
                     end: d.end_time,
@@ -448,7 +503,7 @@ pub fn walk(
         }
         let digest_key: Arc<str> = Arc::from(node.key.as_str());
         let mut log_bucket: Arc<str> = Arc::from(node.bucket.as_str());
-        for log in std::mem::take(&mut d.log_files) {
+        for log in logs {
             listed_logs.insert(&log.bucket, &log.object);
             if authentic {
                 // The same log with the same hash is checked once, against the newest digest
@@ -456,15 +511,17 @@ pub fn walk(
                 if !to_check.insert_with_hash(&log.bucket, &log.object, &log.hash) {
                     continue;
                 }
+                checked.insert(&log.bucket, &log.object);
                 if *log_bucket != *log.bucket {
                     log_bucket = Arc::from(log.bucket.as_str());
                 }
-                log_checks.push(LogCheck {
+                on_check(LogCheck {
                     bucket: log_bucket.clone(),
                     key: log.object,
                     expected: log.hash,
                     digest_key: digest_key.clone(),
-                });
+                })?;
+                log_check_count += 1;
             } else {
                 untrusted.entry((log.bucket, log.object)).or_insert((
                     url.clone(),
@@ -476,17 +533,8 @@ pub fn walk(
     }
     report.empty_windows.sort_by_key(|w| w.start);
     report.found = found;
-    log_checks.sort_unstable_by(|a, b| {
-        (&a.bucket, &a.key, &a.expected).cmp(&(&b.bucket, &b.key, &b.expected))
-    });
     drop(to_check);
 
-    let mut checked = LogKeySet::default();
-    if !untrusted.is_empty() {
-        for check in &log_checks {
-            checked.insert(&check.bucket, &check.key);
-        }
-    }
     let mut unverified_logs = Vec::new();
     for ((log_bucket, log_key), (digest_url, digest_key, digest_status)) in &untrusted {
         if checked.contains(log_bucket, log_key) {
@@ -542,15 +590,16 @@ pub fn walk(
             }
         }
     }
-    ChainOutcome {
+    Ok(ChainOutcome {
         report,
         digests: entries,
-        log_checks,
+        log_checks: Vec::new(),
+        log_check_count,
         unverified_logs,
         verified_windows,
         unverifiable_windows,
         listed_logs,
-    }
+    })
 }
 
 struct Decision {

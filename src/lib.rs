@@ -9,6 +9,7 @@
 //! - [`store`]: where objects come from (a directory copy; S3 later), behind one trait;
 //! - [`chain`]: the chain walk that decides each digest and which logs to check;
 //! - [`verify`]: the pipeline: discovery, reading, the walk, log checks;
+//! - [`spill`]: per-log state on disk (anonymous temporary files), so memory stays flat;
 //! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
 //! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
@@ -29,6 +30,7 @@ pub mod mirror;
 pub mod progress;
 pub mod report;
 pub mod report_format;
+pub mod spill;
 pub mod status;
 pub mod store;
 pub mod time;

@@ -18,6 +18,7 @@ use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
 use crate::keys::KeySource;
 use crate::progress::Progress;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
+use crate::spill::{CheckSpill, LogListSpill, SpilledChecks};
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
@@ -74,6 +75,8 @@ pub enum ValidateError {
         searched: String,
     },
     ThreadPool(String),
+    /// The temporary files that hold per-log state could not be written or read back.
+    Spill(String),
 }
 
 impl std::fmt::Display for ValidateError {
@@ -86,6 +89,11 @@ impl std::fmt::Display for ValidateError {
                 write!(f, "no CloudTrail digests found under {searched} (is this the bucket or copy of a trail with log file validation?)")
             }
             ValidateError::ThreadPool(e) => write!(f, "cannot start worker threads: {e}"),
+            ValidateError::Spill(e) => write!(
+                f,
+                "temporary files in {} failed: {e}",
+                std::env::temp_dir().display()
+            ),
         }
     }
 }
@@ -254,8 +262,8 @@ struct ChainWork {
     report: ChainReport,
     /// The final verdicts the report shows (not valid ones, unless verbose).
     files: Vec<FileEntry>,
-    /// Logs still to read and hash.
-    log_checks: Vec<LogCheck>,
+    /// Logs still to read and hash (on disk until then).
+    log_checks: Option<SpilledChecks>,
     /// Logs not found where listed: `moved` or `not_found` once the log folder is scanned.
     not_found: Vec<(LogCheck, FileEntry)>,
     verified_windows: Vec<TimeRange>,
@@ -313,6 +321,7 @@ struct LogResults {
     counts: Counts,
     kept: Vec<FileEntry>,
     not_found: Vec<(LogCheck, FileEntry)>,
+    spill_error: Option<String>,
 }
 
 impl LogResults {
@@ -320,22 +329,33 @@ impl LogResults {
         self.counts.merge(&other.counts);
         self.kept.extend(other.kept);
         self.not_found.extend(other.not_found);
+        self.spill_error = self.spill_error.or(other.spill_error);
         self
     }
 }
 
-/// Reads, inflates and hashes every log the chain's authentic digests list.
+/// Reads, inflates and hashes every log the chain's authentic digests list, as the workers
+/// take them from the spill file.
 fn check_logs(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
     work: &mut ChainWork,
     sink: &Sink,
-) {
+) -> Result<(), ValidateError> {
     let backfill = work.id.backfill;
-    let checks = std::mem::take(&mut work.log_checks);
+    let Some(checks) = work.log_checks.take() else {
+        return Ok(());
+    };
     let results = checks
-        .into_par_iter()
+        .par_bridge()
         .fold(LogResults::default, |mut acc, check| {
+            let check = match check {
+                Ok(check) => check,
+                Err(e) => {
+                    acc.spill_error.get_or_insert(e.to_string());
+                    return acc;
+                }
+            };
             let entry = check_log(store, &check, backfill, &options.progress);
             if entry.status == Status::NotFound {
                 acc.not_found.push((check, entry));
@@ -348,9 +368,13 @@ fn check_logs(
             acc
         })
         .reduce(LogResults::default, LogResults::merge);
+    if let Some(e) = results.spill_error {
+        return Err(ValidateError::Spill(e));
+    }
     work.report.logs.merge(&results.counts);
     work.files.extend(results.kept);
     work.not_found = results.not_found;
+    Ok(())
 }
 
 /// Finds unreferenced and moved logs in the account and region these chains share, and
@@ -384,14 +408,15 @@ fn check_logs_and_scan_folder(
         folder.listed.extend(std::mem::take(&mut work.listed_logs));
     }
     let log_folder = folder.log_folder();
-    let (candidates, ()) = rayon::join(
+    let (candidates, checked) = rayon::join(
         || (!filtered_out).then(|| unreferenced::list_candidates(store, &folder)),
         || {
             works
                 .par_iter_mut()
-                .for_each(|work| check_logs(store, options, work, sink))
+                .try_for_each(|work| check_logs(store, options, work, sink))
         },
     );
+    checked?;
     folder.listed = LogKeySet::default();
 
     let findings = match candidates {
@@ -536,6 +561,7 @@ fn fetch_digest_once(
                         digest,
                         sha256: inflated.sha256,
                         metadata: object.metadata,
+                        spilled_logs: None,
                     })),
                     false,
                 ),
@@ -550,8 +576,17 @@ fn fetch_digest(
     key: &str,
     name: DigestKey,
     listed: bool,
+    spill: &LogListSpill,
 ) -> FetchedDigest {
-    let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
+    let mut outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
+    if let FetchOutcome::Parsed(parsed) = &mut outcome {
+        let logs = std::mem::take(&mut parsed.digest.log_files);
+        match spill.append(&logs) {
+            Ok(at) => parsed.spilled_logs = Some(at),
+            // Kept in memory then: slower to grow, never wrong.
+            Err(_) => parsed.digest.log_files = logs,
+        }
+    }
     FetchedDigest {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -758,7 +793,7 @@ fn verify_folder(
         .chains
         .into_par_iter()
         .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
-        .collect();
+        .collect::<Result<_, _>>()?;
     check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
     for work in &mut works {
         work.files
@@ -777,11 +812,12 @@ fn walk_chain(
     chain_id: ChainId,
     listed: Vec<(String, DigestKey)>,
     sink: &Sink,
-) -> ChainWork {
+) -> Result<ChainWork, ValidateError> {
     let home = store.bucket();
+    let spill = LogListSpill::new().map_err(spill_error)?;
     let mut fetched: Vec<FetchedDigest> = listed
         .into_par_iter()
-        .map(|(key, name)| fetch_digest(store, home, &key, name, true))
+        .map(|(key, name)| fetch_digest(store, home, &key, name, true, &spill))
         .collect();
     let mut seen: HashSet<(String, String)> = fetched
         .iter()
@@ -794,7 +830,7 @@ fn walk_chain(
         }
         let more: Vec<FetchedDigest> = foreign
             .into_par_iter()
-            .map(|(bucket, key, name)| fetch_digest(store, &bucket, &key, name, false))
+            .map(|(bucket, key, name)| fetch_digest(store, &bucket, &key, name, false, &spill))
             .collect();
         fetched.extend(more);
     }
@@ -810,17 +846,20 @@ fn walk_chain(
         .collect();
     Progress::add(&options.progress.digests_done, fetched.len() as u64);
     let ring = keys.keys_for(&chain_id.region, &moments);
-    let outcome = chain::walk(
+    let lists = spill.into_reader().map_err(spill_error)?;
+    let mut checks = CheckSpill::new().map_err(spill_error)?;
+    let outcome = chain::walk_streaming(
         &chain_id,
         store.bucket(),
         &options.range,
         fetched,
         ring.as_deref().map_err(String::as_str),
-    );
-    Progress::add(
-        &options.progress.logs_found,
-        outcome.log_checks.len() as u64,
-    );
+        &|at| lists.read(at),
+        &mut |check| checks.push(&check),
+    )
+    .map_err(spill_error)?;
+    drop(lists);
+    Progress::add(&options.progress.logs_found, checks.len() as u64);
     let mut report = outcome.report;
     // Counted again as each verdict becomes final.
     report.digests = Counts::default();
@@ -829,7 +868,7 @@ fn walk_chain(
         id: chain_id,
         report,
         files: Vec::new(),
-        log_checks: outcome.log_checks,
+        log_checks: Some(checks.into_checks().map_err(spill_error)?),
         not_found: Vec::new(),
         verified_windows: outcome.verified_windows,
         unverifiable_windows: outcome.unverifiable_windows,
@@ -838,5 +877,9 @@ fn walk_chain(
     for entry in outcome.digests.into_iter().chain(outcome.unverified_logs) {
         work.decide(entry, sink);
     }
-    work
+    Ok(work)
+}
+
+fn spill_error(e: std::io::Error) -> ValidateError {
+    ValidateError::Spill(e.to_string())
 }

@@ -18,6 +18,13 @@ in turn.
 
 --dump-heads FILE: the first 50 request heads as received (to see what a client sends).
 
+--fault-rate P (0..1), --fault-seed S: each request, with probability P, meets one fault drawn
+at random (seeded, so a run can be repeated): an S3 error answer without forwarding (500
+InternalError, 503 SlowDown or 503 ServiceUnavailable), the connection reset before any answer,
+the response cut short after its head and part of its body (fewer bytes than Content-Length),
+or a slow body (relayed in small pieces with pauses). Listings, digests and logs alike. The
+soak test (bench/soak.sh) uses it; --log marks faulted requests with the fault's name.
+
 --log: one line per request: receive time, answer time (unix seconds), method, status, response
 bytes, path.
 
@@ -31,6 +38,7 @@ read it to show how many requests a client kept in flight over time.
 import argparse
 import asyncio
 import json
+import random
 import sys
 import time
 
@@ -38,6 +46,66 @@ STATE = {"in_flight": 0, "peak": 0, "conns": 0, "started": 0, "done": 0, "bytes"
 LOG = None
 DUMP = {"file": None, "left": 0}
 NEXT_UPSTREAM = [0]
+FAULTS = {"rate": 0.0, "rng": random.Random(0), "counts": {}}
+FAULT_KINDS = ["500", "503-slowdown", "503-unavailable", "reset", "truncate", "slow"]
+
+
+def draw_fault():
+    if FAULTS["rate"] <= 0 or FAULTS["rng"].random() >= FAULTS["rate"]:
+        return None
+    kind = FAULTS["rng"].choice(FAULT_KINDS)
+    FAULTS["counts"][kind] = FAULTS["counts"].get(kind, 0) + 1
+    return kind
+
+
+def s3_error(status, code, message):
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        f"<Message>{message}</Message><RequestId>FAULT</RequestId></Error>"
+    ).encode()
+    reason = {500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+class Truncating:
+    """Passes on at most `limit` body bytes, then fails the relay (the client sees a short body)."""
+
+    def __init__(self, writer, limit):
+        self.writer, self.left = writer, limit
+
+    def write(self, data):
+        if len(data) >= self.left:
+            self.writer.write(data[: self.left])
+            self.left = 0
+            raise ConnectionError("fault: body cut short")
+        self.left -= len(data)
+        self.writer.write(data)
+
+    async def drain(self):
+        await self.writer.drain()
+
+
+class Slow:
+    """Relays the body in 4 KiB pieces with a pause after each."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.pending = []
+
+    def write(self, data):
+        self.pending.append(data)
+
+    async def drain(self):
+        data = b"".join(self.pending)
+        self.pending = []
+        for i in range(0, len(data), 4096):
+            self.writer.write(data[i : i + 4096])
+            await self.writer.drain()
+            await asyncio.sleep(0.02)
 
 
 async def read_head(reader):
@@ -144,6 +212,29 @@ async def handle(client_reader, client_writer, upstreams, delay):
                 await relay_body(client_reader, Buf(), headers, until_close=False)
                 if delay:
                     await asyncio.sleep(delay)
+                fault = draw_fault()
+                if fault in ("500", "503-slowdown", "503-unavailable"):
+                    status, code = {
+                        "500": (500, "InternalError"),
+                        "503-slowdown": (503, "SlowDown"),
+                        "503-unavailable": (503, "ServiceUnavailable"),
+                    }[fault]
+                    client_writer.write(s3_error(status, code, f"fault injected: {fault}"))
+                    await client_writer.drain()
+                    if LOG is not None:
+                        LOG.write(f"{received:.4f} {time.time():.4f} {method} {status} 0 {request_line.split(' ')[1]} fault={fault}\n")
+                    continue
+                if fault == "reset":
+                    if LOG is not None:
+                        LOG.write(f"{received:.4f} {time.time():.4f} {method} 0 0 {request_line.split(' ')[1]} fault=reset\n")
+                    sock = client_writer.get_extra_info("socket")
+                    if sock is not None:
+                        import socket, struct
+
+                        # SO_LINGER 0: close sends RST, not FIN.
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    client_writer.transport.abort()
+                    return
                 if up_writer is None:
                     upstream = upstreams[NEXT_UPSTREAM[0] % len(upstreams)]
                     NEXT_UPSTREAM[0] += 1
@@ -169,7 +260,17 @@ async def handle(client_reader, client_writer, upstreams, delay):
                         "content-length" not in response_headers
                         and "chunked" not in response_headers.get("transfer-encoding", "").lower()
                     )
-                    sent = await relay_body(up_reader, client_writer, response_headers, close_delimited)
+                    body_writer = client_writer
+                    if fault == "truncate" and "content-length" in response_headers:
+                        length = int(response_headers["content-length"])
+                        body_writer = Truncating(client_writer, FAULTS["rng"].randrange(max(1, length)))
+                        if LOG is not None:
+                            LOG.write(f"{received:.4f} {time.time():.4f} {method} {status} - {request_line.split(' ')[1]} fault=truncate\n")
+                    elif fault == "slow":
+                        body_writer = Slow(client_writer)
+                    sent = await relay_body(up_reader, body_writer, response_headers, close_delimited)
+                    if fault == "slow":
+                        await body_writer.drain()
                     if close_delimited:
                         await client_writer.drain()
                         return
@@ -219,6 +320,13 @@ async def sampler(path):
             STATE["peak"] = STATE["in_flight"]
 
 
+async def write_fault_counts(path):
+    while True:
+        await asyncio.sleep(1)
+        with open(path, "w") as out:
+            json.dump(FAULTS["counts"], out)
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--listen-port", type=int, required=True)
@@ -227,7 +335,12 @@ async def main():
     parser.add_argument("--stats")
     parser.add_argument("--log")
     parser.add_argument("--dump-heads", help="write the first 50 request heads to this file")
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--fault-counts", help="write the faults injected (JSON) here every second")
     args = parser.parse_args()
+    FAULTS["rate"] = args.fault_rate
+    FAULTS["rng"] = random.Random(args.fault_seed)
     upstreams = [(u.rsplit(":", 1)[0], int(u.rsplit(":", 1)[1])) for u in args.upstream]
     global LOG
     if args.dump_heads:
@@ -245,6 +358,8 @@ async def main():
     )
     if args.stats:
         asyncio.get_running_loop().create_task(sampler(args.stats))
+    if args.fault_counts:
+        asyncio.get_running_loop().create_task(write_fault_counts(args.fault_counts))
     print(
         f"delay_proxy: 127.0.0.1:{args.listen_port} -> {', '.join(args.upstream)} (+{args.delay_ms} ms)",
         file=sys.stderr,

@@ -20,12 +20,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use ctverify::chain::{walk, FetchOutcome, FetchedDigest, ParsedDigest};
+use ctverify::chain::{walk, walk_streaming, FetchOutcome, FetchedDigest, ParsedDigest};
 use ctverify::digest::{signed_message, ChainId, Digest, DigestKey};
 use ctverify::generate::{Bundle, ChainWriter, HourOptions, TestSigner};
 use ctverify::hash::{Sha256, Signature};
 use ctverify::keys::KeyRing;
 use ctverify::report::RequestedRange;
+use ctverify::spill::{CheckSpill, LogListSpill};
 use ctverify::status::{FileKind, Status};
 use ctverify::store::Metadata;
 use ctverify::time::UtcTime;
@@ -352,6 +353,7 @@ fn fetched(
                     digest,
                     sha256: Sha256::of(&bytes),
                     metadata,
+                    spilled_logs: None,
                 })),
                 Some(bytes),
             ),
@@ -478,7 +480,28 @@ fuzz_target!(|input: Input| {
         .collect();
 
     let fetched: Vec<FetchedDigest> = built.iter().map(|b| b.fetched.clone()).collect();
+    let streamed = walk_spilled(&world, &range, fetched.clone());
     let outcome = walk(&world.chain, BUCKET, &range, fetched, Ok(&world.keys));
+
+    // The pipeline's path (log lists and checks through spill files) decides exactly what the
+    // in-memory walk decides.
+    let (streamed, mut streamed_checks) = streamed;
+    assert_eq!(streamed.digests, outcome.digests);
+    assert_eq!(streamed.unverified_logs, outcome.unverified_logs);
+    assert_eq!(streamed.verified_windows, outcome.verified_windows);
+    assert_eq!(streamed.unverifiable_windows, outcome.unverifiable_windows);
+    assert_eq!(streamed.log_check_count, outcome.log_checks.len());
+    streamed_checks.sort();
+    let mut sorted_checks = outcome.log_checks.clone();
+    sorted_checks.sort();
+    assert_eq!(streamed_checks, sorted_checks);
+    assert_eq!(streamed.listed_logs.len(), {
+        let mut listed = HashSet::new();
+        for (b, k) in &listed_logs {
+            listed.insert((b.clone(), k.clone()));
+        }
+        listed.len()
+    });
 
     // One verdict per input digest; everything else is a digest the chain says is missing.
     let mut verdicts: HashMap<Id, usize> = HashMap::new();
@@ -600,3 +623,40 @@ fuzz_target!(|input: Input| {
         );
     }
 });
+
+/// `walk_streaming` as the pipeline runs it: each log list written to a spill file and read
+/// back, the checks written to another and read back.
+fn walk_spilled(
+    world: &World,
+    range: &RequestedRange,
+    mut fetched: Vec<FetchedDigest>,
+) -> (
+    ctverify::chain::ChainOutcome,
+    Vec<ctverify::chain::LogCheck>,
+) {
+    let spill = LogListSpill::new().expect("spill file");
+    for f in &mut fetched {
+        if let FetchOutcome::Parsed(parsed) = &mut f.outcome {
+            let logs = std::mem::take(&mut parsed.digest.log_files);
+            parsed.spilled_logs = Some(spill.append(&logs).expect("spill write"));
+        }
+    }
+    let lists = spill.into_reader().expect("spill reader");
+    let mut checks = CheckSpill::new().expect("check spill");
+    let outcome = walk_streaming(
+        &world.chain,
+        BUCKET,
+        range,
+        fetched,
+        Ok(&world.keys),
+        &|at| lists.read(at),
+        &mut |check| checks.push(&check),
+    )
+    .expect("local spill files work");
+    let checks = checks
+        .into_checks()
+        .expect("check spill")
+        .map(|c| c.expect("check spill read"))
+        .collect();
+    (outcome, checks)
+}

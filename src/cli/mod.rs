@@ -235,7 +235,9 @@ impl From<ValidateError> for CliError {
     fn from(e: ValidateError) -> CliError {
         let exit_code = match e {
             ValidateError::NoTrail { .. } => EXIT_USAGE,
-            ValidateError::Listing { .. } | ValidateError::ThreadPool(_) => EXIT_INCOMPLETE,
+            ValidateError::Listing { .. }
+            | ValidateError::ThreadPool(_)
+            | ValidateError::Spill(_) => EXIT_INCOMPLETE,
         };
         CliError {
             message: e.to_string(),
