@@ -48,13 +48,36 @@ impl std::fmt::Display for GzipError {
 
 impl std::error::Error for GzipError {}
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Inflated {
     pub sha256: Sha256,
     pub inflated_len: u64,
     pub compressed_len: u64,
     /// The inflated bytes, when the caller asked to keep them.
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<KeptBytes>,
+}
+
+/// Inflated bytes kept for the caller. They count against one budget shared by every thread
+/// (see `kept_budget`) until dropped, so parse them and let them go.
+#[derive(Debug)]
+pub struct KeptBytes {
+    bytes: Vec<u8>,
+    _reservation: kept_budget::Reservation,
+}
+
+impl std::ops::Deref for KeptBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl KeptBytes {
+    /// The bytes, no longer counted against the budget.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// What to do with the inflated bytes besides hashing them.
@@ -216,6 +239,10 @@ mod whole {
             return None;
         }
         let _reservation = Reservation::try_new(isize + 1)?;
+        let mut kept_reservation = super::kept_budget::Reservation::default();
+        if matches!(keep, Keep::Bytes { .. }) && !kept_reservation.grow(isize + 1) {
+            return None; // the streaming path says why
+        }
         // One spare byte: a first member longer than ISIZE says (a later member's trailer was
         // read) cannot fit, and falls back.
         let mut output = vec![0u8; isize as usize + 1];
@@ -231,9 +258,48 @@ mod whole {
             compressed_len: input.len() as u64,
             bytes: match keep {
                 Keep::Nothing => None,
-                Keep::Bytes { .. } => Some(output),
+                Keep::Bytes { .. } => Some(super::KeptBytes {
+                    bytes: output,
+                    _reservation: kept_reservation,
+                }),
             },
         }))
+    }
+}
+
+/// Kept bytes on the streaming path (digests) count against one budget for all threads: each
+/// digest is capped, but many hostile digests read at once could otherwise hold the cap many
+/// times over. A digest that finds the budget spent fails as a read error (retried, and never
+/// a verdict on its content), so memory stays bounded whatever the bucket holds.
+pub(crate) mod kept_budget {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub const BUDGET: u64 = 256 * 1024 * 1024;
+    static IN_USE: AtomicU64 = AtomicU64::new(0);
+
+    /// Bytes this reader holds against the budget, returned when it is dropped.
+    #[derive(Debug, Default)]
+    pub struct Reservation(u64);
+
+    impl Reservation {
+        /// Whether `bytes` more fit.
+        pub fn grow(&mut self, bytes: u64) -> bool {
+            let fits = IN_USE
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                    (used + bytes <= BUDGET).then_some(used + bytes)
+                })
+                .is_ok();
+            if fits {
+                self.0 += bytes;
+            }
+            fits
+        }
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            IN_USE.fetch_sub(self.0, Ordering::AcqRel);
+        }
     }
 }
 
@@ -265,6 +331,7 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
         Keep::Bytes { .. } => Some(Vec::new()),
     };
     let mut inflated_len: u64 = 0;
+    let mut kept_reservation = kept_budget::Reservation::default();
     let mut chunk = vec![0u8; CHUNK];
     loop {
         let n = match decoder.read(&mut chunk) {
@@ -285,6 +352,12 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
             if inflated_len > cap {
                 return Err(GzipError::TooLarge { cap });
             }
+            if !kept_reservation.grow(n as u64) {
+                return Err(GzipError::Read(io::Error::other(format!(
+                    "the {} MiB all digests being read may hold at once is in use; try again",
+                    kept_budget::BUDGET >> 20
+                ))));
+            }
             bytes.extend_from_slice(&chunk[..n]);
         }
     }
@@ -301,7 +374,10 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
         sha256: Sha256(hasher.finalize().into()),
         inflated_len,
         compressed_len,
-        bytes: kept,
+        bytes: kept.map(|bytes| KeptBytes {
+            bytes,
+            _reservation: kept_reservation,
+        }),
     })
 }
 
@@ -350,7 +426,7 @@ mod tests {
                 super::Keep::Bytes { cap: 1 << 20 },
             )
             .unwrap();
-            assert_eq!(out.bytes.unwrap(), data);
+            assert_eq!(out.bytes.unwrap().into_vec(), data);
         }
     }
 
@@ -362,7 +438,7 @@ mod tests {
         let out = inflate_and_hash(&gzip(&data)[..], Keep::Bytes { cap: 1 << 20 }).unwrap();
         assert_eq!(out.sha256, Sha256::of(&data));
         assert_eq!(out.inflated_len, data.len() as u64);
-        assert_eq!(out.bytes.unwrap(), data);
+        assert_eq!(out.bytes.unwrap().into_vec(), data);
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl Bundle {
         let bytes = self.objects.get(key).map(Vec::as_slice).unwrap_or_default();
         inflate_and_hash(bytes, Keep::Bytes { cap: u64::MAX })
             .ok()
-            .and_then(|i| i.bytes)
+            .and_then(|i| i.bytes.map(crate::gzip::KeptBytes::into_vec))
             .unwrap_or_default()
     }
 
