@@ -6,13 +6,17 @@
 //! - [`digest`]: digest key names and digest JSON, parsed strictly;
 //! - [`keys`]: CloudTrail public keys and RSA signature verification;
 //! - [`gzip`]: strict single-member gzip inflation with SHA-256, streaming;
-//! - [`store`]: where objects come from (a directory copy; S3 later), behind one trait;
+//! - [`store`]: where objects come from (a directory copy, or S3), behind one trait;
 //! - [`chain`]: the chain walk that decides each digest and which logs to check;
 //! - [`verify`]: the pipeline: discovery, reading, the walk, log checks;
 //! - [`spill`]: per-log state on disk (anonymous temporary files), so memory stays flat;
 //! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
 //! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
+//!
+//! The default `aws` feature adds the AWS SDK: the S3 store, ListPublicKeys and DescribeTrails
+//! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library
+//! verifies directories and bundles.
 
 #[cfg(feature = "aws")]
 pub mod aws;
