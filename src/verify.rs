@@ -122,28 +122,30 @@ fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ 
 }
 
 /// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
-/// down when the prefix is unknown.
+/// down when the prefix is unknown. Each comes with its listing when the search already made it.
 fn awslogs_roots(
     store: &dyn ObjectStore,
     prefix: Option<&str>,
-) -> Result<Vec<String>, ValidateError> {
+) -> Result<Vec<(String, Option<Vec<String>>)>, ValidateError> {
     if let Some(prefix) = prefix {
         let prefix = prefix.trim_matches('/');
-        return Ok(vec![if prefix.is_empty() {
-            "AWSLogs/".to_string()
-        } else {
-            format!("{prefix}/AWSLogs/")
-        }]);
+        return Ok(vec![(
+            if prefix.is_empty() {
+                "AWSLogs/".to_string()
+            } else {
+                format!("{prefix}/AWSLogs/")
+            },
+            None,
+        )]);
     }
     // The usual layout first: `AWSLogs/` at the top of the bucket. The search below would
     // find it at its first level and go no deeper, so this is the same answer one listing
     // sooner.
-    if !store
+    let top = store
         .list_folders("AWSLogs/")
-        .map_err(listing_error("AWSLogs/"))?
-        .is_empty()
-    {
-        return Ok(vec!["AWSLogs/".to_string()]);
+        .map_err(listing_error("AWSLogs/"))?;
+    if !top.is_empty() {
+        return Ok(vec![("AWSLogs/".to_string(), Some(top))]);
     }
     let mut roots = Vec::new();
     let mut frontier = vec![String::new()];
@@ -163,7 +165,7 @@ fn awslogs_roots(
         }
         frontier = next;
     }
-    Ok(roots)
+    Ok(roots.into_iter().map(|root| (root, None)).collect())
 }
 
 /// Every `.../CloudTrail-Digest/REGION/` folder the filter allows.
@@ -172,9 +174,13 @@ fn digest_folders(
     options: &ValidateOptions,
 ) -> Result<Vec<String>, ValidateError> {
     let mut folders = Vec::new();
-    for root in awslogs_roots(store, options.prefix.as_deref())? {
+    for (root, listing) in awslogs_roots(store, options.prefix.as_deref())? {
+        let children = match listing {
+            Some(children) => children,
+            None => store.list_folders(&root).map_err(listing_error(&root))?,
+        };
         let mut account_roots = Vec::new();
-        for child in store.list_folders(&root).map_err(listing_error(&root))? {
+        for child in children {
             let name = child[root.len()..].trim_end_matches('/');
             if is_account_id(name) {
                 account_roots.push((child.clone(), name.to_string()));
