@@ -121,12 +121,15 @@ fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ 
     }
 }
 
+/// An `AWSLogs/` folder, with its subfolders when finding it already listed them.
+type AwsLogsRoot = (String, Option<Vec<String>>);
+
 /// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
-/// down when the prefix is unknown. Each comes with its listing when the search already made it.
+/// down when the prefix is unknown.
 fn awslogs_roots(
     store: &dyn ObjectStore,
     prefix: Option<&str>,
-) -> Result<Vec<(String, Option<Vec<String>>)>, ValidateError> {
+) -> Result<Vec<AwsLogsRoot>, ValidateError> {
     if let Some(prefix) = prefix {
         let prefix = prefix.trim_matches('/');
         return Ok(vec![(
