@@ -176,7 +176,8 @@ fn digest_url(bucket: &str, key: &str) -> String {
 }
 
 /// Decides every digest of one chain. `fetched` may be in any order; log lists are in the
-/// digests (`spilled_logs` is `None`). `log_checks` comes sorted.
+/// digests (`spilled_logs` is `None`; a spilled one is a caller's error and panics).
+/// `log_checks` comes sorted.
 pub fn walk(
     chain: &ChainId,
     bucket: &str,
@@ -202,10 +203,10 @@ pub fn walk(
             Ok(())
         },
     );
+    // Only a digest whose log list was spilled can make this fail: a caller's mistake.
     let mut outcome = match walked {
         Ok(outcome) => outcome,
-        // Not reachable: nothing is spilled and pushing cannot fail.
-        Err(e) => unreachable!("in-memory walk failed: {e}"),
+        Err(e) => panic!("chain::walk is for log lists held in memory ({e}); use walk_streaming"),
     };
     checks.sort_unstable_by(|a, b| {
         (&a.bucket, &a.key, &a.expected).cmp(&(&b.bucket, &b.key, &b.expected))

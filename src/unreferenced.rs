@@ -113,19 +113,9 @@ fn basename(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
 }
 
-/// Lists the folder's logs over its windows; returns unreferenced files and moved logs.
-/// `not_found`: listed logs that were not found, with the hash their digest records.
-pub fn scan(
-    store: &dyn ObjectStore,
-    folder: &LogFolder,
-    not_found: &[LogCheck],
-) -> Result<Findings, StoreError> {
-    let candidates = list_candidates(store, folder)?;
-    resolve(store, folder, candidates, not_found)
-}
-
 /// Lists the folder's logs over its windows: the files no digest lists. Needs only the
-/// chains' windows and listed logs, so it can run while the logs are being checked.
+/// chains' windows and listed logs, so it can run while the logs are being checked; then
+/// [`resolve`] tells moved logs from unreferenced ones.
 pub fn list_candidates(
     store: &dyn ObjectStore,
     folder: &LogFolder,
