@@ -8,9 +8,11 @@
 # 2. moto_server on loopback, the trail uploaded to it (digests with their signature metadata);
 #    bench/tools/delay_proxy.py in front of it adding DELAY_MS (default 50) to every request;
 #    bench/tools/fake_cloudtrail.py answering ListPublicKeys / DescribeTrails.
-# 3. ctverify validate s3://BUCKET --endpoint-url PROXY (RUNS times, default 3; the median
-#    counts) and the AWS CLI v1 (PyPI awscli) validate-logs with AWS_ENDPOINT_URL_S3=PROXY, over
-#    the same range; both must report every file valid. Target: ctverify >= 30x faster.
+# 3. The AWS CLI v1 (PyPI awscli) `cloudtrail validate-logs --trail-arn ARN` and
+#    `ctverify validate --trail-arn ARN` with the same arguments (RUNS times, default 3; the
+#    median counts), both with AWS_ENDPOINT_URL_S3=PROXY, over the same range; both must report
+#    every file valid. Target: ctverify >= 30x faster. Also `ctverify validate s3://BUCKET`,
+#    which is told nothing and searches the bucket, for comparison.
 # 4. The server's own ceiling through the same proxy on the same log objects: wrk (or, without
 #    it, bench/tools/loadgen.py) GETting them at several concurrencies (WRK_CONNS), the best
 #    rate counts. Target: ctverify's object rate >= 0.8 of it.
@@ -134,33 +136,46 @@ LAT_PROXY=$(lat "$PROXY/$BUCKET/$KEY1")
 say "one GET: ${LAT_DIRECT} ms direct, ${LAT_PROXY} ms through the proxy"
 
 # --- ctverify ------------------------------------------------------------------------------
-CT_TIMES=()
-CT_WINDOWS=()
-CT_CPU=()
-for ((r = 1; r <= RUNS; r++)); do
-    say "ctverify run $r/$RUNS"
-    m0=$(moto_cpu)
-    p0=$(proc_cpu "$PROXY_PID")
-    t0=$(now)
-    set +e
-    "${CLIENT_CPUS[@]}" /usr/bin/time -o "$RUN/ctverify-$r.time" -f "%U %S %M" \
-        "$CTVERIFY" validate "s3://$BUCKET" --endpoint-url "$PROXY" --start-time "$START" --end-time "$END" \
-        --no-progress "${EXTRA[@]}" >"$RUN/ctverify-$r.txt" 2>"$RUN/ctverify-$r.err"
-    rc=$?
-    set -e
-    t1=$(now)
-    read -r cu cs crss <"$RUN/ctverify-$r.time"
-    CT_CPU+=("ctverify $(calc "round($cu + $cs, 2)") s (peak RSS $((crss / 1024)) MB), moto_server $(calc "round($(moto_cpu) - $m0, 2)") s, proxy $(calc "round($(proc_cpu "$PROXY_PID") - $p0, 2)") s")
-    grep -q "^$N_LOGS/$N_LOGS log files valid" "$RUN/ctverify-$r.txt" && [ $rc = 0 ] ||
-        { tail -20 "$RUN/ctverify-$r.txt" "$RUN/ctverify-$r.err" >&2; die "ctverify did not report all $N_LOGS logs valid (exit $rc)"; }
-    CT_TIMES+=("$(calc "$t1 - $t0")")
-    CT_WINDOWS+=("$t0 $t1")
-    sleep 1
-done
-# The median run (by time) and its proxy window.
-MEDIAN_IDX=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; s=sorted(range(len(v)), key=v.__getitem__); print(s[len(v)//2])" "${CT_TIMES[@]}")
-CT_TIME=${CT_TIMES[$MEDIAN_IDX]}
-read -r CT_T0 CT_T1 <<<"${CT_WINDOWS[$MEDIAN_IDX]}"
+# Two command lines, RUNS times each (the median counts):
+#   trail:  ctverify validate --trail-arn ARN --start-time --end-time  -- the AWS CLI's own
+#           arguments, so both tools are told the same thing (the trail, hence its account and
+#           home region) and find the bucket with the same DescribeTrails. This is the speed-up.
+#   bucket: ctverify validate s3://BUCKET --endpoint-url PROXY  -- nothing named: ctverify
+#           searches the bucket for every account, region and trail (a few listings more).
+# Sets CT_TIME_<mode>, CT_T0_<mode>, CT_T1_<mode>, CT_TIMES_<mode>, CT_CPU_<mode>.
+ct_runs() {
+    local mode=$1; shift
+    local times=() windows=() cpu=() r m0 p0 t0 t1 rc cu cs crss
+    for ((r = 1; r <= RUNS; r++)); do
+        say "ctverify ($mode) run $r/$RUNS"
+        m0=$(moto_cpu)
+        p0=$(proc_cpu "$PROXY_PID")
+        t0=$(now)
+        set +e
+        "${CLIENT_CPUS[@]}" /usr/bin/time -o "$RUN/ctverify-$mode-$r.time" -f "%U %S %M" \
+            "$CTVERIFY" validate "$@" --start-time "$START" --end-time "$END" \
+            --no-progress "${EXTRA[@]}" >"$RUN/ctverify-$mode-$r.txt" 2>"$RUN/ctverify-$mode-$r.err"
+        rc=$?
+        set -e
+        t1=$(now)
+        read -r cu cs crss <"$RUN/ctverify-$mode-$r.time"
+        cpu+=("ctverify $(calc "round($cu + $cs, 2)") s (peak RSS $((crss / 1024)) MB), moto_server $(calc "round($(moto_cpu) - $m0, 2)") s, proxy $(calc "round($(proc_cpu "$PROXY_PID") - $p0, 2)") s")
+        grep -q "^$N_LOGS/$N_LOGS log files valid" "$RUN/ctverify-$mode-$r.txt" && [ $rc = 0 ] ||
+            { tail -20 "$RUN/ctverify-$mode-$r.txt" "$RUN/ctverify-$mode-$r.err" >&2; die "ctverify ($mode) did not report all $N_LOGS logs valid (exit $rc)"; }
+        times+=("$(calc "$t1 - $t0")")
+        windows+=("$t0 $t1")
+        sleep 1
+    done
+    local median
+    median=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; s=sorted(range(len(v)), key=v.__getitem__); print(s[len(v)//2])" "${times[@]}")
+    printf -v "CT_TIME_$mode" '%s' "${times[$median]}"
+    printf -v "CT_TIMES_$mode" '%s' "$(for t in "${times[@]}"; do fmt "$t" .2f; done | tr '\n' ' ')"
+    printf -v "CT_CPU_$mode" '%s' "${cpu[$median]}"
+    read -r "CT_T0_$mode" "CT_T1_$mode" <<<"${windows[$median]}"
+}
+ct_runs trail --trail-arn "$TRAIL_ARN"
+ct_runs bucket "s3://$BUCKET" --endpoint-url "$PROXY"
+CT_TIME=$CT_TIME_trail
 
 # --- the server's ceiling through the proxy ---------------------------------------------------
 (cd "$TRAIL_DIR" && find AWSLogs -path '*/CloudTrail/*' -name '*.json.gz' | sort | sed "s|^|/$BUCKET/|") >"$RUN/paths.txt"
@@ -216,24 +231,32 @@ echo "aws cli:   $AWSCLI_VERSION"
 echo "trail:     $N_LOGS logs + $N_DIGESTS digests, 1 chain, $(fmt "$(calc "$INFLATED/1e6")" .0f) MB inflated, $(fmt "$(calc "$GZIPPED/1e6")" .0f) MB gzipped; range $START .. $END"
 echo "one GET:   ${LAT_DIRECT} ms direct to moto, ${LAT_PROXY} ms through the proxy; $PIN_NOTE"
 echo
-echo "ctverify runs (s): $(for t in "${CT_TIMES[@]}"; do fmt "$t" .2f; done | tr '\n' ' ')  median $(fmt "$CT_TIME" .2f) s"
-echo "  CPU during the median run ($(fmt "$CT_TIME" .2f) s wall): ${CT_CPU[$MEDIAN_IDX]}"
-python3 "$BENCH/tools/proxy_window.py" "$RUN/proxy.jsonl" "$CT_T0" "$CT_T1"
-python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "$CT_T0" "$CT_T1" --step 0.25
+for mode in trail bucket; do
+    t0_var="CT_T0_$mode"; t1_var="CT_T1_$mode"; time_var="CT_TIME_$mode"; times_var="CT_TIMES_$mode"; cpu_var="CT_CPU_$mode"
+    case $mode in
+        trail) echo "ctverify validate --trail-arn ARN (the AWS CLI's arguments) runs (s): ${!times_var} median $(fmt "${!time_var}" .2f) s" ;;
+        bucket) echo "ctverify validate s3://$BUCKET (nothing named: searches the bucket) runs (s): ${!times_var} median $(fmt "${!time_var}" .2f) s" ;;
+    esac
+    echo "  CPU during the median run ($(fmt "${!time_var}" .2f) s wall): ${!cpu_var}"
+    python3 "$BENCH/tools/proxy_window.py" "$RUN/proxy.jsonl" "${!t0_var}" "${!t1_var}"
+    python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "${!t0_var}" "${!t1_var}" --step 0.25
+done
 echo
 echo "server ceiling through the proxy ($tool, ${WRK_SECONDS}s each, GETs of the $N_LOGS log objects):"
 printf '%s\n' "${CEILING_LINES[@]}"
 echo "  ceiling: $(fmt "$CEILING" .0f) GET/s (at $CEILING_AT connections)"
 echo
 FRACTION=$(calc "$CT_RATE / $CEILING")
-echo "ctverify object rate: $OBJECTS objects / $(fmt "$CT_TIME" .2f) s = $(fmt "$CT_RATE" .0f) objects/s"
+echo "ctverify object rate (--trail-arn): $OBJECTS objects / $(fmt "$CT_TIME" .2f) s = $(fmt "$CT_RATE" .0f) objects/s"
 echo "  = $(fmt "$FRACTION" .2f) of the server's ceiling   (target >= 0.80: $(verdict "$FRACTION" '>=' 0.8))"
+echo "  s3://$BUCKET: $(fmt "$(calc "$OBJECTS / $CT_TIME_bucket")" .0f) objects/s = $(fmt "$(calc "$OBJECTS / $CT_TIME_bucket / $CEILING")" .2f) of the ceiling"
 if [ "${SKIP_AWSCLI:-0}" != 1 ]; then
     python3 "$BENCH/tools/proxy_window.py" "$RUN/proxy.jsonl" "$AWS_T0" "$AWS_T1" | sed 's/^  proxy/  aws cli: proxy/'
     SPEEDUP=$(calc "$AWS_TIME / $CT_TIME")
-    echo "aws cloudtrail validate-logs: $(fmt "$AWS_TIME" .1f) s  ($(fmt "$(calc "$N_LOGS / $AWS_TIME")" .1f) logs/s)"
-    echo "ctverify validate:            $(fmt "$CT_TIME" .2f) s  ($(fmt "$(calc "$N_LOGS / $CT_TIME")" .0f) logs/s)"
+    echo "aws cloudtrail validate-logs:  $(fmt "$AWS_TIME" .1f) s  ($(fmt "$(calc "$N_LOGS / $AWS_TIME")" .1f) logs/s)"
+    echo "ctverify validate --trail-arn: $(fmt "$CT_TIME" .2f) s  ($(fmt "$(calc "$N_LOGS / $CT_TIME")" .0f) logs/s)"
     echo "speed-up: $(fmt "$SPEEDUP" .1f)x   (target >= 30x: $(verdict "$SPEEDUP" '>=' 30))"
+    echo "  ctverify validate s3://$BUCKET: $(fmt "$CT_TIME_bucket" .2f) s, $(fmt "$(calc "$AWS_TIME / $CT_TIME_bucket")" .1f)x"
     echo "  the most any client could reach against this server: $OBJECTS objects at the ceiling's $(fmt "$CEILING" .0f) GET/s = $(fmt "$(calc "$OBJECTS / $CEILING")" .2f) s, i.e. $(fmt "$(calc "$AWS_TIME * $CEILING / $OBJECTS")" .1f)x the AWS CLI"
 else
     echo "(AWS CLI skipped: SKIP_AWSCLI=1)"

@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
 use crate::spill::{CheckSpill, LogListSpill, SpilledChecks};
 use crate::status::{Counts, FileKind, Status};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{ListingRequest, ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::unreferenced::{self, LogFolder};
 
@@ -124,6 +124,81 @@ fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ 
 /// An `AWSLogs/` folder, with its subfolders when finding it already listed them.
 type AwsLogsRoot = (String, Option<Vec<String>>);
 
+/// The `AWSLogs/` folder under a known prefix.
+fn root_under(prefix: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        "AWSLogs/".to_string()
+    } else {
+        format!("{prefix}/AWSLogs/")
+    }
+}
+
+/// The digest folders the filter names outright: each of its accounts, in each of its regions
+/// (or the trail's home region), under the known prefix or the usual top-level `AWSLogs/`.
+/// They are verified while the source is searched for the rest, so that a run for one trail
+/// reads its digests from the first request on, as the AWS CLI does. A guess that does not
+/// exist (an organization's layout, another prefix) is an empty listing and costs nothing
+/// else: the search still finds every folder.
+pub fn named_digest_folders(prefix: Option<&str>, filter: &ChainFilter) -> Vec<String> {
+    let regions: Vec<&String> = if filter.regions.is_empty() {
+        filter.home_region.iter().collect()
+    } else {
+        filter.regions.iter().collect()
+    };
+    let root = root_under(prefix.unwrap_or(""));
+    let mut folders: Vec<String> = filter
+        .accounts
+        .iter()
+        .filter(|account| is_account_id(account))
+        .flat_map(|account| {
+            let root = &root;
+            regions
+                .iter()
+                .filter(|region| is_safe_segment(region))
+                .map(move |region| format!("{root}{account}/CloudTrail-Digest/{region}/"))
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
+}
+
+/// A region name from the command line put in a path: one plain segment.
+fn is_safe_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The listings a run starts with: the digest folders the filter names and the first level of
+/// the search. An S3 store sends them alongside its region lookup (`S3Store::open`), so that
+/// they are not one round trip behind it.
+pub fn first_listings(
+    prefix: Option<&str>,
+    filter: &ChainFilter,
+    range: &RequestedRange,
+) -> Vec<ListingRequest> {
+    let root = root_under(prefix.unwrap_or(""));
+    let mut listings = vec![ListingRequest::folders(&root)];
+    listings.extend(
+        named_digest_folders(prefix, filter)
+            .into_iter()
+            .map(|folder| {
+                let start_after = digest_listing_start(&folder, range);
+                ListingRequest::keys(&folder, start_after.as_deref())
+            }),
+    );
+    listings
+}
+
+/// Where a digest folder's listing starts: keys are `FOLDER/YYYY/MM/DD/NAME`, so the range
+/// maps onto the listing order.
+fn digest_listing_start(folder: &str, range: &RequestedRange) -> Option<String> {
+    range.start.map(|s| format!("{folder}{}", s.date_path()))
+}
+
 /// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
 /// down when the prefix is unknown.
 fn awslogs_roots(
@@ -131,15 +206,7 @@ fn awslogs_roots(
     prefix: Option<&str>,
 ) -> Result<Vec<AwsLogsRoot>, ValidateError> {
     if let Some(prefix) = prefix {
-        let prefix = prefix.trim_matches('/');
-        return Ok(vec![(
-            if prefix.is_empty() {
-                "AWSLogs/".to_string()
-            } else {
-                format!("{prefix}/AWSLogs/")
-            },
-            None,
-        )]);
+        return Ok(vec![(root_under(prefix), None)]);
     }
     // The usual layout first: `AWSLogs/` at the top of the bucket. The search below would
     // find it at its first level and go no deeper, so this is the same answer one listing
@@ -223,11 +290,7 @@ fn list_digests(
 ) -> Result<DigestListing, ValidateError> {
     let mut chains: BTreeMap<ChainId, Vec<(String, DigestKey)>> = BTreeMap::new();
     let mut filtered_out = false;
-    // Keys are `FOLDER/YYYY/MM/DD/NAME`, so the range maps onto the listing order.
-    let start_after = options
-        .range
-        .start
-        .map(|s| format!("{folder}{}", s.date_path()));
+    let start_after = digest_listing_start(folder, &options.range);
     let last_day = options.range.end.date_path();
     store
         .list_keys(folder, start_after.as_deref(), &mut |key| {
@@ -301,7 +364,7 @@ enum Message {
     /// A file whose verdict is final and that the report shows.
     File(FileEntry),
     /// A folder's chains, done.
-    Folder(usize, Vec<ChainWork>),
+    Folder(String, Vec<ChainWork>),
     Failed(ValidateError),
 }
 
@@ -720,37 +783,51 @@ pub fn validate(
         .build()
         .map_err(|e| ValidateError::ThreadPool(e.to_string()))?;
 
-    let folders = digest_folders(store, options)?;
-    if folders.is_empty() {
-        return Err(ValidateError::NoTrail {
-            searched: store.describe(),
-        });
-    }
-
-    // Folders (one account and region each) are verified in parallel; their results come back
-    // over a channel so that the caller's reporting stays on this thread, and are put back in
+    // Folders the filter names are verified from the start, while the source is searched for
+    // the others (one account and region each, verified in parallel). Results come back over
+    // a channel so that the caller's reporting stays on this thread, and are put back in
     // folder order so that reports do not depend on timing.
-    let mut done: Vec<(usize, Vec<ChainResult>)> = Vec::new();
+    let named = named_digest_folders(options.prefix.as_deref(), &options.filter);
+    let mut done: Vec<(String, Vec<ChainResult>)> = Vec::new();
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     std::thread::scope(|scope| {
-        let folders = &folders;
+        let named = &named;
         let pool = &pool;
         scope.spawn(move || {
-            pool.install(|| {
+            let verify_each = |folders: Vec<String>, sender: std::sync::mpsc::Sender<Message>| {
                 folders
-                    .par_iter()
-                    .enumerate()
-                    .for_each_with(sender, |sender, (index, folder)| {
+                    .into_par_iter()
+                    .for_each_with(sender, |sender, folder| {
                         let sink = Sink {
                             sender,
                             verbose: options.verbose,
                         };
-                        let message = match verify_folder(store, keys, options, folder, &sink) {
-                            Ok(works) => Message::Folder(index, works),
+                        let message = match verify_folder(store, keys, options, &folder, &sink) {
+                            Ok(works) => Message::Folder(folder, works),
                             Err(e) => Message::Failed(e),
                         };
                         let _ = sender.send(message);
                     });
+            };
+            pool.install(|| {
+                let searching = sender.clone();
+                rayon::join(
+                    || verify_each(named.clone(), sender),
+                    || match digest_folders(store, options) {
+                        Err(e) => {
+                            let _ = searching.send(Message::Failed(e));
+                        }
+                        Ok(found) if found.is_empty() => {
+                            let _ = searching.send(Message::Failed(ValidateError::NoTrail {
+                                searched: store.describe(),
+                            }));
+                        }
+                        Ok(found) => {
+                            let others = found.into_iter().filter(|f| !named.contains(f));
+                            verify_each(others.collect(), searching);
+                        }
+                    },
+                );
             });
         });
         let mut first_error: Option<ValidateError> = None;
@@ -760,7 +837,7 @@ pub fn validate(
                 Message::Failed(e) => {
                     first_error.get_or_insert(e);
                 }
-                Message::Folder(index, works) => {
+                Message::Folder(folder, works) => {
                     let mut results = Vec::with_capacity(works.len());
                     for work in works {
                         on_decided(Decided::Chain(&work.report));
@@ -769,7 +846,7 @@ pub fn validate(
                             files: work.files,
                         });
                     }
-                    done.push((index, results));
+                    done.push((folder, results));
                 }
             }
         }
@@ -778,7 +855,8 @@ pub fn validate(
             None => Ok(()),
         }
     })?;
-    done.sort_by_key(|(index, _)| *index);
+    // Folder paths sort as the search finds them: roots, then accounts, then regions.
+    done.sort_by(|(a, _), (b, _)| a.cmp(b));
     Ok(Validation {
         chains: done.into_iter().flat_map(|(_, results)| results).collect(),
     })
@@ -891,4 +969,80 @@ fn walk_chain(
 
 fn spill_error(e: std::io::Error) -> ValidateError {
     ValidateError::Spill(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(accounts: &[&str], regions: &[&str], home: Option<&str>) -> ChainFilter {
+        ChainFilter {
+            accounts: accounts.iter().map(|s| s.to_string()).collect(),
+            regions: regions.iter().map(|s| s.to_string()).collect(),
+            trails: Vec::new(),
+            home_region: home.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn named_folders_come_from_accounts_and_regions_or_the_home_region() {
+        assert_eq!(
+            named_digest_folders(None, &filter(&["111122223333"], &[], Some("us-east-1"))),
+            ["AWSLogs/111122223333/CloudTrail-Digest/us-east-1/"]
+        );
+        assert_eq!(
+            named_digest_folders(
+                Some("/team/logs/"),
+                &filter(
+                    &["111122223333", "444455556666"],
+                    &["eu-west-1", "eu-west-1"],
+                    Some("us-east-1")
+                )
+            ),
+            [
+                "team/logs/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/",
+                "team/logs/AWSLogs/444455556666/CloudTrail-Digest/eu-west-1/",
+            ]
+        );
+        // Nothing named, nothing guessed: the search alone decides.
+        assert!(named_digest_folders(None, &filter(&[], &["us-east-1"], None)).is_empty());
+        assert!(named_digest_folders(None, &filter(&["111122223333"], &[], None)).is_empty());
+    }
+
+    #[test]
+    fn names_that_are_not_one_path_segment_are_not_put_in_a_path() {
+        let folders = named_digest_folders(
+            None,
+            &filter(
+                &["111122223333", "../../x", "1111222233334"],
+                &["us-east-1", "../eu-west-1", "a/b", ""],
+                None,
+            ),
+        );
+        assert_eq!(
+            folders,
+            ["AWSLogs/111122223333/CloudTrail-Digest/us-east-1/"]
+        );
+    }
+
+    #[test]
+    fn the_first_listings_are_the_search_root_and_each_named_folder_from_the_range_start() {
+        let range = RequestedRange {
+            start: Some(UtcTime::parse_user("2024-03-01T05:00:00Z").unwrap()),
+            end: UtcTime::parse_user("2024-03-02T00:00:00Z").unwrap(),
+        };
+        let listings = first_listings(
+            None,
+            &filter(&["111122223333"], &[], Some("us-east-1")),
+            &range,
+        );
+        let folder = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/";
+        assert_eq!(
+            listings,
+            [
+                ListingRequest::folders("AWSLogs/"),
+                ListingRequest::keys(folder, Some(&format!("{folder}2024/03/01"))),
+            ]
+        );
+    }
 }

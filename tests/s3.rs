@@ -526,3 +526,135 @@ fn backfill_digests_get_the_key_in_force_when_they_were_generated() {
         "{bodies:?}"
     );
 }
+
+/// The listing requests in moto's access log from `from` on: `GET /BUCKET?list-type=2...`.
+fn listings_since(moto: &Moto, from: usize) -> Vec<String> {
+    moto.requests()[from..]
+        .iter()
+        .filter_map(|line| line.split('"').nth(1))
+        .filter(|request| request.contains("list-type=2"))
+        .map(|request| request.replace("%2F", "/"))
+        .collect()
+}
+
+#[test]
+fn a_named_trail_is_read_from_its_digest_folder_while_the_bucket_is_searched() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/sample");
+    moto.upload(&dir, "ctverify-sample-trail");
+    let cloudtrail = FakeCloudTrail::start(sample_key_answers());
+    let mut env = aws_env(Some(&cloudtrail.endpoint()));
+    env.push(("AWS_ENDPOINT_URL_S3".into(), moto.endpoint()));
+    let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events";
+    let range = [
+        "--start-time",
+        "2024-03-01T00:00:00Z",
+        "--end-time",
+        "2024-03-02T00:00:00Z",
+    ];
+
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = moto.requests().len();
+    let mut args = vec!["validate", "--trail-arn", arn, "--format", "json"];
+    args.extend(range);
+    let named = run(&args, &env);
+    assert_eq!(named.code, 0, "{}{}", named.stdout, named.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let listings = listings_since(&moto, before);
+
+    // The home region's digest folder (the ARN names account and region) is listed, and
+    // listings sent early, alongside the bucket's region lookup, are used, not sent again.
+    let home_folder = "prefix=AWSLogs/111122223333/CloudTrail-Digest/us-east-1/&";
+    assert_eq!(
+        listings.iter().filter(|l| l.contains(home_folder)).count(),
+        1,
+        "{listings:#?}"
+    );
+    // ...before the search has even found the account's regions.
+    let position = |needle: &str| {
+        listings
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no listing of {needle}: {listings:#?}"))
+    };
+    assert!(
+        position(home_folder) < position("prefix=AWSLogs/111122223333/CloudTrail-Digest/ "),
+        "{listings:#?}"
+    );
+    let mut distinct = listings.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        listings.len(),
+        "a listing sent twice: {listings:#?}"
+    );
+
+    // The search still finds the trail's other region, and the verdicts are those of a run
+    // that names nothing but the trail.
+    let mut args = vec![
+        "validate",
+        "s3://ctverify-sample-trail",
+        "--trail",
+        "management-events",
+        "--format",
+        "json",
+    ];
+    args.extend(range);
+    let searched = run(&args, &env);
+    assert_eq!(searched.code, 0, "{}{}", searched.stdout, searched.stderr);
+    let named_doc = comparable_json(&named.stdout);
+    assert_eq!(named_doc, comparable_json(&searched.stdout));
+    let regions: Vec<&str> = named_doc["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+}
+
+#[test]
+fn a_named_account_inside_an_organization_folder_is_still_found() {
+    let moto = Moto::start();
+    let dir = repo().join("vectors/cases/organization");
+    let bucket = bundle_bucket(&dir);
+    moto.upload(&dir, &bucket);
+    let keys = keys_file(&dir);
+    let source = format!("s3://{bucket}");
+    let base = [
+        "validate",
+        source.as_str(),
+        "--endpoint-url",
+        &moto.endpoint(),
+        "--public-keys",
+        &keys,
+        "--format",
+        "json",
+    ];
+    let everything = run(&base, &aws_env(None));
+    // `AWSLogs/222222222222/...`, the folder the options name, does not exist: the member's
+    // chain lives under `AWSLogs/o-a1b2c3d4e5/222222222222/`.
+    let mut args = base.to_vec();
+    args.extend(["--account-id", "222222222222", "--region", "us-east-1"]);
+    let named = run(&args, &aws_env(None));
+    assert_eq!(named.code, everything.code, "{}", named.stderr);
+    let everything = comparable_json(&everything.stdout);
+    let named = comparable_json(&named.stdout);
+    let member_chains: Vec<&Value> = everything["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["account_id"] == "222222222222")
+        .collect();
+    assert_eq!(member_chains.len(), 1);
+    assert_eq!(
+        named["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        member_chains
+    );
+    assert_eq!(named["chains"][0]["organization_id"], "o-a1b2c3d4e5");
+}

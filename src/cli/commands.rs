@@ -143,8 +143,8 @@ pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
             let aws = Aws::load(4)
                 .map(Arc::new)
                 .map_err(|e| CliError::usage(e.to_string()))?;
-            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone()).map_err(
-                |e| match e {
+            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone(), &[])
+                .map_err(|e| match e {
                     StoreError::NotFound => {
                         CliError::usage(format!("bucket {bucket} does not exist"))
                     }
@@ -152,8 +152,7 @@ pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
                         message: format!("cannot read {}: {other}", args.source),
                         exit_code: EXIT_INCOMPLETE,
                     },
-                },
-            )?;
+                })?;
             let keys: Box<dyn KeySource> = if args.public_keys.is_empty() {
                 let now = UtcTime::now();
                 Box::new(OnlineKeys::new(aws, now, now))

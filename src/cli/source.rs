@@ -12,7 +12,7 @@ use crate::store::dir::DirStore;
 use crate::store::s3::S3Store;
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
-use crate::verify::{ChainFilter, ValidateOptions};
+use crate::verify::{self, ChainFilter, ValidateOptions};
 
 use super::{parse_time, read_key_file, CliError, TrailArn, ValidateArgs, EXIT_INCOMPLETE};
 
@@ -85,7 +85,7 @@ pub(super) fn prepare(args: &ValidateArgs) -> Result<Prepared, CliError> {
         }
     }
 
-    let opened = open_source(args, trail_arn.as_ref(), range)?;
+    let opened = open_source(args, trail_arn.as_ref(), &filter, range)?;
     let (source, bucket, bucket_from, prefix) = (
         opened.source,
         opened.bucket,
@@ -179,6 +179,7 @@ pub(super) fn fixed_keys(paths: &[PathBuf]) -> Result<Box<dyn KeySource>, CliErr
 fn open_source(
     args: &ValidateArgs,
     trail_arn: Option<&TrailArn>,
+    filter: &ChainFilter,
     range: RequestedRange,
 ) -> Result<OpenedSource, CliError> {
     let s3_target = match (&args.source, &args.s3_bucket) {
@@ -210,7 +211,16 @@ fn open_source(
             ));
         }
         let aws = load_aws(args)?;
-        return open_s3(args, aws, source, bucket, prefix, bucket_from, range);
+        return open_s3(
+            args,
+            aws,
+            source,
+            bucket,
+            prefix,
+            bucket_from,
+            filter,
+            range,
+        );
     }
 
     let Some(source) = args.source.clone() else {
@@ -237,6 +247,7 @@ fn open_source(
             trail.bucket,
             prefix,
             BucketOrigin::Source,
+            filter,
             range,
         );
     };
@@ -312,16 +323,23 @@ fn open_s3(
     bucket: String,
     prefix: Option<String>,
     bucket_from: BucketOrigin,
+    filter: &ChainFilter,
     range: RequestedRange,
 ) -> Result<OpenedSource, CliError> {
-    let store =
-        S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone()).map_err(|e| match e {
-            StoreError::NotFound => CliError::usage(format!("bucket {bucket} does not exist")),
-            other => CliError {
-                message: format!("cannot read {source}: {other}"),
-                exit_code: EXIT_INCOMPLETE,
-            },
-        })?;
+    let first_listings = verify::first_listings(prefix.as_deref(), filter, &range);
+    let store = S3Store::open(
+        aws.clone(),
+        &bucket,
+        args.endpoint_url.clone(),
+        &first_listings,
+    )
+    .map_err(|e| match e {
+        StoreError::NotFound => CliError::usage(format!("bucket {bucket} does not exist")),
+        other => CliError {
+            message: format!("cannot read {source}: {other}"),
+            exit_code: EXIT_INCOMPLETE,
+        },
+    })?;
     let keys: Box<dyn KeySource> = if args.public_keys.is_empty() {
         let start = range.start.unwrap_or(UtcTime::from_unix(EARLIEST_KEYS));
         Box::new(OnlineKeys::new(aws, start, range.end))

@@ -46,6 +46,34 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// One listing, named ahead of time so that a store can send it early (see
+/// [`crate::verify::first_listings`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListingRequest {
+    pub prefix: String,
+    /// `/` ([`ObjectStore::list_folders`]) or none ([`ObjectStore::list_keys`]).
+    pub folders_only: bool,
+    pub start_after: Option<String>,
+}
+
+impl ListingRequest {
+    pub fn folders(prefix: &str) -> ListingRequest {
+        ListingRequest {
+            prefix: prefix.to_string(),
+            folders_only: true,
+            start_after: None,
+        }
+    }
+
+    pub fn keys(prefix: &str, start_after: Option<&str>) -> ListingRequest {
+        ListingRequest {
+            prefix: prefix.to_string(),
+            folders_only: false,
+            start_after: start_after.map(str::to_string),
+        }
+    }
+}
+
 /// A read-only view of one bucket. Keys are S3 keys; listings are in S3's order (bytewise).
 pub trait ObjectStore: Send + Sync {
     /// The bucket this store stands for.

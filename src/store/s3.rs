@@ -14,7 +14,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
 use tokio_util::io::SyncIoBridge;
 
-use super::{Metadata, Object, ObjectStore, StoreError};
+use super::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
 use crate::aws::{describe_error, Aws};
 
 pub struct S3Store {
@@ -22,6 +22,8 @@ pub struct S3Store {
     bucket: String,
     endpoint_url: Option<String>,
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    /// First pages of listings sent while the bucket's region was looked up, each used once.
+    early_pages: Mutex<HashMap<ListingRequest, ListPage>>,
 }
 
 /// Whether an endpoint other than AWS's is configured (the option or `AWS_ENDPOINT_URL_S3` /
@@ -32,21 +34,56 @@ fn custom_endpoint(endpoint_url: &Option<String>) -> bool {
         || std::env::var_os("AWS_ENDPOINT_URL").is_some()
 }
 
+type ListPage = aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+
 impl S3Store {
     /// Opens `bucket`, finding its region. Fails (a configuration error) when the bucket
-    /// cannot be reached at all.
+    /// cannot be reached at all. `first_listings` are sent alongside the region lookup, with a
+    /// client in the configured region: when that is the bucket's region, their first pages
+    /// are kept for the first `list_folders`/`list_keys` that asks for them, and the run does
+    /// not wait one round trip for the lookup before its first listing.
     pub fn open(
         aws: Arc<Aws>,
         bucket: &str,
         endpoint_url: Option<String>,
+        first_listings: &[ListingRequest],
     ) -> Result<S3Store, StoreError> {
         let store = S3Store {
             aws,
             bucket: bucket.to_string(),
             endpoint_url,
             clients: Mutex::new(HashMap::new()),
+            early_pages: Mutex::new(HashMap::new()),
         };
-        store.client(bucket)?;
+        let guess = store.build_client(None);
+        let (region, pages) = store.aws.runtime.block_on(async {
+            let sent: Vec<_> = first_listings
+                .iter()
+                .map(|request| {
+                    let page = list_request(&guess, bucket, request, None).send();
+                    (request.clone(), tokio::spawn(page))
+                })
+                .collect();
+            let region = store.bucket_region(bucket).await;
+            let mut pages = Vec::new();
+            for (request, page) in sent {
+                if let Ok(Ok(page)) = page.await {
+                    pages.push((request, page));
+                }
+            }
+            (region, pages)
+        });
+        let region = region?;
+        let client = store.build_client(region);
+        if client.config().region() == guess.config().region() {
+            let mut early = store.early_pages.lock().unwrap_or_else(|p| p.into_inner());
+            early.extend(pages);
+        }
+        store
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.to_string(), client);
         Ok(store)
     }
 
@@ -73,42 +110,40 @@ impl S3Store {
     }
 
     /// The bucket's region: HeadBucket's `x-amz-bucket-region`, else GetBucketLocation.
-    fn bucket_region(&self, bucket: &str) -> Result<Option<String>, StoreError> {
+    async fn bucket_region(&self, bucket: &str) -> Result<Option<String>, StoreError> {
         let probe = self.build_client(None);
-        self.aws.runtime.block_on(async {
-            match probe.head_bucket().bucket(bucket).send().await {
-                Ok(out) => {
-                    if let Some(region) = out.bucket_region() {
-                        return Ok(Some(region.to_string()));
-                    }
-                }
-                Err(e) => {
-                    // A 301 from the wrong region still names the right one in its headers.
-                    if let Some(region) = e
-                        .raw_response()
-                        .and_then(|r| r.headers().get("x-amz-bucket-region"))
-                    {
-                        return Ok(Some(region.to_string()));
-                    }
-                    let status = e.raw_response().map(|r| r.status().as_u16());
-                    if status == Some(404) {
-                        return Err(StoreError::NotFound);
-                    }
+        match probe.head_bucket().bucket(bucket).send().await {
+            Ok(out) => {
+                if let Some(region) = out.bucket_region() {
+                    return Ok(Some(region.to_string()));
                 }
             }
-            match probe.get_bucket_location().bucket(bucket).send().await {
-                Ok(out) => Ok(Some(match out.location_constraint() {
-                    None => "us-east-1".to_string(),
-                    Some(BucketLocationConstraint::Eu) => "eu-west-1".to_string(),
-                    Some(c) if c.as_str().is_empty() => "us-east-1".to_string(),
-                    Some(c) => c.as_str().to_string(),
-                })),
-                Err(e) => Err(StoreError::Read(format!(
-                    "cannot find the region of bucket {bucket}: {}",
-                    describe_error(&e)
-                ))),
+            Err(e) => {
+                // A 301 from the wrong region still names the right one in its headers.
+                if let Some(region) = e
+                    .raw_response()
+                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                {
+                    return Ok(Some(region.to_string()));
+                }
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                if status == Some(404) {
+                    return Err(StoreError::NotFound);
+                }
             }
-        })
+        }
+        match probe.get_bucket_location().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(match out.location_constraint() {
+                None => "us-east-1".to_string(),
+                Some(BucketLocationConstraint::Eu) => "eu-west-1".to_string(),
+                Some(c) if c.as_str().is_empty() => "us-east-1".to_string(),
+                Some(c) => c.as_str().to_string(),
+            })),
+            Err(e) => Err(StoreError::Read(format!(
+                "cannot find the region of bucket {bucket}: {}",
+                describe_error(&e)
+            ))),
+        }
     }
 
     fn client(&self, bucket: &str) -> Result<aws_sdk_s3::Client, StoreError> {
@@ -116,7 +151,7 @@ impl S3Store {
         if let Some(client) = clients.get(bucket) {
             return Ok(client.clone());
         }
-        let region = self.bucket_region(bucket)?;
+        let region = self.aws.runtime.block_on(self.bucket_region(bucket))?;
         let client = self.build_client(region);
         clients.insert(bucket.to_string(), client.clone());
         Ok(client)
@@ -124,27 +159,52 @@ impl S3Store {
 
     fn list_page(
         &self,
-        prefix: &str,
-        delimiter: Option<&str>,
-        start_after: Option<&str>,
+        request: &ListingRequest,
         token: Option<String>,
-    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, StoreError> {
+    ) -> Result<ListPage, StoreError> {
+        if token.is_none() {
+            let early = self
+                .early_pages
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(request);
+            if let Some(page) = early {
+                return Ok(page);
+            }
+        }
         let client = self.client(&self.bucket)?;
-        self.aws.runtime.block_on(async {
-            client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_string))
-                .set_start_after(start_after.map(str::to_string))
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::Read(format!("ListObjectsV2 {prefix:?}: {}", describe_error(&e)))
-                })
-        })
+        self.aws
+            .runtime
+            .block_on(list_request(&client, &self.bucket, request, token).send())
+            .map_err(|e| {
+                StoreError::Read(format!(
+                    "ListObjectsV2 {:?}: {}",
+                    request.prefix,
+                    describe_error(&e)
+                ))
+            })
     }
+}
+
+/// ListObjectsV2 for `request`; the start-after applies to the first page only, the token
+/// carries on from there.
+fn list_request(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    request: &ListingRequest,
+    token: Option<String>,
+) -> aws_sdk_s3::operation::list_objects_v2::builders::ListObjectsV2FluentBuilder {
+    let start_after = match token {
+        None => request.start_after.clone(),
+        Some(_) => None,
+    };
+    client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&request.prefix)
+        .set_delimiter(request.folders_only.then(|| "/".to_string()))
+        .set_start_after(start_after)
+        .set_continuation_token(token)
 }
 
 impl ObjectStore for S3Store {
@@ -157,10 +217,11 @@ impl ObjectStore for S3Store {
     }
 
     fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let request = ListingRequest::folders(prefix);
         let mut folders = Vec::new();
         let mut token = None;
         loop {
-            let page = self.list_page(prefix, Some("/"), None, token)?;
+            let page = self.list_page(&request, token)?;
             folders.extend(
                 page.common_prefixes()
                     .iter()
@@ -181,12 +242,10 @@ impl ObjectStore for S3Store {
         start_after: Option<&str>,
         visit: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(), StoreError> {
+        let request = ListingRequest::keys(prefix, start_after);
         let mut token = None;
         loop {
-            // start-after only applies to the first request; the token carries on from there.
-            let first = token.is_none();
-            let page =
-                self.list_page(prefix, None, if first { start_after } else { None }, token)?;
+            let page = self.list_page(&request, token)?;
             for object in page.contents() {
                 if let Some(key) = object.key() {
                     if !visit(key) {
