@@ -214,10 +214,12 @@ fn open_source(
         return open_s3(
             args,
             aws,
-            source,
-            bucket,
-            prefix,
-            bucket_from,
+            S3Target {
+                source,
+                bucket,
+                prefix,
+                bucket_from,
+            },
             filter,
             range,
         );
@@ -239,14 +241,15 @@ fn open_source(
                 exit_code: EXIT_INCOMPLETE,
             })?;
         let prefix = args.s3_prefix.clone().or(Some(trail.prefix.clone()));
-        let source = format!("s3://{}", trail.bucket);
         return open_s3(
             args,
             aws,
-            source,
-            trail.bucket,
-            prefix,
-            BucketOrigin::Source,
+            S3Target {
+                source: format!("s3://{}", trail.bucket),
+                bucket: trail.bucket,
+                prefix,
+                bucket_from: BucketOrigin::Source,
+            },
             filter,
             range,
         );
@@ -316,16 +319,27 @@ fn open_source(
     })
 }
 
-fn open_s3(
-    args: &ValidateArgs,
-    aws: Arc<Aws>,
+/// An S3 source: as given, the bucket and prefix it names, and where the bucket came from.
+struct S3Target {
     source: String,
     bucket: String,
     prefix: Option<String>,
     bucket_from: BucketOrigin,
+}
+
+fn open_s3(
+    args: &ValidateArgs,
+    aws: Arc<Aws>,
+    target: S3Target,
     filter: &ChainFilter,
     range: RequestedRange,
 ) -> Result<OpenedSource, CliError> {
+    let S3Target {
+        source,
+        bucket,
+        prefix,
+        bucket_from,
+    } = target;
     let first_listings = verify::first_listings(prefix.as_deref(), filter, &range);
     let store = S3Store::open(
         aws.clone(),
