@@ -38,10 +38,11 @@ type ListPage = aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 
 impl S3Store {
     /// Opens `bucket`, finding its region. Fails (a configuration error) when the bucket
-    /// cannot be reached at all. `first_listings` are sent alongside the region lookup, with a
-    /// client in the configured region: when that is the bucket's region, their first pages
-    /// are kept for the first `list_folders`/`list_keys` that asks for them, and the run does
-    /// not wait one round trip for the lookup before its first listing.
+    /// cannot be reached at all. `first_listings` are sent at once with a client in the
+    /// configured region: one that answers proves the bucket is there and in that region (S3
+    /// refuses a request sent to the wrong region), so the run starts without a region lookup
+    /// and with their first pages in hand, kept for the first `list_folders`/`list_keys` that
+    /// asks. Otherwise the region is looked up (HeadBucket, else GetBucketLocation).
     pub fn open(
         aws: Arc<Aws>,
         bucket: &str,
@@ -56,7 +57,7 @@ impl S3Store {
             early_pages: Mutex::new(HashMap::new()),
         };
         let guess = store.build_client(None);
-        let (region, pages) = store.aws.runtime.block_on(async {
+        let pages = store.aws.runtime.block_on(async {
             let sent: Vec<_> = first_listings
                 .iter()
                 .map(|request| {
@@ -64,21 +65,25 @@ impl S3Store {
                     (request.clone(), tokio::spawn(page))
                 })
                 .collect();
-            let region = store.bucket_region(bucket).await;
             let mut pages = Vec::new();
             for (request, page) in sent {
                 if let Ok(Ok(page)) = page.await {
                     pages.push((request, page));
                 }
             }
-            (region, pages)
+            pages
         });
-        let region = region?;
-        let client = store.build_client(region);
-        if client.config().region() == guess.config().region() {
-            let mut early = store.early_pages.lock().unwrap_or_else(|p| p.into_inner());
-            early.extend(pages);
-        }
+        let client = if pages.is_empty() {
+            let region = store.aws.runtime.block_on(store.bucket_region(bucket))?;
+            store.build_client(region)
+        } else {
+            store
+                .early_pages
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(pages);
+            guess
+        };
         store
             .clients
             .lock()
