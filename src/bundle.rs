@@ -115,7 +115,7 @@ pub fn read_signatures(
         if entry_bucket != bucket {
             continue;
         }
-        let mut metadata = Metadata::new();
+        let mut metadata = Vec::new();
         for (name, value) in fields {
             let name = name.to_ascii_lowercase();
             let name = name
@@ -127,9 +127,12 @@ pub fn read_signatures(
                 serde_json::Value::Null => continue,
                 other => other.to_string(),
             };
-            metadata.insert(name, value);
+            metadata.push((name, value));
         }
-        by_key.insert(key.to_string(), metadata);
+        by_key.insert(
+            key.to_string(),
+            Metadata::new(metadata.into_iter().collect()),
+        );
     }
     Ok(by_key)
 }

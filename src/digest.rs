@@ -218,8 +218,20 @@ pub struct PreviousDigest {
     pub object: String,
     pub hash: Sha256,
     pub signature: Signature,
-    /// The signature exactly as written: it is part of this digest's signed message.
-    pub signature_text: String,
+    /// The signature as written, when that is not the lowercase hex of `signature` (the text
+    /// is part of this digest's signed message). Usually `None`: thousands of digests are held
+    /// at once during a walk, and the text would double what the signature costs.
+    signature_as_written: Option<String>,
+}
+
+impl PreviousDigest {
+    /// The signature exactly as written.
+    pub fn signature_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.signature_as_written {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(self.signature.to_hex()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,14 +358,17 @@ impl Digest {
                         format!("{algorithm:?} is not {HASH_ALGORITHM}"),
                     ));
                 }
+                let signature = Signature::parse_hex(&signature_text)
+                    .map_err(|e| field_error("previousDigestSignature", e))?;
+                let signature_as_written =
+                    (signature.to_hex() != signature_text).then_some(signature_text);
                 Some(PreviousDigest {
                     bucket: non_empty("previousDigestS3Bucket", bucket)?,
                     object: non_empty("previousDigestS3Object", object)?,
                     hash: Sha256::parse_hex(&hash)
                         .map_err(|e| field_error("previousDigestHashValue", e))?,
-                    signature: Signature::parse_hex(&signature_text)
-                        .map_err(|e| field_error("previousDigestSignature", e))?,
-                    signature_text,
+                    signature,
+                    signature_as_written,
                 })
             }
             _ => {
@@ -409,7 +424,10 @@ impl Digest {
             &self.bucket,
             &self.object,
             own_hash,
-            self.previous.as_ref().map(|p| p.signature_text.as_str()),
+            self.previous
+                .as_ref()
+                .map(|p| p.signature_text())
+                .as_deref(),
         )
     }
 }
@@ -504,6 +522,22 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_previous_signature_is_signed_exactly_as_written() {
+        let hash = "ab".repeat(32);
+        for written in ["0a1b".repeat(128), "0A1B".repeat(128), "0a1B".repeat(128)] {
+            let previous = format!(
+                r#""previousDigestS3Bucket":"b","previousDigestS3Object":"p","previousDigestHashValue":"{hash}","previousDigestHashAlgorithm":"SHA-256","previousDigestSignature":"{written}","#
+            );
+            let digest = Digest::parse(sample_json(&previous).as_bytes()).unwrap();
+            let link = digest.previous.as_ref().unwrap();
+            assert_eq!(link.signature.0, [0x0a, 0x1b].repeat(128));
+            assert_eq!(link.signature_text(), written);
+            let message = digest.signed_message(&Sha256([7; 32]));
+            assert!(message.ends_with(&format!("\n{written}")), "{message}");
+        }
     }
 
     #[test]

@@ -287,7 +287,7 @@ fn corrupt(bytes: &[u8], corruption: &Corruption) -> Vec<u8> {
 }
 
 fn metadata(world: &World, own: &Variant, choice: &SignatureChoice) -> Metadata {
-    let mut m = Metadata::new();
+    let mut m = ctverify::store::MetadataMap::default();
     match choice {
         SignatureChoice::Own => {
             m.insert("signature".into(), own.signature_hex.clone());
@@ -309,7 +309,7 @@ fn metadata(world: &World, own: &Variant, choice: &SignatureChoice) -> Metadata 
             m.insert("signature-algorithm".into(), "SHA1withRSA".into());
         }
     }
-    m
+    Metadata::new(m)
 }
 
 fn target_index(i: usize, target: u8) -> usize {

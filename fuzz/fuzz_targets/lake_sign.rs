@@ -80,7 +80,7 @@ impl ObjectStore for MemoryStore {
         let bytes = self.objects.get(key).ok_or(StoreError::NotFound)?;
         Ok(Object {
             body: Box::new(Cursor::new(bytes.clone())),
-            metadata: Metadata::new(),
+            metadata: Metadata::default(),
         })
     }
 }

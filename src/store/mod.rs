@@ -5,13 +5,57 @@ pub mod dir;
 #[cfg(feature = "aws")]
 pub mod s3;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 /// S3 user metadata of an object (`signature`, `signature-algorithm`,
-/// `backfill-generation-timestamp` for digests), keys lowercase.
-pub type Metadata = BTreeMap<String, String>;
+/// `backfill-generation-timestamp` for digests), keys lowercase. Shared: a bundle holds every
+/// digest's metadata, and each digest read keeps its own until its chain is walked.
+pub type Metadata = Arc<MetadataMap>;
+
+/// Metadata names and values, sorted by name. A handful of entries: a sorted vector, because
+/// one `BTreeMap` node is about a kilobyte, which thousands of digests held at once feel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataMap(Vec<(String, String)>);
+
+impl MetadataMap {
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|at| &self.0[at].1)
+    }
+
+    /// Sets `name` (replacing its value if present).
+    pub fn insert(&mut self, name: String, value: String) {
+        match self.0.binary_search_by(|(n, _)| n.cmp(&name)) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(n, v)| (n, v))
+    }
+}
+
+impl FromIterator<(String, String)> for MetadataMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> Self {
+        let mut map = MetadataMap::default();
+        for (name, value) in entries {
+            map.insert(name, value);
+        }
+        map.0.shrink_to_fit();
+        map
+    }
+}
+
+impl serde::Serialize for MetadataMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
 
 /// An object's body as a stream, so that a log of any size is never held whole in memory.
 pub struct Object {
@@ -113,4 +157,31 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_maps_find_replace_and_serialize_as_a_sorted_object() {
+        let mut map: MetadataMap = [
+            (
+                "signature-algorithm".to_string(),
+                "SHA256withRSA".to_string(),
+            ),
+            ("signature".to_string(), "ab".to_string()),
+            ("backfill-generation-timestamp".to_string(), "t".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(map.get("signature").map(String::as_str), Some("ab"));
+        assert_eq!(map.get("signatur"), None);
+        map.insert("signature".into(), "cd".into());
+        assert_eq!(map.get("signature").map(String::as_str), Some("cd"));
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            r#"{"backfill-generation-timestamp":"t","signature":"cd","signature-algorithm":"SHA256withRSA"}"#
+        );
+    }
 }

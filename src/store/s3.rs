@@ -289,9 +289,11 @@ impl ObjectStore for S3Store {
         let metadata: Metadata = output
             .metadata()
             .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect()
+                Metadata::new(
+                    m.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                        .collect(),
+                )
             })
             .unwrap_or_default();
         let reader = output.body.into_async_read();
