@@ -140,6 +140,25 @@ pub struct ChainOutcome {
     pub listed_logs: LogKeySet,
 }
 
+/// Digests by (bucket, key), held as the SHA-256 of the pair (see [`LogKeySet`]): a walk
+/// holds one entry per digest of its chain, and the strings are already in the nodes.
+#[derive(Default)]
+struct NodeIndex(HashMap<[u8; 32], usize>);
+
+impl NodeIndex {
+    fn id(bucket: &str, key: &str) -> [u8; 32] {
+        LogKeySet::fingerprint(&[bucket.as_bytes(), key.as_bytes()])
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> Option<usize> {
+        self.0.get(&Self::id(bucket, key)).copied()
+    }
+
+    fn contains(&self, bucket: &str, key: &str) -> bool {
+        self.0.contains_key(&Self::id(bucket, key))
+    }
+}
+
 /// How many missing digests we are willing to infer in one hole; beyond this the hole is
 /// reported as one missing digest plus a detail saying how long the hole is.
 const MAX_INFERRED_MISSING: i64 = 10_000;
@@ -251,19 +270,25 @@ pub fn walk_streaming(
     let mut report = ChainReport::new(bucket, chain);
     let mut entries: Vec<FileEntry> = Vec::new();
 
-    let by_key: HashMap<(String, String), usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| ((n.bucket.clone(), n.key.clone()), i))
-        .collect();
+    let by_key = NodeIndex(
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (NodeIndex::id(&n.bucket, &n.key), i))
+            .collect(),
+    );
     // A digest found away from where its own fields put it still answers for its original key.
-    let mut by_claim: HashMap<(String, String), usize> = HashMap::new();
+    let mut by_claim = NodeIndex::default();
     for (i, node) in nodes.iter().enumerate() {
         if let Some(parsed) = node.parsed() {
             let d = &parsed.digest;
-            let claim = (d.bucket.clone(), d.object.clone());
-            if claim != (node.bucket.clone(), node.key.clone()) && !by_key.contains_key(&claim) {
-                by_claim.entry(claim).or_insert(i);
+            let claimed_elsewhere =
+                (d.bucket.as_str(), d.object.as_str()) != (node.bucket.as_str(), node.key.as_str());
+            if claimed_elsewhere && !by_key.contains(&d.bucket, &d.object) {
+                by_claim
+                    .0
+                    .entry(NodeIndex::id(&d.bucket, &d.object))
+                    .or_insert(i);
             }
         }
     }
@@ -276,11 +301,9 @@ pub fn walk_streaming(
         let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else {
             continue;
         };
-        let pointer = (previous.bucket.clone(), previous.object.clone());
         let target = by_key
-            .get(&pointer)
-            .or_else(|| by_claim.get(&pointer))
-            .copied();
+            .get(&previous.bucket, &previous.object)
+            .or_else(|| by_claim.get(&previous.bucket, &previous.object));
         match target {
             Some(t) if nodes[t].end_time() >= nodes[i].end_time() || t == i => {
                 link_notes.insert(
@@ -334,7 +357,7 @@ pub fn walk_streaming(
                 if let Some(moved_from) = decision
                     .moved_from
                     .as_ref()
-                    .filter(|k| !by_key.contains_key(&(node.bucket.clone(), (*k).clone())))
+                    .filter(|k| !by_key.contains(&node.bucket, k))
                 {
                     entry.key = moved_from.clone();
                     entry.moved_to = Some(node.key.clone());
@@ -418,7 +441,7 @@ pub fn walk_streaming(
                     .any(|n| near(n.end_time()) || near(n.name.end_time));
                 let key = chain.digest_key(expected_end);
                 if present
-                    || by_key.contains_key(&(prev_bucket.clone(), key.clone()))
+                    || by_key.contains(&prev_bucket, &key)
                     || !reported_missing.insert((prev_bucket.clone(), key.clone()))
                 {
                     continue;
