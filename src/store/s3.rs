@@ -1,7 +1,8 @@
 //! A bucket read through the AWS SDK for Rust: ListObjectsV2 and GetObject only.
 //!
-//! Each bucket is read with a client in the bucket's own region (found with HeadBucket, or
-//! GetBucketLocation), so that chains pointing into another bucket can be followed. Bodies are
+//! Each bucket is read with a client in the bucket's own region (the configured one when the
+//! first listings succeed there, else found with HeadBucket or GetBucketLocation), so that
+//! chains pointing into another bucket can be followed. Bodies are
 //! streamed: the SDK's byte stream is bridged to `std::io::Read` for the strict gzip reader, so
 //! a log is never held whole in memory.
 
@@ -22,7 +23,7 @@ pub struct S3Store {
     bucket: String,
     endpoint_url: Option<String>,
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
-    /// First pages of listings sent while the bucket's region was looked up, each used once.
+    /// First pages of the listings sent as the store opened, each handed out once.
     early_pages: Mutex<HashMap<ListingRequest, ListPage>>,
 }
 
