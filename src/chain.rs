@@ -596,20 +596,23 @@ pub fn walk_streaming(
             )),
             None => {
                 // An unreadable digest's window runs from the next older digest's end to its
-                // successor's start, when both are known.
+                // successor's start. Without a successor (the newest digest read) it ends at
+                // the end time its key names; without an older one it starts an hour before
+                // that (a digest covers an hour). Logs delivered then are `unverified`, not
+                // left out of the report. Too wide a window cannot hide a planted file: a
+                // verified window always decides first.
+                let named_end = node.name.end_time;
                 let end = node
                     .successor
                     .and_then(|s| nodes[s].parsed())
-                    .map(|p| p.digest.start_time);
+                    .map_or(named_end, |p| p.digest.start_time);
                 let start = nodes
                     .iter()
                     .skip(i + 1)
                     .find(|n| n.parsed().is_some())
-                    .map(Node::end_time);
-                if let (Some(start), Some(end)) = (start, end) {
-                    if start < end {
-                        unverifiable_windows.push((TimeRange { start, end }, url));
-                    }
+                    .map_or(named_end.plus_seconds(-3600), Node::end_time);
+                if start < end {
+                    unverifiable_windows.push((TimeRange { start, end }, url));
                 }
             }
         }
