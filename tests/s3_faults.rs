@@ -589,8 +589,11 @@ fn listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
             &["json", "jsonl"],
         ),
         (
-            "bucket probe (HeadBucket, GetBucketLocation) always 500",
+            // A first listing that answers proves the bucket's region, so the probe only runs
+            // when it fails too.
+            "first listing and bucket probe (HeadBucket, GetBucketLocation) always 500",
             vec![
+                Rule::listing(Fault::Status(500), "prefix=AWSLogs/"),
                 Rule::new(Fault::Status(500)).method("HEAD"),
                 Rule::get(Fault::Status(500), "?location"),
             ],
