@@ -17,11 +17,15 @@ fuzz_target!(|data: &[u8]| {
         match &digest.previous {
             None => assert!(message.ends_with("\nnull")),
             Some(previous) => {
-                // Signed as written, whether or not it is kept as text.
-                let raw: serde_json::Value = serde_json::from_slice(data).expect("parsed, so JSON");
-                let written = raw["previousDigestSignature"].as_str().expect("a string");
-                assert_eq!(previous.signature_text(), written);
-                assert!(message.ends_with(&format!("\n{written}")));
+                let text = previous.signature_text();
+                assert!(message.ends_with(&format!("\n{text}")));
+                // Signed as written, whether or not it is kept as text. (serde_json's `Value`
+                // refuses some input the digest parser accepts, such as a lone surrogate
+                // escape in a field it skips: then there is nothing to compare with.)
+                if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(data) {
+                    let written = raw["previousDigestSignature"].as_str().expect("a string");
+                    assert_eq!(text, written);
+                }
             }
         }
         assert!(digest.start_time <= digest.end_time);
