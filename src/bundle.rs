@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::Sha256;
+use crate::spill::{DigestSpill, DigestSpillReader};
 use crate::store::Metadata;
 
 pub const BUNDLE_DIR: &str = ".ctverify";
@@ -97,42 +99,216 @@ pub fn read_signatures(
     path: &Path,
     bucket: &str,
 ) -> Result<HashMap<String, Metadata>, BundleError> {
-    let bytes = read(path)?;
-    let raw: HashMap<String, HashMap<String, serde_json::Value>> =
-        serde_json::from_slice(&bytes).map_err(|e| BundleError::Json {
+    let mut by_key = HashMap::new();
+    for_each_entry(path, bucket, &mut |key, metadata| {
+        by_key.insert(key.to_string(), metadata);
+        Ok(())
+    })?;
+    Ok(by_key)
+}
+
+/// Every entry of `bucket` in a signatures file, parsed, one at a time: the file is read as a
+/// stream, never whole (it holds about 750 bytes a digest).
+fn for_each_entry(
+    path: &Path,
+    bucket: &str,
+    on_entry: &mut dyn FnMut(&str, Metadata) -> std::io::Result<()>,
+) -> Result<(), BundleError> {
+    let file = std::fs::File::open(path).map_err(|error| BundleError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let mut entries = Entries {
+        path,
+        bucket,
+        on_entry,
+        failure: None,
+    };
+    let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    let parsed =
+        serde::de::Deserializer::deserialize_map(&mut json, &mut entries).and_then(|()| json.end());
+    match (entries.failure, parsed) {
+        (Some(failure), _) => Err(failure),
+        (None, Err(e)) if e.is_io() => Err(BundleError::Read {
+            path: path.to_path_buf(),
+            error: e.into(),
+        }),
+        (None, Err(e)) => Err(BundleError::Json {
             path: path.to_path_buf(),
             error: e.to_string(),
-        })?;
-    let mut by_key = HashMap::new();
-    for (bucket_key, fields) in raw {
-        let Some((entry_bucket, key)) = bucket_key.split_once('/') else {
-            return Err(BundleError::Entry {
-                path: path.to_path_buf(),
-                entry: bucket_key,
-                problem: "expected BUCKET/KEY".into(),
-            });
-        };
-        if entry_bucket != bucket {
-            continue;
-        }
-        let mut metadata = Vec::new();
-        for (name, value) in fields {
-            let name = name.to_ascii_lowercase();
-            let name = name
-                .strip_prefix("x-amz-meta-")
-                .unwrap_or(&name)
-                .to_string();
-            let value = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => continue,
-                other => other.to_string(),
-            };
-            metadata.push((name, value));
-        }
-        by_key.insert(
-            key.to_string(),
-            Metadata::new(metadata.into_iter().collect()),
-        );
+        }),
+        (None, Ok(())) => Ok(()),
     }
-    Ok(by_key)
+}
+
+/// Visits the entries of a signatures file as they are parsed.
+struct Entries<'a> {
+    path: &'a Path,
+    bucket: &'a str,
+    on_entry: &'a mut dyn FnMut(&str, Metadata) -> std::io::Result<()>,
+    /// What went wrong, when it is more than the JSON's syntax.
+    failure: Option<BundleError>,
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Entries<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of BUCKET/KEY: {metadata}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        while let Some(bucket_key) = map.next_key::<String>()? {
+            let fields: HashMap<String, serde_json::Value> = map.next_value()?;
+            let Some((entry_bucket, key)) = bucket_key.split_once('/') else {
+                self.failure = Some(BundleError::Entry {
+                    path: self.path.to_path_buf(),
+                    entry: bucket_key,
+                    problem: "expected BUCKET/KEY".into(),
+                });
+                return Err(A::Error::custom("bad entry"));
+            };
+            if entry_bucket != self.bucket {
+                continue;
+            }
+            if let Err(error) = (self.on_entry)(key, metadata_of(fields)) {
+                self.failure = Some(BundleError::Read {
+                    path: self.path.to_path_buf(),
+                    error,
+                });
+                return Err(A::Error::custom("entry not kept"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One entry's fields as metadata.
+fn metadata_of(fields: HashMap<String, serde_json::Value>) -> Metadata {
+    let mut metadata = Vec::new();
+    for (name, value) in fields {
+        let name = name.to_ascii_lowercase();
+        let name = name
+            .strip_prefix("x-amz-meta-")
+            .unwrap_or(&name)
+            .to_string();
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => continue,
+            other => other.to_string(),
+        };
+        metadata.push((name, value));
+    }
+    Metadata::new(metadata.into_iter().collect())
+}
+
+/// A signatures file indexed for a directory store: every entry is parsed once and put in a
+/// spill file, and only an index is held (about 50 bytes a digest, where the parsed metadata
+/// is about 1 KB). An entry is read back when its digest is read.
+#[derive(Default)]
+pub struct SignatureIndex {
+    spill: Option<DigestSpillReader>,
+    /// SHA-256 of the key -> the entry's id in the spill.
+    entries: HashMap<[u8; 32], u64>,
+}
+
+impl fmt::Debug for SignatureIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignatureIndex({} entries)", self.entries.len())
+    }
+}
+
+impl SignatureIndex {
+    pub fn open(path: &Path, bucket: &str) -> Result<SignatureIndex, BundleError> {
+        let spill_error = |error| BundleError::Read {
+            path: std::env::temp_dir(),
+            error,
+        };
+        let spill = DigestSpill::new().map_err(spill_error)?;
+        let mut entries = HashMap::new();
+        for_each_entry(path, bucket, &mut |key, metadata| {
+            let id = spill.append(&[], &metadata)?;
+            entries.insert(Sha256::of(key.as_bytes()).0, id);
+            Ok(())
+        })?;
+        Ok(SignatureIndex {
+            spill: Some(spill.into_reader().map_err(spill_error)?),
+            entries,
+        })
+    }
+
+    /// The metadata of `key`: empty when the file has no entry for it. Fails only when the
+    /// spill file cannot be read back.
+    pub fn get(&self, key: &str) -> std::io::Result<Metadata> {
+        match (&self.spill, self.entries.get(&Sha256::of(key.as_bytes()).0)) {
+            (Some(spill), Some(&id)) => Ok(spill.read(id)?.1),
+            _ => Ok(Metadata::default()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signatures_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn the_index_reads_back_each_entry_of_its_bucket() {
+        let signature = "ab".repeat(256);
+        let file = signatures_file(&format!(
+            r#"{{"b/d/1.json.gz": {{"X-Amz-Meta-Signature": "{signature}", "signature-algorithm": "SHA256withRSA"}},
+                "other/d/1.json.gz": {{"signature": "00"}},
+                "b/d/2.json.gz": {{"signature": null, "count": 2}}}}"#
+        ));
+        let index = SignatureIndex::open(file.path(), "b").unwrap();
+        assert_eq!(index.len(), 2);
+        let first = index.get("d/1.json.gz").unwrap();
+        assert_eq!(first.get("signature"), Some(&signature));
+        assert_eq!(
+            first.get("signature-algorithm").map(String::as_str),
+            Some("SHA256withRSA")
+        );
+        let second = index.get("d/2.json.gz").unwrap();
+        assert_eq!(second.get("signature"), None);
+        assert_eq!(second.get("count").map(String::as_str), Some("2"));
+        assert!(index.get("d/3.json.gz").unwrap().iter().next().is_none());
+        // The same file read whole says the same.
+        let whole = read_signatures(file.path(), "b").unwrap();
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole["d/1.json.gz"], first);
+    }
+
+    #[test]
+    fn a_bad_signatures_file_is_refused_with_what_is_wrong() {
+        let no_bucket = signatures_file(r#"{"no-slash": {"signature": "00"}}"#);
+        let err = SignatureIndex::open(no_bucket.path(), "b").unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Entry { entry, .. } if entry == "no-slash"),
+            "{err}"
+        );
+        let not_json = signatures_file(r#"{"b/k": {"signature": "00"}"#);
+        let err = SignatureIndex::open(not_json.path(), "b").unwrap_err();
+        assert!(matches!(err, BundleError::Json { .. }), "{err}");
+        let trailing = signatures_file(r#"{} []"#);
+        assert!(SignatureIndex::open(trailing.path(), "b").is_err());
+        let missing = std::path::Path::new("/nonexistent/metadata.json");
+        assert!(matches!(
+            SignatureIndex::open(missing, "b"),
+            Err(BundleError::Read { .. })
+        ));
+    }
 }

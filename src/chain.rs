@@ -14,11 +14,10 @@ use std::sync::Arc;
 
 use sha2::Digest as _;
 
-use crate::digest::{ChainId, Digest, DigestKey, LogFileRecord};
+use crate::digest::{ChainId, Digest, DigestKey};
 use crate::hash::{Sha256, Signature};
 use crate::keys::KeyRing;
 use crate::report::{ChainReport, FileEntry, RequestedRange, TimeRange};
-use crate::spill::SpillRef;
 use crate::status::{FileKind, Status};
 use crate::store::Metadata;
 use crate::time::UtcTime;
@@ -30,13 +29,44 @@ pub struct ParsedDigest {
     /// SHA-256 of the uncompressed bytes.
     pub sha256: Sha256,
     pub metadata: Metadata,
-    /// Where the log list went when it is not in `digest.log_files` (see [`crate::spill`]).
-    pub spilled_logs: Option<SpillRef>,
+}
+
+/// What a walk keeps of a parsed digest while it decides the chain: its times and where it
+/// points. A year of hourly digests is held at once, so the rest (log list, signatures,
+/// metadata) is loaded again, through the walk's loader, when the digest's turn comes.
+#[derive(Debug, Clone)]
+pub struct DigestHead {
+    pub start_time: UtcTime,
+    pub end_time: UtcTime,
+    /// Where its own fields say it belongs, when that is not where it was read.
+    claimed_at: Option<PairId>,
+    /// Where `previousDigestS3Bucket`/`previousDigestS3Object` point.
+    previous_at: Option<PairId>,
+    /// What the loader is given to load the whole digest again.
+    pub stored: u64,
+}
+
+impl DigestHead {
+    /// The head of `parsed`, read at (`bucket`, `key`).
+    pub fn of(parsed: &ParsedDigest, bucket: &str, key: &str, stored: u64) -> DigestHead {
+        let d = &parsed.digest;
+        let claimed_elsewhere = (d.bucket.as_str(), d.object.as_str()) != (bucket, key);
+        DigestHead {
+            start_time: d.start_time,
+            end_time: d.end_time,
+            claimed_at: claimed_elsewhere.then(|| PairId::of(&d.bucket, &d.object)),
+            previous_at: d
+                .previous
+                .as_ref()
+                .map(|p| PairId::of(&p.bucket, &p.object)),
+            stored,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
-pub enum FetchOutcome {
-    Parsed(Box<ParsedDigest>),
+pub enum FetchOutcome<P = Box<ParsedDigest>> {
+    Parsed(P),
     /// Could not be read or parsed: the status (`invalid_format`, `error`, ...) and why.
     Failed {
         status: Status,
@@ -44,13 +74,16 @@ pub enum FetchOutcome {
     },
 }
 
+/// A digest as fetched: parsed in full for [`walk`], or only its [`DigestHead`] for
+/// [`walk_streaming`].
 #[derive(Debug, Clone)]
-pub struct FetchedDigest {
+pub struct FetchedDigest<P = Box<ParsedDigest>> {
     /// Where it was read: the source's bucket, or another one the chain led into.
     pub bucket: String,
     pub key: String,
-    pub name: DigestKey,
-    pub outcome: FetchOutcome,
+    /// The end time its key names (the chain is the walk's; only the time is kept).
+    pub named_end: UtcTime,
+    pub outcome: FetchOutcome<P>,
 }
 
 /// A log file to inflate and hash against what an authentic digest recorded. One per log of
@@ -63,16 +96,28 @@ pub struct LogCheck {
     pub digest_key: Arc<str>,
 }
 
-/// A set of (bucket, key) pairs held as the SHA-256 of the pair: 32 bytes a log however long
-/// its key, so that knowing every listed log of a long range stays cheap. Collisions would need
-/// a SHA-256 collision; the encoding is unambiguous because bucket names cannot hold `\n`.
-#[derive(Debug, Clone, Default)]
-pub struct LogKeySet(HashSet<[u8; 32]>);
+/// A (bucket, key) pair held as the first 128 bits of the SHA-256 of the pair: 16 bytes
+/// however long the key, so that knowing every digest of a chain and every listed log of a
+/// long range stays cheap. The encoding is unambiguous because bucket names cannot hold `\n`.
+/// 128 bits suffice: the names are CloudTrail's, so making a planted key share a listed log's
+/// id is a second preimage (2^128 work), and two of a billion names sharing one by chance has
+/// odds of about 10^-21.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PairId([u8; 16]);
 
-impl LogKeySet {
+impl PairId {
+    pub fn of(bucket: &str, key: &str) -> PairId {
+        Self::of_parts(&[bucket.as_bytes(), key.as_bytes()])
+    }
+
+    /// A log with the hash a digest records for it.
+    fn with_hash(bucket: &str, key: &str, hash: &Sha256) -> PairId {
+        Self::of_parts(&[bucket.as_bytes(), key.as_bytes(), &hash.0])
+    }
+
     /// Parts joined by `\n`: unambiguous when only the first part is free of `\n` (a bucket
     /// name) and the last, if more than two, has a fixed length.
-    fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+    fn of_parts(parts: &[&[u8]]) -> PairId {
         let mut hasher = sha2::Sha256::new();
         for (i, part) in parts.iter().enumerate() {
             if i > 0 {
@@ -80,34 +125,74 @@ impl LogKeySet {
             }
             hasher.update(part);
         }
-        hasher.finalize().into()
+        let hash: [u8; 32] = hasher.finalize().into();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash[..16]);
+        PairId(id)
     }
+}
 
+/// The first 8 bytes of a hash a log was checked against: enough to tell the hashes of
+/// authentic digests apart, since CloudTrail, not whoever planted a file, chose them.
+type HashTag = [u8; 8];
+
+/// A set of (bucket, key) pairs, each held as its [`PairId`]. For the logs of a walk, it also
+/// says whether an authentic digest lists the log, and with which hash: one map where there
+/// would be three sets (listed, checked, and checked with that hash), about 26 bytes a log.
+#[derive(Debug, Clone, Default)]
+pub struct LogKeySet(HashMap<PairId, Option<HashTag>>);
+
+impl LogKeySet {
     /// Whether the pair was new.
     pub fn insert(&mut self, bucket: &str, key: &str) -> bool {
-        self.0
-            .insert(Self::fingerprint(&[bucket.as_bytes(), key.as_bytes()]))
+        match self.0.entry(PairId::of(bucket, key)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(None);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(_) => false,
+        }
     }
 
     pub fn contains(&self, bucket: &str, key: &str) -> bool {
-        self.0
-            .contains(&Self::fingerprint(&[bucket.as_bytes(), key.as_bytes()]))
+        self.0.contains_key(&PairId::of(bucket, key))
     }
 
-    /// A log with the hash a digest records for it: whether it was new.
-    fn insert_with_hash(&mut self, bucket: &str, key: &str, hash: &Sha256) -> bool {
-        self.0.insert(Self::fingerprint(&[
-            bucket.as_bytes(),
-            key.as_bytes(),
-            &hash.0,
-        ]))
+    /// A log an authentic digest lists with `hash`: whether the log was not yet to be checked
+    /// against that hash. `other_hashes` holds the rare logs listed with a second hash.
+    fn insert_checked(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        hash: &Sha256,
+        other_hashes: &mut HashSet<PairId>,
+    ) -> bool {
+        let mut tag: HashTag = [0; 8];
+        tag.copy_from_slice(&hash.0[..8]);
+        let seen = self.0.entry(PairId::of(bucket, key)).or_insert(None);
+        match seen {
+            None => {
+                *seen = Some(tag);
+                true
+            }
+            Some(first) if *first == tag => false,
+            Some(_) => other_hashes.insert(PairId::with_hash(bucket, key, hash)),
+        }
+    }
+
+    /// Whether an authentic digest lists the log.
+    fn is_checked(&self, bucket: &str, key: &str) -> bool {
+        matches!(self.0.get(&PairId::of(bucket, key)), Some(Some(_)))
     }
 
     pub fn extend(&mut self, other: LogKeySet) {
         if self.0.is_empty() {
             self.0 = other.0;
         } else {
-            self.0.extend(other.0);
+            for (id, tag) in other.0 {
+                let seen = self.0.entry(id).or_insert(None);
+                *seen = seen.or(tag);
+            }
         }
     }
 
@@ -140,22 +225,29 @@ pub struct ChainOutcome {
     pub listed_logs: LogKeySet,
 }
 
-/// Digests by (bucket, key), held as the SHA-256 of the pair (see [`LogKeySet`]): a walk
-/// holds one entry per digest of its chain, and the strings are already in the nodes.
+/// Where [`walk_streaming`] hands what it decides, as it decides it.
+pub trait WalkSink {
+    /// A digest's verdict (valid ones included), or a digest found missing. Final.
+    fn digest(&mut self, entry: FileEntry);
+    /// A log to read and hash against an authentic digest.
+    fn log_check(&mut self, check: LogCheck) -> std::io::Result<()>;
+}
+
+/// What [`walk`] collects.
 #[derive(Default)]
-struct NodeIndex(HashMap<[u8; 32], usize>);
+struct Collected {
+    digests: Vec<FileEntry>,
+    checks: Vec<LogCheck>,
+}
 
-impl NodeIndex {
-    fn id(bucket: &str, key: &str) -> [u8; 32] {
-        LogKeySet::fingerprint(&[bucket.as_bytes(), key.as_bytes()])
+impl WalkSink for Collected {
+    fn digest(&mut self, entry: FileEntry) {
+        self.digests.push(entry);
     }
 
-    fn get(&self, bucket: &str, key: &str) -> Option<usize> {
-        self.0.get(&Self::id(bucket, key)).copied()
-    }
-
-    fn contains(&self, bucket: &str, key: &str) -> bool {
-        self.0.contains_key(&Self::id(bucket, key))
+    fn log_check(&mut self, check: LogCheck) -> std::io::Result<()> {
+        self.checks.push(check);
+        Ok(())
     }
 }
 
@@ -163,13 +255,23 @@ impl NodeIndex {
 /// reported as one missing digest plus a detail saying how long the hole is.
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
+/// Why a digest's `previousDigestS3Object` is not followed.
+#[derive(Clone, Copy)]
+enum LinkNote {
+    NotOlder,
+    AlreadyNamed,
+}
+
 struct Node {
     bucket: String,
     key: String,
-    name: DigestKey,
-    outcome: FetchOutcome,
+    named_end: UtcTime,
+    outcome: FetchOutcome<DigestHead>,
     /// Index of the digest whose `previousDigestS3Object` names this one.
     successor: Option<usize>,
+    /// Index of the digest this one names so.
+    predecessor: Option<usize>,
+    link_note: Option<LinkNote>,
     /// The signature verified: its content is what CloudTrail wrote.
     authentic: bool,
     /// Not failed: authentic, or merely unsigned. Its pointers are followed.
@@ -177,26 +279,30 @@ struct Node {
 }
 
 impl Node {
-    fn parsed(&self) -> Option<&ParsedDigest> {
+    fn head(&self) -> Option<&DigestHead> {
         match &self.outcome {
-            FetchOutcome::Parsed(parsed) => Some(parsed),
+            FetchOutcome::Parsed(head) => Some(head),
             FetchOutcome::Failed { .. } => None,
         }
     }
 
     fn end_time(&self) -> UtcTime {
-        self.parsed()
-            .map_or(self.name.end_time, |p| p.digest.end_time)
+        self.head().map_or(self.named_end, |h| h.end_time)
     }
+}
+
+/// A digest's verdict, counted and handed over.
+fn emit_digest(report: &mut ChainReport, sink: &mut dyn WalkSink, entry: FileEntry) {
+    report.digests.add(entry.status);
+    sink.digest(entry);
 }
 
 fn digest_url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
-/// Decides every digest of one chain. `fetched` may be in any order; log lists are in the
-/// digests (`spilled_logs` is `None`; a spilled one is a caller's error and panics).
-/// `log_checks` comes sorted.
+/// Decides every digest of one chain. `fetched` may be in any order. `log_checks` comes
+/// sorted.
 pub fn walk(
     chain: &ChainId,
     bucket: &str,
@@ -204,150 +310,146 @@ pub fn walk(
     fetched: Vec<FetchedDigest>,
     keys: Result<&KeyRing, &str>,
 ) -> ChainOutcome {
-    let mut checks = Vec::new();
-    let in_memory = |_: &SpillRef| -> std::io::Result<Vec<LogFileRecord>> {
-        Err(std::io::Error::other(
-            "log list spilled, but no spill to read",
-        ))
+    let mut parsed: Vec<ParsedDigest> = Vec::new();
+    let heads: Vec<FetchedDigest<DigestHead>> = fetched
+        .into_iter()
+        .map(|f| FetchedDigest {
+            outcome: match f.outcome {
+                FetchOutcome::Parsed(p) => {
+                    let head = DigestHead::of(&p, &f.bucket, &f.key, parsed.len() as u64);
+                    parsed.push(*p);
+                    FetchOutcome::Parsed(head)
+                }
+                FetchOutcome::Failed { status, detail } => FetchOutcome::Failed { status, detail },
+            },
+            bucket: f.bucket,
+            key: f.key,
+            named_end: f.named_end,
+        })
+        .collect();
+    let load = |stored: u64| -> std::io::Result<ParsedDigest> {
+        parsed
+            .get(stored as usize)
+            .cloned()
+            .ok_or_else(|| std::io::Error::other("no such digest"))
     };
-    let walked = walk_streaming(
-        chain,
-        bucket,
-        range,
-        fetched,
-        keys,
-        &in_memory,
-        &mut |check| {
-            checks.push(check);
-            Ok(())
-        },
-    );
-    // Only a digest whose log list was spilled can make this fail: a caller's mistake.
+    let mut collected = Collected::default();
+    let walked = walk_streaming(chain, bucket, range, heads, keys, &load, &mut collected);
+    // Only the loader or `on_check` can fail, and neither does here.
     let mut outcome = match walked {
         Ok(outcome) => outcome,
-        Err(e) => panic!("chain::walk is for log lists held in memory ({e}); use walk_streaming"),
+        Err(e) => panic!("chain::walk cannot fail to load a digest it holds: {e}"),
     };
+    let mut checks = collected.checks;
     checks.sort_unstable_by(|a, b| {
         (&a.bucket, &a.key, &a.expected).cmp(&(&b.bucket, &b.key, &b.expected))
     });
     outcome.log_checks = checks;
+    outcome.digests = collected.digests;
     outcome
 }
 
-/// [`walk`], with log lists read back through `spilled` and the log checks handed to
-/// `on_check` as they are decided (newest digest first) instead of collected: the memory it
-/// needs does not grow with the number of logs beyond a few bytes each. Fails only when
-/// `spilled` or `on_check` does (local I/O).
+/// [`walk`], holding only each digest's [`DigestHead`]: the whole digest is loaded through
+/// `load` (given [`DigestHead::stored`]) when it is decided, and its verdict and log checks
+/// are handed to `sink` then (newest digest first) instead of collected. The outcome's
+/// `digests` and `log_checks` are empty. Fails only when `load` or the sink does (local I/O).
 pub fn walk_streaming(
     chain: &ChainId,
     bucket: &str,
     range: &RequestedRange,
-    fetched: Vec<FetchedDigest>,
+    fetched: Vec<FetchedDigest<DigestHead>>,
     keys: Result<&KeyRing, &str>,
-    spilled: &dyn Fn(&SpillRef) -> std::io::Result<Vec<LogFileRecord>>,
-    on_check: &mut dyn FnMut(LogCheck) -> std::io::Result<()>,
+    load: &dyn Fn(u64) -> std::io::Result<ParsedDigest>,
+    sink: &mut dyn WalkSink,
 ) -> std::io::Result<ChainOutcome> {
     let mut nodes: Vec<Node> = fetched
         .into_iter()
         .map(|f| Node {
             bucket: f.bucket,
             key: f.key,
-            name: f.name,
+            named_end: f.named_end,
             outcome: f.outcome,
             successor: None,
+            predecessor: None,
+            link_note: None,
             authentic: false,
             trusted: false,
         })
         .collect();
     // Newest first; the key breaks ties so that the order never depends on listing order.
     nodes.sort_by(|a, b| {
-        b.name
-            .end_time
-            .cmp(&a.name.end_time)
+        b.named_end
+            .cmp(&a.named_end)
             .then_with(|| b.key.cmp(&a.key))
     });
+    let load_node = |node: &Node| -> std::io::Result<Option<ParsedDigest>> {
+        node.head().map(|h| load(h.stored)).transpose()
+    };
 
     let mut report = ChainReport::new(bucket, chain);
-    let mut entries: Vec<FileEntry> = Vec::new();
 
-    let by_key = NodeIndex(
-        nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (NodeIndex::id(&n.bucket, &n.key), i))
-            .collect(),
-    );
+    let by_key: HashMap<PairId, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (PairId::of(&n.bucket, &n.key), i))
+        .collect();
     // A digest found away from where its own fields put it still answers for its original key.
-    let mut by_claim = NodeIndex::default();
+    let mut by_claim: HashMap<PairId, usize> = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        if let Some(parsed) = node.parsed() {
-            let d = &parsed.digest;
-            let claimed_elsewhere =
-                (d.bucket.as_str(), d.object.as_str()) != (node.bucket.as_str(), node.key.as_str());
-            if claimed_elsewhere && !by_key.contains(&d.bucket, &d.object) {
-                by_claim
-                    .0
-                    .entry(NodeIndex::id(&d.bucket, &d.object))
-                    .or_insert(i);
+        if let Some(claimed) = node.head().and_then(|h| h.claimed_at) {
+            if !by_key.contains_key(&claimed) {
+                by_claim.entry(claimed).or_insert(i);
             }
         }
     }
 
     // Links: successor -> predecessor, only ever to an older digest, so a pointer loop cannot
     // make the walk go round.
-    let mut missing_links: Vec<(usize, String, String)> = Vec::new(); // (successor, bucket, key)
-    let mut link_notes: HashMap<usize, String> = HashMap::new();
+    let mut missing_links: Vec<usize> = Vec::new(); // successors whose predecessor is absent
     for i in 0..nodes.len() {
-        let Some(previous) = nodes[i].parsed().and_then(|p| p.digest.previous.clone()) else {
+        let Some(previous_at) = nodes[i].head().and_then(|h| h.previous_at) else {
             continue;
         };
         let target = by_key
-            .get(&previous.bucket, &previous.object)
-            .or_else(|| by_claim.get(&previous.bucket, &previous.object));
+            .get(&previous_at)
+            .or_else(|| by_claim.get(&previous_at))
+            .copied();
         match target {
             Some(t) if nodes[t].end_time() >= nodes[i].end_time() || t == i => {
-                link_notes.insert(
-                    i,
-                    format!(
-                        "previousDigestS3Object names {} which is not older",
-                        previous.object
-                    ),
-                );
+                nodes[i].link_note = Some(LinkNote::NotOlder);
             }
             Some(t) => {
                 if nodes[t].successor.is_none() {
                     nodes[t].successor = Some(i);
+                    nodes[i].predecessor = Some(t);
                 } else {
-                    link_notes.insert(
-                        i,
-                        format!(
-                            "another digest already names {} as its predecessor",
-                            previous.object
-                        ),
-                    );
+                    nodes[i].link_note = Some(LinkNote::AlreadyNamed);
                 }
             }
-            None => missing_links.push((i, previous.bucket.clone(), previous.object.clone())),
+            None => missing_links.push(i),
         }
     }
 
-    // Authenticity, newest to oldest: a successor is always decided before its predecessor.
-    for i in 0..nodes.len() {
-        let successor = nodes[i].successor.filter(|s| nodes[*s].authentic);
-        let successor_link = successor.and_then(|s| {
-            let prev = nodes[s].parsed()?.digest.previous.clone()?;
-            Some((
-                digest_url(&nodes[s].bucket, &nodes[s].key),
-                prev.hash,
-                prev.signature,
-            ))
-        });
-        let node = &nodes[i];
+    // Each digest, newest to oldest: a successor is always decided before its predecessor,
+    // and hands it what it recorded of it. Then the digest's logs, checked against it if it
+    // is authentic (unverified otherwise): each digest's log list is handed over as it is
+    // loaded, so the lists and the checks built from them are never all held at once.
+    let mut links_to: HashMap<usize, (String, Sha256, Signature)> = HashMap::new();
+    let mut verified_windows = Vec::new();
+    let mut listed_logs = LogKeySet::default();
+    let mut found: Option<TimeRange> = None;
+    let mut log_check_count = 0usize;
+    let mut other_hashes: HashSet<PairId> = HashSet::new();
+    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let successor_link = links_to.remove(&i);
+        let loaded = load_node(node)?;
         let mut entry = FileEntry::new(FileKind::Digest, &node.bucket, &node.key, Status::Valid);
         entry.backfill = chain.backfill;
-        let (status, detail, authentic) = match &node.outcome {
-            FetchOutcome::Failed { status, detail } => (*status, Some(detail.clone()), false),
-            FetchOutcome::Parsed(parsed) => {
+        let (status, detail, authentic) = match (&node.outcome, &loaded) {
+            (FetchOutcome::Failed { status, detail }, _) => (*status, Some(detail.clone()), false),
+            (FetchOutcome::Parsed(_), None) => unreachable!("a parsed digest is loaded"),
+            (FetchOutcome::Parsed(_), Some(parsed)) => {
                 let decision = decide(node, parsed, successor_link, chain, keys);
                 if decision.authentic {
                     report.note_key(&parsed.digest.fingerprint);
@@ -357,7 +459,7 @@ pub fn walk_streaming(
                 if let Some(moved_from) = decision
                     .moved_from
                     .as_ref()
-                    .filter(|k| !by_key.contains(&node.bucket, k))
+                    .filter(|k| !by_key.contains_key(&PairId::of(&node.bucket, k)))
                 {
                     entry.key = moved_from.clone();
                     entry.moved_to = Some(node.key.clone());
@@ -365,143 +467,51 @@ pub fn walk_streaming(
                 (decision.status, decision.detail, decision.authentic)
             }
         };
-        let detail = match (detail, link_notes.get(&i)) {
+        let note = match (node.link_note, &loaded) {
+            (Some(note), Some(parsed)) => {
+                let named = parsed
+                    .digest
+                    .previous
+                    .as_ref()
+                    .map_or("", |p| p.object.as_str());
+                Some(match note {
+                    LinkNote::NotOlder => {
+                        format!("previousDigestS3Object names {named} which is not older")
+                    }
+                    LinkNote::AlreadyNamed => {
+                        format!("another digest already names {named} as its predecessor")
+                    }
+                })
+            }
+            _ => None,
+        };
+        let detail = match (detail, note) {
             (Some(d), Some(note)) => Some(format!("{d}; {note}")),
-            (None, Some(note)) => Some(note.clone()),
-            (d, None) => d,
+            (d, note) => d.or(note),
         };
         entry.status = status;
         entry.detail = detail;
-        nodes[i].authentic = authentic;
-        nodes[i].trusted = authentic || status == Status::Unsigned;
-        entries.push(entry);
-    }
+        node.authentic = authentic;
+        node.trusted = authentic || status == Status::Unsigned;
+        emit_digest(&mut report, sink, entry);
 
-    // Missing predecessors, named by digests we did not find failed.
-    let mut hole_windows: Vec<TimeRange> = Vec::new();
-    // Each missing digest is one file, however many digests name it.
-    let mut reported_missing: HashSet<(String, String)> = HashSet::new();
-    for (i, prev_bucket, prev_key) in missing_links {
-        if !nodes[i].trusted {
-            continue;
-        }
-        let named_time = DigestKey::parse(&prev_key).map(|k| k.end_time);
-        if named_time.is_some_and(|t| !range.contains(t)) {
-            continue; // the predecessor is outside the requested range: the walk ends here
-        }
-        if !reported_missing.insert((prev_bucket.clone(), prev_key.clone())) {
-            continue;
-        }
-        let successor_url = digest_url(&nodes[i].bucket, &nodes[i].key);
-        if prev_bucket != nodes[i].bucket && prev_bucket != bucket {
-            entries.push(
-                FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::Error)
-                    .with_detail(format!("named as predecessor by {successor_url}, in bucket {prev_bucket} which this source does not hold")),
-            );
-            continue;
-        }
-        entries.push(
-            FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
-                .with_detail(format!("named as predecessor by {successor_url}")),
-        );
-        // Digests deleted in a row leave only the first one named. The hours between the
-        // newest older digest we have and the one named are each a digest that should be
-        // there. "Newest older" by content, not key name: a planted copy of an old digest
-        // must not stretch the hole over digests that are present.
-        let Some(start_of_named) = nodes[i].parsed().map(|p| p.digest.start_time) else {
+        let Some(mut parsed) = loaded else {
             continue;
         };
-        let older = nodes
-            .iter()
-            .filter(|n| n.end_time() < start_of_named)
-            .max_by_key(|n| n.end_time());
-        if let Some(older) = older {
-            // A verified successor proves digests covered the hole: logs delivered in it
-            // should be listed by them.
-            if nodes[i].authentic {
-                hole_windows.push(TimeRange {
-                    start: older.end_time(),
-                    end: start_of_named,
-                });
-            }
-            let hole = start_of_named.unix() - older.end_time().unix();
-            // Rounded to whole hours; the named digest is the last of them.
-            let hours = ((hole + 1800) / 3600).min(MAX_INFERRED_MISSING);
-            for h in 1..hours {
-                let expected_end = older.end_time().plus_seconds(h * 3600);
-                if !range.contains(expected_end) {
-                    continue;
-                }
-                // An hour some digest answers for is not missing.
-                // An hour some file answers for (by its content or by its key name) is not
-                // missing: a file there is reported for what it is, not inferred away.
-                let near = |t: UtcTime| (t.unix() - expected_end.unix()).abs() < 1800;
-                let present = nodes
-                    .iter()
-                    .any(|n| near(n.end_time()) || near(n.name.end_time));
-                let key = chain.digest_key(expected_end);
-                if present
-                    || by_key.contains(&prev_bucket, &key)
-                    || !reported_missing.insert((prev_bucket.clone(), key.clone()))
-                {
-                    continue;
-                }
-                entries.push(
-                    FileEntry::new(FileKind::Digest, &prev_bucket, &key, Status::NotFound).with_detail(format!(
-                        "inferred: the chain from {successor_url} back to {} has no digest for the hour ending about {expected_end}; exact key unknown",
-                        digest_url(&older.bucket, &older.key)
-                    )),
+        // What this digest recorded of its predecessor, for when the walk gets to it.
+        if authentic {
+            if let (Some(t), Some(previous)) = (node.predecessor, parsed.digest.previous.take()) {
+                links_to.insert(
+                    t,
+                    (
+                        digest_url(&node.bucket, &node.key),
+                        previous.hash,
+                        previous.signature,
+                    ),
                 );
             }
         }
-    }
-
-    // Gaps: a starting digest after an older digest of the same chain.
-    let mut gaps = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let Some(parsed) = node.parsed() else {
-            continue;
-        };
-        if parsed.digest.previous.is_some() || !node.trusted {
-            continue;
-        }
-        if let Some(older) = nodes
-            .iter()
-            .skip(i + 1)
-            .find(|n| n.end_time() < parsed.digest.start_time)
-        {
-            if older.successor.is_none() {
-                gaps.push(TimeRange {
-                    start: older.end_time(),
-                    end: parsed.digest.start_time,
-                });
-            }
-        }
-    }
-    gaps.sort_by_key(|g| g.start);
-    report.gaps = gaps;
-
-    // Found range, verified windows and empty hours; then the logs, checked against authentic
-    // digests (the rest are unverified). Each digest's log list is handed over as it is read,
-    // so the lists and the checks built from them are never both held whole.
-    let mut verified_windows = hole_windows;
-    let mut listed_logs = LogKeySet::default();
-    let mut found: Option<TimeRange> = None;
-    let mut log_check_count = 0usize;
-    let mut to_check = LogKeySet::default();
-    let mut checked = LogKeySet::default();
-    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
-    for (i, node) in nodes.iter_mut().enumerate() {
-        let authentic = node.authentic;
-        let status = entries[i].status;
-        let url = digest_url(&node.bucket, &node.key);
-        let FetchOutcome::Parsed(parsed) = &mut node.outcome else {
-            continue;
-        };
-        let logs = match &parsed.spilled_logs {
-            None => std::mem::take(&mut parsed.digest.log_files),
-            Some(at) => spilled(at)?,
-        };
+        let logs = std::mem::take(&mut parsed.digest.log_files);
         let d = &parsed.digest;
         found = Some(match found {
             None => TimeRange {
@@ -525,21 +535,25 @@ pub fn walk_streaming(
                 });
             }
         }
+        let url = digest_url(&node.bucket, &node.key);
         let digest_key: Arc<str> = Arc::from(node.key.as_str());
         let mut log_bucket: Arc<str> = Arc::from(node.bucket.as_str());
         for log in logs {
-            listed_logs.insert(&log.bucket, &log.object);
             if authentic {
                 // The same log with the same hash is checked once, against the newest digest
                 // listing it.
-                if !to_check.insert_with_hash(&log.bucket, &log.object, &log.hash) {
+                if !listed_logs.insert_checked(
+                    &log.bucket,
+                    &log.object,
+                    &log.hash,
+                    &mut other_hashes,
+                ) {
                     continue;
                 }
-                checked.insert(&log.bucket, &log.object);
                 if *log_bucket != *log.bucket {
                     log_bucket = Arc::from(log.bucket.as_str());
                 }
-                on_check(LogCheck {
+                sink.log_check(LogCheck {
                     bucket: log_bucket.clone(),
                     key: log.object,
                     expected: log.hash,
@@ -547,6 +561,7 @@ pub fn walk_streaming(
                 })?;
                 log_check_count += 1;
             } else {
+                listed_logs.insert(&log.bucket, &log.object);
                 untrusted.entry((log.bucket, log.object)).or_insert((
                     url.clone(),
                     node.key.clone(),
@@ -555,13 +570,129 @@ pub fn walk_streaming(
             }
         }
     }
+    drop(other_hashes);
+    drop(links_to);
     report.empty_windows.sort_by_key(|w| w.start);
     report.found = found;
-    drop(to_check);
+
+    // Missing predecessors, named by digests we did not find failed.
+    let mut hole_windows: Vec<TimeRange> = Vec::new();
+    // Each missing digest is one file, however many digests name it.
+    let mut reported_missing: HashSet<(String, String)> = HashSet::new();
+    for i in missing_links {
+        if !nodes[i].trusted {
+            continue;
+        }
+        let Some(parsed) = load_node(&nodes[i])? else {
+            continue;
+        };
+        let Some(previous) = parsed.digest.previous else {
+            continue;
+        };
+        let (prev_bucket, prev_key) = (previous.bucket, previous.object);
+        let named_time = DigestKey::parse(&prev_key).map(|k| k.end_time);
+        if named_time.is_some_and(|t| !range.contains(t)) {
+            continue; // the predecessor is outside the requested range: the walk ends here
+        }
+        if !reported_missing.insert((prev_bucket.clone(), prev_key.clone())) {
+            continue;
+        }
+        let successor_url = digest_url(&nodes[i].bucket, &nodes[i].key);
+        if prev_bucket != nodes[i].bucket && prev_bucket != bucket {
+            emit_digest(
+                &mut report,
+                sink,
+                FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::Error)
+                    .with_detail(format!("named as predecessor by {successor_url}, in bucket {prev_bucket} which this source does not hold")),
+            );
+            continue;
+        }
+        emit_digest(
+            &mut report,
+            sink,
+            FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
+                .with_detail(format!("named as predecessor by {successor_url}")),
+        );
+        // Digests deleted in a row leave only the first one named. The hours between the
+        // newest older digest we have and the one named are each a digest that should be
+        // there. "Newest older" by content, not key name: a planted copy of an old digest
+        // must not stretch the hole over digests that are present.
+        let start_of_named = parsed.digest.start_time;
+        let older = nodes
+            .iter()
+            .filter(|n| n.end_time() < start_of_named)
+            .max_by_key(|n| n.end_time());
+        if let Some(older) = older {
+            // A verified successor proves digests covered the hole: logs delivered in it
+            // should be listed by them.
+            if nodes[i].authentic {
+                hole_windows.push(TimeRange {
+                    start: older.end_time(),
+                    end: start_of_named,
+                });
+            }
+            let hole = start_of_named.unix() - older.end_time().unix();
+            // Rounded to whole hours; the named digest is the last of them.
+            let hours = ((hole + 1800) / 3600).min(MAX_INFERRED_MISSING);
+            for h in 1..hours {
+                let expected_end = older.end_time().plus_seconds(h * 3600);
+                if !range.contains(expected_end) {
+                    continue;
+                }
+                // An hour some file answers for (by its content or by its key name) is not
+                // missing: a file there is reported for what it is, not inferred away.
+                let near = |t: UtcTime| (t.unix() - expected_end.unix()).abs() < 1800;
+                let present = nodes
+                    .iter()
+                    .any(|n| near(n.end_time()) || near(n.named_end));
+                let key = chain.digest_key(expected_end);
+                if present
+                    || by_key.contains_key(&PairId::of(&prev_bucket, &key))
+                    || !reported_missing.insert((prev_bucket.clone(), key.clone()))
+                {
+                    continue;
+                }
+                emit_digest(
+                    &mut report,
+                    sink,
+                    FileEntry::new(FileKind::Digest, &prev_bucket, &key, Status::NotFound).with_detail(format!(
+                        "inferred: the chain from {successor_url} back to {} has no digest for the hour ending about {expected_end}; exact key unknown",
+                        digest_url(&older.bucket, &older.key)
+                    )),
+                );
+            }
+        }
+    }
+    verified_windows.extend(hole_windows);
+
+    // Gaps: a starting digest after an older digest of the same chain.
+    let mut gaps = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Some(head) = node.head() else {
+            continue;
+        };
+        if head.previous_at.is_some() || !node.trusted {
+            continue;
+        }
+        if let Some(older) = nodes
+            .iter()
+            .skip(i + 1)
+            .find(|n| n.end_time() < head.start_time)
+        {
+            if older.successor.is_none() {
+                gaps.push(TimeRange {
+                    start: older.end_time(),
+                    end: head.start_time,
+                });
+            }
+        }
+    }
+    gaps.sort_by_key(|g| g.start);
+    report.gaps = gaps;
 
     let mut unverified_logs = Vec::new();
     for ((log_bucket, log_key), (digest_url, digest_key, digest_status)) in &untrusted {
-        if checked.contains(log_bucket, log_key) {
+        if listed_logs.is_checked(log_bucket, log_key) {
             continue;
         }
         let mut entry = FileEntry::new(FileKind::Log, log_bucket, log_key, Status::Unverified)
@@ -573,9 +704,6 @@ pub fn walk_streaming(
         unverified_logs.push(entry);
     }
 
-    for entry in &entries {
-        report.digests.add(entry.status);
-    }
     for entry in &unverified_logs {
         report.logs.add(entry.status);
     }
@@ -586,11 +714,11 @@ pub fn walk_streaming(
             continue;
         }
         let url = digest_url(&node.bucket, &node.key);
-        match node.parsed() {
-            Some(parsed) => unverifiable_windows.push((
+        match node.head() {
+            Some(head) => unverifiable_windows.push((
                 TimeRange {
-                    start: parsed.digest.start_time,
-                    end: parsed.digest.end_time,
+                    start: head.start_time,
+                    end: head.end_time,
                 },
                 url,
             )),
@@ -601,15 +729,15 @@ pub fn walk_streaming(
                 // that (a digest covers an hour). Logs delivered then are `unverified`, not
                 // left out of the report. Too wide a window cannot hide a planted file: a
                 // verified window always decides first.
-                let named_end = node.name.end_time;
+                let named_end = node.named_end;
                 let end = node
                     .successor
-                    .and_then(|s| nodes[s].parsed())
-                    .map_or(named_end, |p| p.digest.start_time);
+                    .and_then(|s| nodes[s].head())
+                    .map_or(named_end, |h| h.start_time);
                 let start = nodes
                     .iter()
                     .skip(i + 1)
-                    .find(|n| n.parsed().is_some())
+                    .find(|n| n.head().is_some())
                     .map_or(named_end.plus_seconds(-3600), Node::end_time);
                 if start < end {
                     unverifiable_windows.push((TimeRange { start, end }, url));
@@ -619,7 +747,7 @@ pub fn walk_streaming(
     }
     Ok(ChainOutcome {
         report,
-        digests: entries,
+        digests: Vec::new(),
         log_checks: Vec::new(),
         log_check_count,
         unverified_logs,
@@ -805,14 +933,35 @@ mod tests {
         assert!(!set.contains("bucket\na", "b.json.gz"));
         assert!(!set.contains("other", "a/b.json.gz"));
         assert!(!set.contains("bucket", "a/b.json.g"));
-        let hash = Sha256([7; 32]);
-        assert!(set.insert_with_hash("bucket", "a/b.json.gz", &hash));
-        assert!(!set.insert_with_hash("bucket", "a/b.json.gz", &hash));
-        assert!(set.insert_with_hash("bucket", "a/b.json.gz", &Sha256([8; 32])));
         let mut other = LogKeySet::default();
         other.insert("bucket", "c.json.gz");
         set.extend(other);
         assert!(set.contains("bucket", "c.json.gz"));
-        assert_eq!(set.len(), 4);
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn a_log_is_checked_once_per_hash_it_is_listed_with() {
+        let mut set = LogKeySet::default();
+        let mut others = HashSet::new();
+        let (first, second) = (Sha256([7; 32]), Sha256([8; 32]));
+        // Listed by a digest that could not be verified: not checked.
+        assert!(set.insert("bucket", "a.json.gz"));
+        assert!(!set.is_checked("bucket", "a.json.gz"));
+        assert!(set.insert_checked("bucket", "a.json.gz", &first, &mut others));
+        assert!(set.is_checked("bucket", "a.json.gz"));
+        assert!(!set.insert_checked("bucket", "a.json.gz", &first, &mut others));
+        // Another authentic digest listing it with another hash: checked against that too,
+        // once.
+        assert!(set.insert_checked("bucket", "a.json.gz", &second, &mut others));
+        assert!(!set.insert_checked("bucket", "a.json.gz", &second, &mut others));
+        assert!(!set.insert_checked("bucket", "a.json.gz", &first, &mut others));
+        assert!(!set.is_checked("bucket", "b.json.gz"));
+        assert_eq!(set.len(), 1);
+        // Merging keeps what either side checked.
+        let mut unchecked = LogKeySet::default();
+        unchecked.insert("bucket", "a.json.gz");
+        unchecked.extend(set);
+        assert!(unchecked.is_checked("bucket", "a.json.gz"));
     }
 }

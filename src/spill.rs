@@ -1,7 +1,7 @@
-//! Per-log state kept on disk instead of in memory, so that memory stays flat however many
-//! logs a range holds: each digest's log list is written to an anonymous temporary file as soon
-//! as the digest is parsed (and read back once, when the walk gets to that digest), and the log
-//! checks the walk decides are written to another and read back in order by the workers.
+//! Per-digest and per-log state kept on disk instead of in memory, so that memory grows little
+//! with the range: each digest is written to an anonymous temporary file as soon as it is read
+//! (and read back and parsed again when the walk gets to it), and the log checks the walk
+//! decides are written to another and read back in order by the workers.
 //!
 //! The files are unnamed (`O_TMPFILE` where available) in the system's temporary directory,
 //! never in the source, and vanish when dropped. A failure to write or read them is a local
@@ -13,17 +13,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
 use crate::chain::LogCheck;
-use crate::digest::LogFileRecord;
 use crate::hash::Sha256;
-
-/// Where one digest's log list was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpillRef {
-    offset: u64,
-    bytes: u64,
-    /// How many logs the digest lists.
-    pub count: usize,
-}
+use crate::store::Metadata;
 
 fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -49,76 +40,95 @@ fn get_hash(input: &mut impl Read) -> io::Result<Sha256> {
     Ok(Sha256(hash))
 }
 
-/// Log lists of one chain's digests, appended by the threads that fetch them.
-pub struct LogListSpill {
-    writer: Mutex<(BufWriter<File>, u64)>,
+/// The digests of one chain as read (uncompressed bytes and S3 metadata), appended by the
+/// threads that fetch them and read back when the walk gets to each: a chain's digests are
+/// walked together, and a year of them would otherwise all be held at once.
+pub struct DigestSpill {
+    writer: Mutex<DigestWriter>,
 }
 
-impl LogListSpill {
-    pub fn new() -> io::Result<LogListSpill> {
-        Ok(LogListSpill {
-            writer: Mutex::new((BufWriter::new(tempfile::tempfile()?), 0)),
+struct DigestWriter {
+    out: BufWriter<File>,
+    length: u64,
+    /// Where each digest's record lies: (offset, bytes), by the id `append` gave.
+    records: Vec<(u64, u64)>,
+}
+
+impl DigestSpill {
+    pub fn new() -> io::Result<DigestSpill> {
+        Ok(DigestSpill {
+            writer: Mutex::new(DigestWriter {
+                out: BufWriter::new(tempfile::tempfile()?),
+                length: 0,
+                records: Vec::new(),
+            }),
         })
     }
 
-    /// Writes a digest's log list (bucket, key and hash of each log; the event times are not
-    /// needed after parsing).
-    pub fn append(&self, logs: &[LogFileRecord]) -> io::Result<SpillRef> {
-        let mut record = Vec::with_capacity(logs.len() * 160);
-        for log in logs {
-            put_str(&mut record, &log.bucket);
-            put_str(&mut record, &log.object);
-            record.extend_from_slice(&log.hash.0);
+    /// Writes a digest's bytes and metadata; the id reads them back.
+    pub fn append(&self, bytes: &[u8], metadata: &Metadata) -> io::Result<u64> {
+        let mut record = Vec::with_capacity(bytes.len() + 700);
+        let fields: Vec<(&String, &String)> = metadata.iter().collect();
+        record.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+        for (name, value) in fields {
+            put_str(&mut record, name);
+            put_str(&mut record, value);
         }
-        let mut guard = self
+        record.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        record.extend_from_slice(bytes);
+        let mut writer = self
             .writer
             .lock()
             .map_err(|_| io::Error::other("spill lock"))?;
-        let (writer, length) = &mut *guard;
-        writer.write_all(&record)?;
-        let at = SpillRef {
-            offset: *length,
-            bytes: record.len() as u64,
-            count: logs.len(),
-        };
-        *length += record.len() as u64;
-        Ok(at)
+        writer.out.write_all(&record)?;
+        let at = (writer.length, record.len() as u64);
+        writer.length += record.len() as u64;
+        writer.records.push(at);
+        Ok(writer.records.len() as u64 - 1)
     }
 
-    /// Done writing: the lists can be read back.
-    pub fn into_reader(self) -> io::Result<LogListReader> {
-        let (writer, _) = self
+    /// Done writing: the digests can be read back.
+    pub fn into_reader(self) -> io::Result<DigestSpillReader> {
+        let writer = self
             .writer
             .into_inner()
             .map_err(|_| io::Error::other("spill lock"))?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        Ok(LogListReader { file })
+        let file = writer.out.into_inner().map_err(|e| e.into_error())?;
+        Ok(DigestSpillReader {
+            file,
+            records: writer.records,
+        })
     }
 }
 
-pub struct LogListReader {
+pub struct DigestSpillReader {
     file: File,
+    records: Vec<(u64, u64)>,
 }
 
-impl LogListReader {
-    pub fn read(&self, at: &SpillRef) -> io::Result<Vec<LogFileRecord>> {
-        let mut bytes = vec![0u8; at.bytes as usize];
-        self.file.read_exact_at(&mut bytes, at.offset)?;
-        let mut input = bytes.as_slice();
-        let mut logs = Vec::with_capacity(at.count);
-        for _ in 0..at.count {
-            logs.push(LogFileRecord {
-                bucket: get_str(&mut input)?,
-                object: get_str(&mut input)?,
-                hash: get_hash(&mut input)?,
-                newest_event_time: None,
-                oldest_event_time: None,
-            });
+impl DigestSpillReader {
+    /// The bytes and metadata `append` wrote under `id`.
+    pub fn read(&self, id: u64) -> io::Result<(Vec<u8>, Metadata)> {
+        let &(offset, length) = usize::try_from(id)
+            .ok()
+            .and_then(|i| self.records.get(i))
+            .ok_or_else(corrupt)?;
+        let mut record = vec![0u8; length as usize];
+        self.file.read_exact_at(&mut record, offset)?;
+        let mut input = record.as_slice();
+        let mut count = [0u8; 4];
+        input.read_exact(&mut count)?;
+        let mut fields = Vec::new();
+        for _ in 0..u32::from_le_bytes(count) {
+            fields.push((get_str(&mut input)?, get_str(&mut input)?));
         }
-        if !input.is_empty() {
+        let mut size = [0u8; 8];
+        input.read_exact(&mut size)?;
+        if u64::from_le_bytes(size) != input.len() as u64 {
             return Err(corrupt());
         }
-        Ok(logs)
+        let bytes = input.to_vec();
+        Ok((bytes, Metadata::new(fields.into_iter().collect())))
     }
 }
 
@@ -220,36 +230,28 @@ impl Iterator for SpilledChecks {
 mod tests {
     use super::*;
 
-    fn log(key: &str, byte: u8) -> LogFileRecord {
-        LogFileRecord {
-            bucket: "bucket".into(),
-            object: key.into(),
-            hash: Sha256([byte; 32]),
-            newest_event_time: None,
-            oldest_event_time: None,
-        }
-    }
-
     #[test]
-    fn log_lists_read_back_as_written() {
-        let spill = LogListSpill::new().unwrap();
-        let first = spill
-            .append(&[log("a/1.json.gz", 1), log("a/2.json.gz", 2)])
-            .unwrap();
-        let empty = spill.append(&[]).unwrap();
-        let second = spill.append(&[log("b/ü.json.gz", 3)]).unwrap();
-        let reader = spill.into_reader().unwrap();
-        let back = reader.read(&second).unwrap();
-        assert_eq!(back.len(), 1);
-        assert_eq!(back[0].object, "b/ü.json.gz");
-        assert_eq!(back[0].hash, Sha256([3; 32]));
-        assert_eq!(reader.read(&empty).unwrap().len(), 0);
-        let back = reader.read(&first).unwrap();
-        assert_eq!(
-            back.iter().map(|l| l.object.as_str()).collect::<Vec<_>>(),
-            ["a/1.json.gz", "a/2.json.gz"]
+    fn digests_read_back_as_written() {
+        let spill = DigestSpill::new().unwrap();
+        let signed: Metadata = Metadata::new(
+            [("signature".to_string(), "ab".repeat(256))]
+                .into_iter()
+                .collect(),
         );
-        assert_eq!(first.count, 2);
+        let first = spill.append(b"{\"a\":1}", &signed).unwrap();
+        let empty = spill.append(b"", &Metadata::default()).unwrap();
+        let second = spill
+            .append("{\"ü\":2}".as_bytes(), &Metadata::default())
+            .unwrap();
+        let reader = spill.into_reader().unwrap();
+        let (bytes, metadata) = reader.read(second).unwrap();
+        assert_eq!(bytes, "{\"ü\":2}".as_bytes());
+        assert!(metadata.iter().next().is_none());
+        assert!(reader.read(empty).unwrap().0.is_empty());
+        let (bytes, metadata) = reader.read(first).unwrap();
+        assert_eq!(bytes, b"{\"a\":1}");
+        assert_eq!(metadata.get("signature"), Some(&"ab".repeat(256)));
+        assert!(reader.read(3).is_err());
     }
 
     #[test]

@@ -6,19 +6,22 @@
 //! reader). Results flow back to the caller's thread as each folder is done. Each file's
 //! failure becomes that file's status; nothing one file does stops the others.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::chain::{self, FetchOutcome, FetchedDigest, LogCheck, LogKeySet, ParsedDigest};
+use crate::chain::{
+    self, DigestHead, FetchOutcome, FetchedDigest, LogCheck, LogKeySet, ParsedDigest,
+};
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
-use crate::gzip::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
+use crate::gzip::{inflate_and_hash, GzipError, Keep, KeptBytes, DIGEST_SIZE_CAP};
+use crate::hash::Sha256;
 use crate::keys::KeySource;
 use crate::progress::Progress;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
-use crate::spill::{CheckSpill, LogListSpill, SpilledChecks};
+use crate::spill::{CheckSpill, DigestSpill, DigestSpillReader, SpilledChecks};
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ListingRequest, ObjectStore, StoreError};
 use crate::time::UtcTime;
@@ -288,7 +291,7 @@ fn list_digests(
     folder: &str,
     options: &ValidateOptions,
 ) -> Result<DigestListing, ValidateError> {
-    let mut chains: BTreeMap<ChainId, Vec<(String, DigestKey)>> = BTreeMap::new();
+    let mut chains: BTreeMap<ChainId, Vec<(String, UtcTime)>> = BTreeMap::new();
     let mut filtered_out = false;
     let start_after = digest_listing_start(folder, &options.range);
     let last_day = options.range.end.date_path();
@@ -303,10 +306,14 @@ fn list_digests(
                     return true;
                 }
                 if options.filter.wants_chain(&name.chain) {
-                    chains
-                        .entry(name.chain.clone())
-                        .or_default()
-                        .push((key.to_string(), name));
+                    let listed = (key.to_string(), name.end_time);
+                    // The chain is held once, not once per digest.
+                    match chains.get_mut(&name.chain) {
+                        Some(keys) => keys.push(listed),
+                        None => {
+                            chains.insert(name.chain, vec![listed]);
+                        }
+                    }
                 } else {
                     filtered_out = true;
                 }
@@ -321,7 +328,7 @@ fn list_digests(
 }
 
 struct DigestListing {
-    chains: BTreeMap<ChainId, Vec<(String, DigestKey)>>,
+    chains: BTreeMap<ChainId, Vec<(String, UtcTime)>>,
     /// Some chain of this folder was left out by `--trail`/`--trail-arn`: its digests were not
     /// read, so the logs it lists cannot be told from planted ones.
     filtered_out: bool,
@@ -584,13 +591,20 @@ fn is_transient(e: &StoreError) -> bool {
     matches!(e, StoreError::Read(_))
 }
 
+/// A digest read and parsed, with its uncompressed bytes.
+struct ReadDigest {
+    parsed: ParsedDigest,
+    /// Counted against the budget for inflated digests until spilled.
+    bytes: KeptBytes,
+}
+
 /// Reads and parses one digest; the flag says whether a failure was a transient read error.
 fn fetch_digest_once(
     store: &dyn ObjectStore,
     bucket: &str,
     key: &str,
     listed: bool,
-) -> (FetchOutcome, bool) {
+) -> (FetchOutcome<Box<ReadDigest>>, bool) {
     let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
     match store.get(bucket, key) {
         Err(StoreError::NotFound) if listed => (
@@ -623,80 +637,107 @@ fn fetch_digest_once(
                 failed(Status::InvalidFormat, format!("invalid format: {e}")),
                 false,
             ),
-            Ok(inflated) => match Digest::parse(inflated.bytes.as_deref().unwrap_or_default()) {
-                Err(e) => (
-                    failed(Status::InvalidFormat, format!("invalid format: {e}")),
-                    false,
-                ),
-                Ok(digest) => (
-                    FetchOutcome::Parsed(Box::new(ParsedDigest {
-                        digest,
-                        sha256: inflated.sha256,
-                        metadata: object.metadata,
-                        spilled_logs: None,
-                    })),
-                    false,
-                ),
-            },
+            Ok(inflated) => {
+                let Some(bytes) = inflated.bytes else {
+                    return (
+                        failed(Status::Error, "inflated bytes not kept".into()),
+                        false,
+                    );
+                };
+                match Digest::parse(&bytes) {
+                    Err(e) => (
+                        failed(Status::InvalidFormat, format!("invalid format: {e}")),
+                        false,
+                    ),
+                    Ok(digest) => (
+                        FetchOutcome::Parsed(Box::new(ReadDigest {
+                            parsed: ParsedDigest {
+                                digest,
+                                sha256: inflated.sha256,
+                                metadata: object.metadata,
+                            },
+                            bytes,
+                        })),
+                        false,
+                    ),
+                }
+            }
         },
     }
 }
 
+/// A digest as the walk holds it, and what the fetching still needs from the rest of it.
+struct Fetched {
+    digest: FetchedDigest<DigestHead>,
+    /// Its predecessor, when that is in another bucket: (bucket, key, end time its key names).
+    foreign_predecessor: Option<(String, String, UtcTime)>,
+    /// For a backfill digest, when it was generated (the key in force then signed it).
+    generated_at: Option<UtcTime>,
+}
+
+/// Reads one digest and puts it in `spill`, keeping only its head. Fails only when `spill`
+/// does (local I/O).
 fn fetch_digest(
     store: &dyn ObjectStore,
     bucket: &str,
     key: &str,
-    name: DigestKey,
+    named_end: UtcTime,
     listed: bool,
-    spill: &LogListSpill,
-) -> FetchedDigest {
-    let mut outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
-    if let FetchOutcome::Parsed(parsed) = &mut outcome {
-        let logs = std::mem::take(&mut parsed.digest.log_files);
-        match spill.append(&logs) {
-            Ok(at) => parsed.spilled_logs = Some(at),
-            // Kept in memory then: slower to grow, never wrong.
-            Err(_) => parsed.digest.log_files = logs,
+    spill: &DigestSpill,
+) -> std::io::Result<Fetched> {
+    let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
+    let mut foreign_predecessor = None;
+    let mut generated_at = None;
+    let outcome = match outcome {
+        FetchOutcome::Failed { status, detail } => FetchOutcome::Failed { status, detail },
+        FetchOutcome::Parsed(read) => {
+            let ReadDigest { parsed, bytes } = *read;
+            let stored = spill.append(&bytes, &parsed.metadata)?;
+            if let Some(previous) = &parsed.digest.previous {
+                if previous.bucket != store.bucket() {
+                    foreign_predecessor = DigestKey::parse(&previous.object).map(|name| {
+                        (
+                            previous.bucket.clone(),
+                            previous.object.clone(),
+                            name.end_time,
+                        )
+                    });
+                }
+            }
+            generated_at = parsed
+                .metadata
+                .get("backfill-generation-timestamp")
+                .and_then(|t| UtcTime::parse_user(t).ok());
+            FetchOutcome::Parsed(DigestHead::of(&parsed, bucket, key, stored))
         }
-    }
-    FetchedDigest {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        name,
-        outcome,
-    }
+    };
+    Ok(Fetched {
+        digest: FetchedDigest {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            named_end,
+            outcome,
+        },
+        foreign_predecessor,
+        generated_at,
+    })
 }
 
-/// Digests in other buckets that fetched digests name as predecessors, within the range, not
-/// yet read: a trail whose bucket was changed continues its chain in the old bucket.
-fn foreign_predecessors(
-    fetched: &[FetchedDigest],
-    home_bucket: &str,
-    range: &RequestedRange,
-    seen: &mut HashSet<(String, String)>,
-) -> Vec<(String, String, DigestKey)> {
-    let mut found = Vec::new();
-    for f in fetched {
-        let FetchOutcome::Parsed(parsed) = &f.outcome else {
-            continue;
-        };
-        let Some(previous) = &parsed.digest.previous else {
-            continue;
-        };
-        if previous.bucket == home_bucket {
-            continue;
-        }
-        let Some(name) = DigestKey::parse(&previous.object) else {
-            continue;
-        };
-        if !range.contains(name.end_time) {
-            continue;
-        }
-        if seen.insert((previous.bucket.clone(), previous.object.clone())) {
-            found.push((previous.bucket.clone(), previous.object.clone(), name));
-        }
-    }
-    found
+/// A digest put in a [`DigestSpill`], read back and parsed again.
+fn load_digest(spill: &DigestSpillReader, stored: u64) -> std::io::Result<ParsedDigest> {
+    let (bytes, metadata) = spill.read(stored)?;
+    // It parsed when it was read: failing now means the spill file changed under us.
+    let digest = Digest::parse(&bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("digest read back from the spill file no longer parses: {e}"),
+        )
+    })?;
+    Ok(ParsedDigest {
+        digest,
+        sha256: Sha256::of(&bytes),
+        metadata,
+    })
 }
 
 fn check_log(
@@ -897,74 +938,100 @@ fn walk_chain(
     keys: &dyn KeySource,
     options: &ValidateOptions,
     chain_id: ChainId,
-    listed: Vec<(String, DigestKey)>,
+    listed: Vec<(String, UtcTime)>,
     sink: &Sink,
 ) -> Result<ChainWork, ValidateError> {
-    let home = store.bucket();
-    let spill = LogListSpill::new().map_err(spill_error)?;
-    let mut fetched: Vec<FetchedDigest> = listed
+    let spill = DigestSpill::new().map_err(spill_error)?;
+    let mut fetched: Vec<Fetched> = listed
         .into_par_iter()
-        .map(|(key, name)| fetch_digest(store, home, &key, name, true, &spill))
-        .collect();
-    let mut seen: HashSet<(String, String)> = fetched
-        .iter()
-        .map(|f| (f.bucket.clone(), f.key.clone()))
-        .collect();
+        .map(|(key, named_end)| fetch_digest(store, store.bucket(), &key, named_end, true, &spill))
+        .collect::<std::io::Result<_>>()
+        .map_err(spill_error)?;
+    // A trail whose bucket was changed continues its chain in the old bucket: follow it there
+    // within the range.
+    let mut seen = LogKeySet::default();
+    for f in &fetched {
+        seen.insert(&f.digest.bucket, &f.digest.key);
+    }
+    let mut next = 0;
     loop {
-        let foreign = foreign_predecessors(&fetched, home, &options.range, &mut seen);
+        let foreign: Vec<(String, String, UtcTime)> = fetched[next..]
+            .iter()
+            .filter_map(|f| f.foreign_predecessor.clone())
+            .filter(|(bucket, key, end)| options.range.contains(*end) && seen.insert(bucket, key))
+            .collect();
+        next = fetched.len();
         if foreign.is_empty() {
             break;
         }
-        let more: Vec<FetchedDigest> = foreign
+        let more: Vec<Fetched> = foreign
             .into_par_iter()
-            .map(|(bucket, key, name)| fetch_digest(store, &bucket, &key, name, false, &spill))
-            .collect();
+            .map(|(bucket, key, end)| fetch_digest(store, &bucket, &key, end, false, &spill))
+            .collect::<std::io::Result<_>>()
+            .map_err(spill_error)?;
         fetched.extend(more);
     }
     drop(seen);
     // A backfill digest is signed with the key in force when it was generated.
-    let moments: Vec<UtcTime> = fetched
-        .iter()
-        .filter_map(|f| match &f.outcome {
-            FetchOutcome::Parsed(p) => p.metadata.get("backfill-generation-timestamp"),
-            FetchOutcome::Failed { .. } => None,
-        })
-        .filter_map(|t| UtcTime::parse_user(t).ok())
-        .collect();
+    let moments: Vec<UtcTime> = fetched.iter().filter_map(|f| f.generated_at).collect();
+    let fetched: Vec<FetchedDigest<DigestHead>> = fetched.into_iter().map(|f| f.digest).collect();
     Progress::add(&options.progress.digests_done, fetched.len() as u64);
     let ring = keys.keys_for(&chain_id.region, &moments);
-    let lists = spill.into_reader().map_err(spill_error)?;
-    let mut checks = CheckSpill::new().map_err(spill_error)?;
+    let digests = spill.into_reader().map_err(spill_error)?;
+    let mut walked = WalkOutput {
+        sink,
+        shown: Vec::new(),
+        checks: CheckSpill::new().map_err(spill_error)?,
+    };
     let outcome = chain::walk_streaming(
         &chain_id,
         store.bucket(),
         &options.range,
         fetched,
         ring.as_deref().map_err(String::as_str),
-        &|at| lists.read(at),
-        &mut |check| checks.push(&check),
+        &|stored| load_digest(&digests, stored),
+        &mut walked,
     )
     .map_err(spill_error)?;
-    drop(lists);
-    Progress::add(&options.progress.logs_found, checks.len() as u64);
+    drop(digests);
+    Progress::add(&options.progress.logs_found, walked.checks.len() as u64);
     let mut report = outcome.report;
-    // Counted again as each verdict becomes final.
-    report.digests = Counts::default();
+    // Digests are counted by the walk; logs are counted again as each verdict becomes final.
     report.logs = Counts::default();
     let mut work = ChainWork {
         id: chain_id,
         report,
-        files: Vec::new(),
-        log_checks: Some(checks.into_checks().map_err(spill_error)?),
+        files: walked.shown,
+        log_checks: Some(walked.checks.into_checks().map_err(spill_error)?),
         not_found: Vec::new(),
         verified_windows: outcome.verified_windows,
         unverifiable_windows: outcome.unverifiable_windows,
         listed_logs: outcome.listed_logs,
     };
-    for entry in outcome.digests.into_iter().chain(outcome.unverified_logs) {
+    for entry in outcome.unverified_logs {
         work.decide(entry, sink);
     }
     Ok(work)
+}
+
+/// Where a chain's walk puts its verdicts: digests straight to the report's sink (only those
+/// it shows are kept), log checks to a spill file.
+struct WalkOutput<'a, 'b> {
+    sink: &'a Sink<'b>,
+    shown: Vec<FileEntry>,
+    checks: CheckSpill,
+}
+
+impl chain::WalkSink for WalkOutput<'_, '_> {
+    fn digest(&mut self, entry: FileEntry) {
+        if let Some(entry) = self.sink.pass(entry) {
+            self.shown.push(entry);
+        }
+    }
+
+    fn log_check(&mut self, check: LogCheck) -> std::io::Result<()> {
+        self.checks.push(&check)
+    }
 }
 
 fn spill_error(e: std::io::Error) -> ValidateError {

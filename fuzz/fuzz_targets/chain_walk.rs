@@ -20,13 +20,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use ctverify::chain::{walk, walk_streaming, FetchOutcome, FetchedDigest, ParsedDigest};
+use ctverify::chain::{
+    walk, walk_streaming, DigestHead, FetchOutcome, FetchedDigest, ParsedDigest, WalkSink,
+};
 use ctverify::digest::{signed_message, ChainId, Digest, DigestKey};
 use ctverify::generate::{Bundle, ChainWriter, HourOptions, TestSigner};
 use ctverify::hash::{Sha256, Signature};
 use ctverify::keys::KeyRing;
-use ctverify::report::RequestedRange;
-use ctverify::spill::{CheckSpill, LogListSpill};
+use ctverify::report::{FileEntry, RequestedRange};
+use ctverify::spill::{CheckSpill, DigestSpill};
 use ctverify::status::{FileKind, Status};
 use ctverify::store::Metadata;
 use ctverify::time::UtcTime;
@@ -353,7 +355,6 @@ fn fetched(
                     digest,
                     sha256: Sha256::of(&bytes),
                     metadata,
-                    spilled_logs: None,
                 })),
                 Some(bytes),
             ),
@@ -363,7 +364,7 @@ fn fetched(
         fetched: FetchedDigest {
             bucket: bucket.to_string(),
             key,
-            name,
+            named_end: name.end_time,
             outcome,
         },
         bytes,
@@ -480,7 +481,7 @@ fuzz_target!(|input: Input| {
         .collect();
 
     let fetched: Vec<FetchedDigest> = built.iter().map(|b| b.fetched.clone()).collect();
-    let streamed = walk_spilled(&world, &range, fetched.clone());
+    let streamed = walk_spilled(&world, &range, &built);
     let outcome = walk(&world.chain, BUCKET, &range, fetched, Ok(&world.keys));
 
     // The pipeline's path (log lists and checks through spill files) decides exactly what the
@@ -624,36 +625,82 @@ fuzz_target!(|input: Input| {
     }
 });
 
-/// `walk_streaming` as the pipeline runs it: each log list written to a spill file and read
-/// back, the checks written to another and read back.
+/// `walk_streaming` as the pipeline runs it: each digest's bytes and metadata written to a spill
+/// file and parsed again when the walk gets to it, the checks written to another and read back.
 fn walk_spilled(
     world: &World,
     range: &RequestedRange,
-    mut fetched: Vec<FetchedDigest>,
+    built: &[Built],
 ) -> (
     ctverify::chain::ChainOutcome,
     Vec<ctverify::chain::LogCheck>,
 ) {
-    let spill = LogListSpill::new().expect("spill file");
-    for f in &mut fetched {
-        if let FetchOutcome::Parsed(parsed) = &mut f.outcome {
-            let logs = std::mem::take(&mut parsed.digest.log_files);
-            parsed.spilled_logs = Some(spill.append(&logs).expect("spill write"));
+    let spill = DigestSpill::new().expect("spill file");
+    let heads: Vec<FetchedDigest<DigestHead>> = built
+        .iter()
+        .map(|b| {
+            let f = &b.fetched;
+            let outcome = match &f.outcome {
+                FetchOutcome::Parsed(parsed) => {
+                    let bytes = b.bytes.as_ref().expect("a parsed digest has bytes");
+                    let stored = spill
+                        .append(bytes, &parsed.metadata)
+                        .expect("spill write");
+                    FetchOutcome::Parsed(DigestHead::of(parsed, &f.bucket, &f.key, stored))
+                }
+                FetchOutcome::Failed { status, detail } => FetchOutcome::Failed {
+                    status: *status,
+                    detail: detail.clone(),
+                },
+            };
+            FetchedDigest {
+                bucket: f.bucket.clone(),
+                key: f.key.clone(),
+                named_end: f.named_end,
+                outcome,
+            }
+        })
+        .collect();
+    let digests = spill.into_reader().expect("spill reader");
+    let load = |stored: u64| -> std::io::Result<ParsedDigest> {
+        let (bytes, metadata) = digests.read(stored)?;
+        let digest = Digest::parse(&bytes).expect("a digest that parsed parses again");
+        Ok(ParsedDigest {
+            digest,
+            sha256: Sha256::of(&bytes),
+            metadata,
+        })
+    };
+    struct Spilled {
+        digests: Vec<FileEntry>,
+        checks: CheckSpill,
+    }
+    impl WalkSink for Spilled {
+        fn digest(&mut self, entry: FileEntry) {
+            self.digests.push(entry);
+        }
+        fn log_check(&mut self, check: ctverify::chain::LogCheck) -> std::io::Result<()> {
+            self.checks.push(&check)
         }
     }
-    let lists = spill.into_reader().expect("spill reader");
-    let mut checks = CheckSpill::new().expect("check spill");
-    let outcome = walk_streaming(
+    let mut sink = Spilled {
+        digests: Vec::new(),
+        checks: CheckSpill::new().expect("check spill"),
+    };
+    let mut outcome = walk_streaming(
         &world.chain,
         BUCKET,
         range,
-        fetched,
+        heads,
         Ok(&world.keys),
-        &|at| lists.read(at),
-        &mut |check| checks.push(&check),
+        &load,
+        &mut sink,
     )
     .expect("local spill files work");
-    let checks = checks
+    assert!(outcome.digests.is_empty() && outcome.log_checks.is_empty());
+    outcome.digests = sink.digests;
+    let checks = sink
+        .checks
         .into_checks()
         .expect("check spill")
         .map(|c| c.expect("check spill read"))

@@ -301,9 +301,8 @@ fn open_source(
         .clone()
         .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
     let metadata = match &signatures_path {
-        Some(path) => {
-            bundle::read_signatures(path, &bucket).map_err(|e| CliError::usage(e.to_string()))?
-        }
+        Some(path) => bundle::SignatureIndex::open(path, &bucket)
+            .map_err(|e| CliError::usage(e.to_string()))?,
         None => Default::default(),
     };
     let store = DirStore::open(&root, bucket.clone(), metadata)

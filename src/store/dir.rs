@@ -4,18 +4,18 @@
 //! strictly under the root: no `..`, no absolute paths, no NUL or backslash, and no symlink that
 //! resolves outside the root. The store only ever opens files for reading.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Metadata, Object, ObjectStore, StoreError};
+use super::{Object, ObjectStore, StoreError};
+use crate::bundle::SignatureIndex;
 
 pub struct DirStore {
     root: PathBuf,
     bucket: String,
-    /// S3 metadata of digests, keyed by S3 key (from `--signatures` or `.ctverify/metadata.json`).
-    metadata: HashMap<String, Metadata>,
+    /// S3 metadata of digests (from `--signatures` or `.ctverify/metadata.json`).
+    metadata: SignatureIndex,
 }
 
 /// Why a key cannot name a file under the root, if it cannot.
@@ -45,11 +45,7 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
 
 impl DirStore {
     /// `root` must exist; it is canonicalized so that containment checks compare real paths.
-    pub fn open(
-        root: &Path,
-        bucket: String,
-        metadata: HashMap<String, Metadata>,
-    ) -> io::Result<DirStore> {
+    pub fn open(root: &Path, bucket: String, metadata: SignatureIndex) -> io::Result<DirStore> {
         let root = fs::canonicalize(root)?;
         if !root.is_dir() {
             return Err(io::Error::new(
@@ -236,7 +232,10 @@ impl ObjectStore for DirStore {
             Ok(_) => return Err(StoreError::NotFound),
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
         }
-        let metadata = self.metadata.get(key).cloned().unwrap_or_default();
+        let metadata = self
+            .metadata
+            .get(key)
+            .map_err(|e| StoreError::Read(e.to_string()))?;
         Ok(Object {
             body: Box::new(file),
             metadata,
@@ -249,7 +248,7 @@ mod tests {
     use super::*;
 
     fn store(dir: &Path) -> DirStore {
-        DirStore::open(dir, "b".into(), HashMap::new()).unwrap()
+        DirStore::open(dir, "b".into(), SignatureIndex::default()).unwrap()
     }
 
     fn keys(store: &DirStore, prefix: &str, after: Option<&str>) -> Vec<String> {
