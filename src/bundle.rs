@@ -42,6 +42,8 @@ pub enum BundleError {
         entry: String,
         problem: String,
     },
+    /// The temporary file the entries are indexed into failed: this machine, not the bundle.
+    Spill(std::io::Error),
 }
 
 impl fmt::Display for BundleError {
@@ -59,6 +61,9 @@ impl fmt::Display for BundleError {
                 problem,
             } => {
                 write!(f, "{}: entry {entry:?}: {problem}", path.display())
+            }
+            BundleError::Spill(error) => {
+                write!(f, "temporary file for the S3 metadata failed: {error}")
             }
         }
     }
@@ -173,10 +178,7 @@ impl<'de> serde::de::Visitor<'de> for &mut Entries<'_> {
                 continue;
             }
             if let Err(error) = (self.on_entry)(key, metadata_of(fields)) {
-                self.failure = Some(BundleError::Read {
-                    path: self.path.to_path_buf(),
-                    error,
-                });
+                self.failure = Some(BundleError::Spill(error));
                 return Err(A::Error::custom("entry not kept"));
             }
         }
@@ -221,11 +223,7 @@ impl fmt::Debug for SignatureIndex {
 
 impl SignatureIndex {
     pub fn open(path: &Path, bucket: &str) -> Result<SignatureIndex, BundleError> {
-        let spill_error = |error| BundleError::Read {
-            path: std::env::temp_dir(),
-            error,
-        };
-        let spill = DigestSpill::new().map_err(spill_error)?;
+        let spill = DigestSpill::new().map_err(BundleError::Spill)?;
         let mut entries = HashMap::new();
         for_each_entry(path, bucket, &mut |key, metadata| {
             let id = spill.append(&[], &metadata)?;
@@ -233,7 +231,7 @@ impl SignatureIndex {
             Ok(())
         })?;
         Ok(SignatureIndex {
-            spill: Some(spill.into_reader().map_err(spill_error)?),
+            spill: Some(spill.into_reader().map_err(BundleError::Spill)?),
             entries,
         })
     }

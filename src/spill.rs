@@ -65,24 +65,26 @@ impl DigestSpill {
         })
     }
 
-    /// Writes a digest's bytes and metadata; the id reads them back.
+    /// Writes a digest's bytes and metadata; the id reads them back. The bytes are written
+    /// as they are, not copied: a digest may be tens of MiB.
     pub fn append(&self, bytes: &[u8], metadata: &Metadata) -> io::Result<u64> {
-        let mut record = Vec::with_capacity(bytes.len() + 700);
+        let mut header = Vec::with_capacity(700);
         let fields: Vec<(&String, &String)> = metadata.iter().collect();
-        record.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+        header.extend_from_slice(&(fields.len() as u32).to_le_bytes());
         for (name, value) in fields {
-            put_str(&mut record, name);
-            put_str(&mut record, value);
+            put_str(&mut header, name);
+            put_str(&mut header, value);
         }
-        record.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        record.extend_from_slice(bytes);
+        header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        let length = (header.len() + bytes.len()) as u64;
         let mut writer = self
             .writer
             .lock()
             .map_err(|_| io::Error::other("spill lock"))?;
-        writer.out.write_all(&record)?;
-        let at = (writer.length, record.len() as u64);
-        writer.length += record.len() as u64;
+        writer.out.write_all(&header)?;
+        writer.out.write_all(bytes)?;
+        let at = (writer.length, length);
+        writer.length += length;
         writer.records.push(at);
         Ok(writer.records.len() as u64 - 1)
     }

@@ -599,14 +599,28 @@ struct ReadDigest {
 }
 
 /// Reads and parses one digest; the flag says whether a failure was a transient read error.
+/// Fails when this machine does (see [`StoreError::Local`]).
 fn fetch_digest_once(
     store: &dyn ObjectStore,
     bucket: &str,
     key: &str,
     listed: bool,
+) -> (Result<FetchOutcome<Box<ReadDigest>>, String>, bool) {
+    match store.get(bucket, key) {
+        Err(StoreError::Local(why)) => (Err(why), false),
+        got => {
+            let (outcome, transient) = read_digest(got, listed);
+            (Ok(outcome), transient)
+        }
+    }
+}
+
+fn read_digest(
+    got: Result<crate::store::Object, StoreError>,
+    listed: bool,
 ) -> (FetchOutcome<Box<ReadDigest>>, bool) {
     let failed = |status, detail: String| FetchOutcome::Failed { status, detail };
-    match store.get(bucket, key) {
+    match got {
         Err(StoreError::NotFound) if listed => (
             failed(Status::NotFound, "listed, but not found when read".into()),
             false,
@@ -685,7 +699,8 @@ fn fetch_digest(
     listed: bool,
     spill: &DigestSpill,
 ) -> std::io::Result<Fetched> {
-    let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed));
+    let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed))
+        .map_err(std::io::Error::other)?;
     let mut foreign_predecessor = None;
     let mut generated_at = None;
     let outcome = match outcome {

@@ -484,7 +484,7 @@ fuzz_target!(|input: Input| {
     let streamed = walk_spilled(&world, &range, &built);
     let outcome = walk(&world.chain, BUCKET, &range, fetched, Ok(&world.keys));
 
-    // The pipeline's path (log lists and checks through spill files) decides exactly what the
+    // The pipeline's path (digests and checks through spill files) decides exactly what the
     // in-memory walk decides.
     let (streamed, mut streamed_checks) = streamed;
     assert_eq!(streamed.digests, outcome.digests);

@@ -109,9 +109,9 @@ impl DirStore {
             if check_key(&name).is_err() {
                 continue;
             }
-            let file_type = entry
-                .file_type()
-                .map_err(|e| StoreError::Read(e.to_string()))?;
+            let file_type = entry.file_type().map_err(|e| {
+                StoreError::Local(format!("S3 metadata read back from a temporary file: {e}"))
+            })?;
             let is_folder = if file_type.is_symlink() {
                 // Follow a symlink only when it stays inside the root.
                 match fs::canonicalize(entry.path()) {
@@ -232,10 +232,9 @@ impl ObjectStore for DirStore {
             Ok(_) => return Err(StoreError::NotFound),
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
         }
-        let metadata = self
-            .metadata
-            .get(key)
-            .map_err(|e| StoreError::Read(e.to_string()))?;
+        let metadata = self.metadata.get(key).map_err(|e| {
+            StoreError::Local(format!("S3 metadata read back from a temporary file: {e}"))
+        })?;
         Ok(Object {
             body: Box::new(file),
             metadata,

@@ -73,6 +73,9 @@ pub enum StoreError {
     OtherBucket(String),
     /// Anything else: I/O failures, network errors after retries. Never evidence of tampering.
     Read(String),
+    /// This machine failed, not the source: a temporary file the store keeps could not be
+    /// read back. Fails the run rather than deciding any file.
+    Local(String),
 }
 
 impl fmt::Display for StoreError {
@@ -84,6 +87,7 @@ impl fmt::Display for StoreError {
                 write!(f, "in bucket {bucket}, which this source does not hold")
             }
             StoreError::Read(why) => write!(f, "could not be read: {why}"),
+            StoreError::Local(why) => write!(f, "local failure: {why}"),
         }
     }
 }
