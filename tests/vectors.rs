@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{ctverify, repo, test_keys, validate_json};
+use common::{ctverify, ctverify_env, repo, test_keys, validate_json};
 use ctverify::generate::vectors::Expected;
 use serde_json::Value;
 
@@ -81,6 +81,26 @@ fn sample_verifies_and_counts_every_file() {
     // the eu-west-1 chain was stopped and restarted: a gap, not a failure
     assert!(run.stdout.contains("Gap\t"), "{}", run.stdout);
     assert!(!run.stdout.contains("INVALID"));
+}
+
+/// Without a working temporary directory nothing can be verified: that is "could not
+/// check" (3), said in one line, not bad usage (2) and not a verdict on any file.
+#[test]
+fn an_unusable_temporary_directory_is_exit_3_with_one_line() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let missing = scratch.path().join("gone");
+    let run = ctverify_env(
+        [
+            "validate",
+            repo().join("vectors/sample").to_str().unwrap(),
+            "--no-progress",
+        ],
+        &[("TMPDIR".to_string(), missing.display().to_string())],
+    );
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("temporary file"), "{}", run.stderr);
+    assert!(!run.stdout.contains("valid"), "{}", run.stdout);
 }
 
 #[test]

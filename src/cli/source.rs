@@ -301,8 +301,17 @@ fn open_source(
         .clone()
         .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
     let metadata = match &signatures_path {
-        Some(path) => bundle::SignatureIndex::open(path, &bucket)
-            .map_err(|e| CliError::usage(e.to_string()))?,
+        Some(path) => bundle::SignatureIndex::open(path, &bucket).map_err(|e| {
+            // A temporary file that fails is this machine's problem, not the command line's.
+            let exit_code = match e {
+                bundle::BundleError::Spill(_) => EXIT_INCOMPLETE,
+                _ => super::EXIT_USAGE,
+            };
+            CliError {
+                message: e.to_string(),
+                exit_code,
+            }
+        })?,
         None => Default::default(),
     };
     let store = DirStore::open(&root, bucket.clone(), metadata)
