@@ -241,40 +241,55 @@ fn awslogs_roots(
     Ok(roots.into_iter().map(|root| (root, None)).collect())
 }
 
-/// Every `.../CloudTrail-Digest/REGION/` folder the filter allows.
+/// Every `.../CloudTrail-Digest/REGION/` folder the filter allows. An organization's trail
+/// has a folder per member account: they are listed in parallel, so that the search takes a
+/// few round trips whatever the number of accounts.
 fn digest_folders(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
 ) -> Result<Vec<String>, ValidateError> {
+    let list = |folder: &String| store.list_folders(folder).map_err(listing_error(folder));
     let mut folders = Vec::new();
     for (root, listing) in awslogs_roots(store, options.prefix.as_deref())? {
         let children = match listing {
             Some(children) => children,
-            None => store.list_folders(&root).map_err(listing_error(&root))?,
+            None => list(&root)?,
         };
         let mut account_roots = Vec::new();
+        let mut organizations = Vec::new();
         for child in children {
             let name = child[root.len()..].trim_end_matches('/');
             if is_account_id(name) {
                 account_roots.push((child.clone(), name.to_string()));
             } else if is_organization_id(name) {
-                for member in store.list_folders(&child).map_err(listing_error(&child))? {
-                    let account = member[child.len()..].trim_end_matches('/').to_string();
-                    if is_account_id(&account) {
-                        account_roots.push((member, account));
-                    }
+                organizations.push(child);
+            }
+        }
+        let members: Vec<Vec<String>> = organizations
+            .par_iter()
+            .map(list)
+            .collect::<Result<_, _>>()?;
+        for (organization, members) in organizations.iter().zip(members) {
+            for member in members {
+                let account = member[organization.len()..]
+                    .trim_end_matches('/')
+                    .to_string();
+                if is_account_id(&account) {
+                    account_roots.push((member, account));
                 }
             }
         }
-        for (account_root, account) in account_roots {
-            if !options.filter.wants_account(&account) {
-                continue;
-            }
-            let digest_root = format!("{account_root}CloudTrail-Digest/");
-            for region_folder in store
-                .list_folders(&digest_root)
-                .map_err(listing_error(&digest_root))?
-            {
+        let digest_roots: Vec<String> = account_roots
+            .into_iter()
+            .filter(|(_, account)| options.filter.wants_account(account))
+            .map(|(account_root, _)| format!("{account_root}CloudTrail-Digest/"))
+            .collect();
+        let regions: Vec<Vec<String>> = digest_roots
+            .par_iter()
+            .map(list)
+            .collect::<Result<_, _>>()?;
+        for (digest_root, region_folders) in digest_roots.iter().zip(regions) {
+            for region_folder in region_folders {
                 let region = region_folder[digest_root.len()..].trim_end_matches('/');
                 if options.filter.wants_region(region) {
                     folders.push(region_folder);
