@@ -9,11 +9,12 @@
 # proxy (DELAY_MS, default 50); `ctverify validate s3://BUCKET` (told nothing: it searches the
 # bucket) RUNS times (default 3), and each other binary given in turn, so that two builds are
 # compared in one run. Prints each run's time and peak RSS, and the request rate the server saw.
-# Environment: LOGS, ACCOUNTS, REGIONS, DELAY_MS, RUNS, FORCE_REGEN=1.
+# Environment: LOGS, LOG_KB (inflated size, default 30), ACCOUNTS, REGIONS, DELAY_MS, RUNS, FORCE_REGEN=1.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 LOGS=${LOGS:-1000}
+LOG_KB=${LOG_KB:-30}
 ACCOUNTS=${ACCOUNTS:-32}
 REGIONS=${REGIONS:-4}
 DELAY_MS=${DELAY_MS:-50}
@@ -23,7 +24,7 @@ BUCKET=ctverify-bench-trail
 build_release
 check_idle
 ensure_moto
-gen_trail "folders-$LOGS-$ACCOUNTS-$REGIONS" --logs "$LOGS" --log-kb 30 --logs-per-hour 6 \
+gen_trail "folders-$LOGS-$LOG_KB-$ACCOUNTS-$REGIONS" --logs "$LOGS" --log-kb "$LOG_KB" --logs-per-hour 6 \
     --regions "$REGIONS" --accounts "$ACCOUNTS" --bucket "$BUCKET"
 START=$(summary_field start_time)
 N_LOGS=$(summary_field logs)

@@ -23,7 +23,7 @@ use crate::digest::DigestKey;
 use crate::keys::KeySource;
 use crate::status::Status;
 use crate::store::dir::check_key;
-use crate::store::{Metadata, Object, ObjectStore, StoreError};
+use crate::store::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 
@@ -192,6 +192,14 @@ impl ObjectStore for RecordingStore<'_> {
         visit: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(), StoreError> {
         self.source.list_keys(prefix, start_after, visit)
+    }
+
+    fn prefetch_keys(&self, request: &ListingRequest) {
+        self.source.prefetch_keys(request)
+    }
+
+    fn discard_prefetched(&self, request: &ListingRequest) {
+        self.source.discard_prefetched(request)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {

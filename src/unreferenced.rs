@@ -17,9 +17,9 @@ use std::collections::{HashMap, HashSet};
 use crate::chain::{LogCheck, LogKeySet};
 use crate::gzip::{inflate_and_hash, Keep};
 use crate::hash::Sha256;
-use crate::report::{FileEntry, TimeRange};
+use crate::report::{FileEntry, RequestedRange, TimeRange};
 use crate::status::{FileKind, Status};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{ListingRequest, ObjectStore, StoreError};
 use crate::time::UtcTime;
 
 /// One account and region's log folder and what its chains established.
@@ -34,13 +34,44 @@ pub struct LogFolder {
     pub unverifiable: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) a readable digest lists.
     pub listed: LogKeySet,
+    /// Where the requested range starts (see [`early_listing`]).
+    pub range_start: Option<UtcTime>,
 }
 
 impl LogFolder {
     pub fn log_folder(&self) -> String {
-        format!("{}CloudTrail/{}/", self.account_root, self.region)
+        log_folder(&self.account_root, &self.region)
     }
 }
+
+/// `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail/REGION/`
+pub fn log_folder(account_root: &str, region: &str) -> String {
+    format!("{account_root}CloudTrail/{region}/")
+}
+
+/// How many days before the range's start the early listing starts: the listing the windows
+/// call for starts a day before the first window, which starts up to an hour before the range.
+const EARLY_LISTING_DAYS_BEFORE: i64 = 1;
+
+/// The log folder's listing as it can be sent before the chains are walked: from where the
+/// windows will normally put it, given only the range's start (none without one). Listing a
+/// folder of many logs is one of the slowest requests a server answers; sent with the first
+/// digest requests, its answer is ready when the walk needs it. [`list_candidates`] uses it
+/// whenever the windows start at most [`EARLY_LISTING_SLACK_DAYS`] later.
+pub fn early_listing(log_folder: &str, range: &RequestedRange) -> Option<ListingRequest> {
+    let start = early_listing_day(range.start?);
+    Some(ListingRequest::keys(
+        log_folder,
+        Some(&format!("{log_folder}{}", start.date_path())),
+    ))
+}
+
+fn early_listing_day(range_start: UtcTime) -> UtcTime {
+    range_start.plus_seconds(-3600 - EARLY_LISTING_DAYS_BEFORE * 86_400)
+}
+
+/// Days of keys the listing may pass over to use the early listing's page.
+const EARLY_LISTING_SLACK_DAYS: i64 = 2;
 
 /// What the listing of the log folder found, before moved logs are looked for.
 #[derive(Default)]
@@ -146,10 +177,31 @@ pub fn list_candidates(
         first.start.plus_seconds(-86_400).date_path()
     );
     let last_day = last.end.date_path();
+    // Listing from where the early listing started lets the store use the page it already
+    // has; the keys before `start_after` are passed over.
+    let list_from = folder
+        .range_start
+        .map(early_listing_day)
+        .filter(|day| {
+            let earliest = format!("{log_folder}{}", day.date_path());
+            let latest = format!(
+                "{log_folder}{}",
+                day.plus_seconds(EARLY_LISTING_SLACK_DAYS * 86_400)
+                    .date_path()
+            );
+            earliest <= start_after && start_after <= latest
+        })
+        .map_or_else(
+            || start_after.clone(),
+            |day| format!("{log_folder}{}", day.date_path()),
+        );
 
     // Candidates: files in the log folder inside the windows that no digest lists.
     let mut candidates: Vec<(String, Option<String>)> = Vec::new(); // (key, why not a log name)
-    store.list_keys(&log_folder, Some(&start_after), &mut |key| {
+    store.list_keys(&log_folder, Some(&list_from), &mut |key| {
+        if key <= start_after.as_str() {
+            return true;
+        }
         let rest = &key[log_folder.len()..];
         let day = rest.get(..10).unwrap_or("");
         if day > last_day.as_str() {
@@ -351,5 +403,170 @@ mod tests {
         assert!(inside(&windows, t("2024-01-01T01:18:00Z")));
         assert!(inside(&windows, t("2024-01-01T02:16:00Z")));
         assert!(!inside(&windows, t("2024-01-01T02:17:00Z")));
+    }
+
+    /// Keys in memory, recording where each listing started.
+    struct Listed {
+        keys: Vec<String>,
+        starts: std::sync::Mutex<Vec<Option<String>>>,
+    }
+
+    impl ObjectStore for Listed {
+        fn bucket(&self) -> &str {
+            "bucket"
+        }
+        fn describe(&self) -> String {
+            "keys in memory".into()
+        }
+        fn list_folders(&self, _prefix: &str) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn list_keys(
+            &self,
+            prefix: &str,
+            start_after: Option<&str>,
+            visit: &mut dyn FnMut(&str) -> bool,
+        ) -> Result<(), StoreError> {
+            self.starts
+                .lock()
+                .unwrap()
+                .push(start_after.map(str::to_string));
+            let mut keys: Vec<&String> = self.keys.iter().collect();
+            keys.sort();
+            for key in keys {
+                if key.starts_with(prefix) && start_after.is_none_or(|s| key.as_str() > s) {
+                    if !visit(key) {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn get(&self, _bucket: &str, _key: &str) -> Result<crate::store::Object, StoreError> {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    const FOLDER: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+
+    fn log_key(day: &str, minute: &str, tag: &str) -> String {
+        format!(
+            "{FOLDER}{day}/111122223333_CloudTrail_us-east-1_{}T{minute}Z_{tag}.json.gz",
+            day.replace('/', "")
+        )
+    }
+
+    fn folder_with(windows: &[(&str, &str)], range_start: Option<&str>) -> LogFolder {
+        let mut listed = LogKeySet::default();
+        listed.insert("bucket", &log_key("2024/05/01", "0150", "listed"));
+        LogFolder {
+            account_root: "AWSLogs/111122223333/".into(),
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            windows: windows
+                .iter()
+                .map(|(start, end)| TimeRange {
+                    start: t(start),
+                    end: t(end),
+                })
+                .collect(),
+            unverifiable: Vec::new(),
+            listed,
+            range_start: range_start.map(t),
+        }
+    }
+
+    fn store() -> Listed {
+        Listed {
+            keys: vec![
+                log_key("2024/04/20", "1000", "early"),
+                log_key("2024/04/29", "2300", "before"),
+                format!("{FOLDER}2024/04/30/notes.txt"),
+                log_key("2024/05/01", "0150", "listed"),
+                log_key("2024/05/01", "0210", "planted"),
+                log_key("2024/05/02", "0000", "after"),
+            ],
+            starts: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn found(candidates: &Candidates) -> Vec<&str> {
+        candidates.files.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn the_scan_lists_from_where_the_early_listing_started_and_finds_the_same_files() {
+        let windows = [("2024-05-01T00:41:00Z", "2024-05-01T05:41:00Z")];
+        let early = store();
+        let folder = folder_with(&windows, Some("2024-05-01T00:41:00Z"));
+        let request = early_listing(
+            FOLDER,
+            &RequestedRange {
+                start: folder.range_start,
+                end: t("2024-05-02T00:00:00Z"),
+            },
+        )
+        .unwrap();
+        let with_early = list_candidates(&early, &folder).unwrap();
+        // The request the store was told about ahead, so that it can use the page it has.
+        assert_eq!(
+            *early.starts.lock().unwrap(),
+            vec![request.start_after.clone()]
+        );
+        assert_eq!(
+            request.start_after.as_deref(),
+            Some(&*format!("{FOLDER}2024/04/29"))
+        );
+
+        let plain = store();
+        let without = list_candidates(&plain, &folder_with(&windows, None)).unwrap();
+        assert_eq!(
+            *plain.starts.lock().unwrap(),
+            vec![Some(format!("{FOLDER}2024/04/30"))]
+        );
+        assert_eq!(found(&with_early), found(&without));
+        assert_eq!(
+            found(&with_early),
+            [log_key("2024/05/01", "0210", "planted")]
+        );
+    }
+
+    #[test]
+    fn windows_long_before_the_range_are_listed_from_their_own_start() {
+        // A window that starts three weeks before the range (a digest after logging was off):
+        // the early listing would start too late, so the scan lists from the window.
+        let windows = [("2024-04-20T09:00:00Z", "2024-05-01T05:41:00Z")];
+        let store = store();
+        let folder = folder_with(&windows, Some("2024-05-01T00:41:00Z"));
+        let candidates = list_candidates(&store, &folder).unwrap();
+        assert_eq!(
+            *store.starts.lock().unwrap(),
+            vec![Some(format!("{FOLDER}2024/04/19"))]
+        );
+        assert_eq!(
+            found(&candidates),
+            [
+                log_key("2024/04/20", "1000", "early"),
+                log_key("2024/04/29", "2300", "before"),
+                format!("{FOLDER}2024/04/30/notes.txt"),
+                log_key("2024/05/01", "0210", "planted"),
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_well_after_the_range_start_do_not_list_the_days_between() {
+        let windows = [("2024-05-01T01:00:00Z", "2024-05-01T05:41:00Z")];
+        let store = store();
+        let folder = folder_with(&windows, Some("2024-04-20T00:00:00Z"));
+        let candidates = list_candidates(&store, &folder).unwrap();
+        assert_eq!(
+            *store.starts.lock().unwrap(),
+            vec![Some(format!("{FOLDER}2024/04/30"))]
+        );
+        assert_eq!(
+            found(&candidates),
+            [log_key("2024/05/01", "0210", "planted")]
+        );
     }
 }

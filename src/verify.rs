@@ -196,6 +196,26 @@ pub fn first_listings(
     listings
 }
 
+/// Listings a run will need after its first ones, which an S3 store sends with them without
+/// waiting (`S3Store::open`): the log folder beside each named digest folder.
+pub fn listings_ahead(
+    prefix: Option<&str>,
+    filter: &ChainFilter,
+    range: &RequestedRange,
+) -> Vec<ListingRequest> {
+    named_digest_folders(prefix, filter)
+        .iter()
+        .filter_map(|folder| log_listing_ahead(folder, range))
+        .collect()
+}
+
+/// The early listing of the log folder beside a `.../CloudTrail-Digest/REGION/` folder.
+fn log_listing_ahead(digest_folder: &str, range: &RequestedRange) -> Option<ListingRequest> {
+    let (parent, region) = digest_folder.strip_suffix('/')?.rsplit_once('/')?;
+    let account_root = parent.strip_suffix("CloudTrail-Digest")?;
+    unreferenced::early_listing(&unreferenced::log_folder(account_root, region), range)
+}
+
 /// Where a digest folder's listing starts: keys are `FOLDER/YYYY/MM/DD/NAME`, so the range
 /// maps onto the listing order.
 fn digest_listing_start(folder: &str, range: &RequestedRange) -> Option<String> {
@@ -497,6 +517,7 @@ fn check_logs_and_scan_folder(
             .flat_map(|w| w.unverifiable_windows.iter().cloned())
             .collect(),
         listed: LogKeySet::default(),
+        range_start: options.range.start,
     };
     for work in works.iter_mut() {
         folder.listed.extend(std::mem::take(&mut work.listed_logs));
@@ -935,6 +956,26 @@ pub fn validate(
 
 /// Every chain of one `CloudTrail-Digest/REGION/` folder, and the scan of its log folder.
 fn verify_folder(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: &str,
+    sink: &Sink,
+) -> Result<Vec<ChainWork>, ValidateError> {
+    // The log folder's listing is sent now, so that the server answers it while the digests
+    // are listed and read; what it fetched is dropped if the scan does not use it.
+    let ahead = log_listing_ahead(folder, &options.range);
+    if let Some(request) = &ahead {
+        store.prefetch_keys(request);
+    }
+    let result = verify_folder_chains(store, keys, options, folder, sink);
+    if let Some(request) = &ahead {
+        store.discard_prefetched(request);
+    }
+    result
+}
+
+fn verify_folder_chains(
     store: &dyn ObjectStore,
     keys: &dyn KeySource,
     options: &ValidateOptions,

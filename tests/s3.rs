@@ -589,6 +589,18 @@ fn a_named_trail_is_read_from_its_digest_folder_while_the_bucket_is_searched() {
         listings.len(),
         "a listing sent twice: {listings:#?}"
     );
+    // The home region's log folder, scanned for unreferenced logs after the walk, is sent
+    // with the first listings too, and its page used then.
+    let home_logs = "prefix=AWSLogs/111122223333/CloudTrail/us-east-1/&";
+    assert_eq!(
+        listings.iter().filter(|l| l.contains(home_logs)).count(),
+        1,
+        "{listings:#?}"
+    );
+    assert!(
+        position(home_logs) < position("prefix=AWSLogs/111122223333/CloudTrail-Digest/ "),
+        "{listings:#?}"
+    );
 
     // The search still finds the trail's other region, and the verdicts are those of a run
     // that names nothing but the trail.

@@ -143,7 +143,7 @@ pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
             let aws = Aws::load(4)
                 .map(Arc::new)
                 .map_err(|e| CliError::usage(e.to_string()))?;
-            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone(), &[])
+            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone(), &[], &[])
                 .map_err(|e| match e {
                     StoreError::NotFound => {
                         CliError::usage(format!("bucket {bucket} does not exist"))

@@ -349,11 +349,13 @@ fn open_s3(
         bucket_from,
     } = target;
     let first_listings = verify::first_listings(prefix.as_deref(), filter, &range);
+    let ahead = verify::listings_ahead(prefix.as_deref(), filter, &range);
     let store = S3Store::open(
         aws.clone(),
         &bucket,
         args.endpoint_url.clone(),
         &first_listings,
+        &ahead,
     )
     .map_err(|e| match e {
         StoreError::NotFound => CliError::usage(format!("bucket {bucket} does not exist")),

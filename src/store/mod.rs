@@ -146,6 +146,15 @@ pub trait ObjectStore: Send + Sync {
 
     /// Opens an object for reading, with its user metadata.
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError>;
+
+    /// Says that a `list_keys` with `request`'s prefix and start will follow. A remote store
+    /// may send its first page's request now, so that the server answers it while the caller
+    /// waits on other requests; the listing then uses that page (or, should it have failed,
+    /// asks again). Local stores ignore it.
+    fn prefetch_keys(&self, _request: &ListingRequest) {}
+
+    /// Drops what [`ObjectStore::prefetch_keys`] fetched for `request` when no listing used it.
+    fn discard_prefetched(&self, _request: &ListingRequest) {}
 }
 
 /// Renders an error with its cause chain (the AWS SDK's own Display leaves the causes out).

@@ -23,8 +23,17 @@ pub struct S3Store {
     bucket: String,
     endpoint_url: Option<String>,
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
-    /// First pages of the listings sent as the store opened, each handed out once.
-    early_pages: Mutex<HashMap<ListingRequest, ListPage>>,
+    /// First pages of listings sent ahead (as the store opened, or by `prefetch_keys`),
+    /// each handed out once.
+    early_pages: Mutex<HashMap<ListingRequest, EarlyPage>>,
+}
+
+/// A listing's first page, sent before anyone asked for it.
+enum EarlyPage {
+    Ready(Box<ListPage>),
+    /// Still on its way; `None` when it failed (the listing then asks again, so that the
+    /// error, if it persists, is reported where the listing is).
+    Sent(tokio::task::JoinHandle<Option<ListPage>>),
 }
 
 /// Whether an endpoint other than AWS's is configured (the option or `AWS_ENDPOINT_URL_S3` /
@@ -44,11 +53,14 @@ impl S3Store {
     /// refuses a request sent to the wrong region), so the run starts without a region lookup
     /// and with their first pages in hand, kept for the first `list_folders`/`list_keys` that
     /// asks. Otherwise the region is looked up (HeadBucket, else GetBucketLocation).
+    /// `ahead` are sent with them but not waited for: listings the run needs later, whose
+    /// answer the server can be working on meanwhile (see `prefetch_keys`).
     pub fn open(
         aws: Arc<Aws>,
         bucket: &str,
         endpoint_url: Option<String>,
         first_listings: &[ListingRequest],
+        ahead: &[ListingRequest],
     ) -> Result<S3Store, StoreError> {
         let store = S3Store {
             aws,
@@ -58,6 +70,9 @@ impl S3Store {
             early_pages: Mutex::new(HashMap::new()),
         };
         let guess = store.build_client(None);
+        for request in ahead {
+            store.send_ahead(&guess, request);
+        }
         let pages = store.aws.runtime.block_on(async {
             let sent: Vec<_> = first_listings
                 .iter()
@@ -82,7 +97,11 @@ impl S3Store {
                 .early_pages
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .extend(pages);
+                .extend(
+                    pages
+                        .into_iter()
+                        .map(|(request, page)| (request, EarlyPage::Ready(Box::new(page)))),
+                );
             guess
         };
         store
@@ -163,6 +182,17 @@ impl S3Store {
         Ok(client)
     }
 
+    /// Sends `request`'s first page now, to be picked up by the listing that asks for it.
+    fn send_ahead(&self, client: &aws_sdk_s3::Client, request: &ListingRequest) {
+        let mut early = self.early_pages.lock().unwrap_or_else(|p| p.into_inner());
+        if early.contains_key(request) {
+            return;
+        }
+        let page = list_request(client, &self.bucket, request, None).send();
+        let handle = self.aws.runtime.spawn(async move { page.await.ok() });
+        early.insert(request.clone(), EarlyPage::Sent(handle));
+    }
+
     fn list_page(
         &self,
         request: &ListingRequest,
@@ -174,8 +204,14 @@ impl S3Store {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(request);
-            if let Some(page) = early {
-                return Ok(page);
+            match early {
+                Some(EarlyPage::Ready(page)) => return Ok(*page),
+                Some(EarlyPage::Sent(handle)) => {
+                    if let Ok(Some(page)) = self.aws.runtime.block_on(handle) {
+                        return Ok(page);
+                    }
+                }
+                None => {}
             }
         }
         let client = self.client(&self.bucket)?;
@@ -263,6 +299,24 @@ impl ObjectStore for S3Store {
             if token.is_none() || page.is_truncated() != Some(true) {
                 return Ok(());
             }
+        }
+    }
+
+    fn prefetch_keys(&self, request: &ListingRequest) {
+        // The bucket's own client exists from `open` on, so this never waits.
+        if let Ok(client) = self.client(&self.bucket) {
+            self.send_ahead(&client, request);
+        }
+    }
+
+    fn discard_prefetched(&self, request: &ListingRequest) {
+        let early = self
+            .early_pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(request);
+        if let Some(EarlyPage::Sent(handle)) = early {
+            handle.abort();
         }
     }
 
