@@ -433,11 +433,12 @@ mod tests {
                 .push(start_after.map(str::to_string));
             let mut keys: Vec<&String> = self.keys.iter().collect();
             keys.sort();
-            for key in keys {
-                if key.starts_with(prefix) && start_after.is_none_or(|s| key.as_str() > s) {
-                    if !visit(key) {
-                        break;
-                    }
+            let wanted = keys.into_iter().filter(|key| {
+                key.starts_with(prefix) && start_after.is_none_or(|s| key.as_str() > s)
+            });
+            for key in wanted {
+                if !visit(key) {
+                    break;
                 }
             }
             Ok(())
