@@ -117,7 +117,9 @@ ensure_awscli() {
 }
 
 # moto_server: the test suite's .venv (scripts/test builds it), else installed into bench/.venv.
+# Either way bench/.venv (BENCH_PYTHON) is there for the upload script.
 ensure_moto() {
+    ensure_awscli
     if [ -x "$ROOT/.venv/bin/moto_server" ]; then
         MOTO_SERVER="$ROOT/.venv/bin/moto_server"
     else
