@@ -49,8 +49,9 @@ pub fn log_folder(account_root: &str, region: &str) -> String {
     format!("{account_root}CloudTrail/{region}/")
 }
 
-/// How many days before the range's start the early listing starts: the listing the windows
-/// call for starts a day before the first window, which starts up to an hour before the range.
+/// The early listing starts this many days and an hour before the range: the listing the
+/// windows call for starts a day before the first window, and the first window normally starts
+/// up to an hour before the range (its digest ends in the range and covers the hour before).
 const EARLY_LISTING_DAYS_BEFORE: i64 = 1;
 
 /// The log folder's listing as it can be sent before the chains are walked: from where the

@@ -1,7 +1,8 @@
 //! The verification pipeline: find the chains, read their digests, walk them, check the logs.
 //!
 //! Work is spread over a thread pool of `concurrency` threads, which is also the bound on
-//! requests in flight: every account-and-region folder is verified in parallel, within it every
+//! requests in flight (apart from each folder's log listing, which a remote store may send
+//! ahead): every account-and-region folder is verified in parallel, within it every
 //! chain, within a chain every digest and then every log (streamed through the strict gzip
 //! reader). Results flow back to the caller's thread as each folder is done. Each file's
 //! failure becomes that file's status; nothing one file does stops the others.
