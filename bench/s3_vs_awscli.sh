@@ -239,7 +239,8 @@ for mode in trail bucket; do
     esac
     echo "  CPU during the median run ($(fmt "${!time_var}" .2f) s wall): ${!cpu_var}"
     python3 "$BENCH/tools/proxy_window.py" "$RUN/proxy.jsonl" "${!t0_var}" "${!t1_var}"
-    python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "${!t0_var}" "${!t1_var}" --step 0.25
+    python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "${!t0_var}" "${!t1_var}" --step 0.25 \
+        --delay "$(calc "$DELAY_MS / 1000")"
 done
 echo
 echo "server ceiling through the proxy ($tool, ${WRK_SECONDS}s each, GETs of the $N_LOGS log objects):"

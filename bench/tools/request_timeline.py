@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """What a client asked for and when, from delay_proxy.py's --log, over a time window:
 
-    request_timeline.py LOG T0 T1 [--step 0.25]
+    request_timeline.py LOG T0 T1 [--step 0.25] [--delay SECONDS]
 
 Requests are grouped by kind (list = ListObjectsV2/ListBuckets, head, digest GET, log GET) and
 for each kind prints how many, when the first started and the last finished (seconds after T0)
 and the rate; then a timeline: requests of each kind in flight (sampled) and answered per
 step. Shows phases that do not overlap (e.g. no log fetched until every digest is) and idle
 stretches at the start and the end.
+
+--delay: the latency the proxy adds. A request is then at the server from its receive time plus
+the delay until it is answered, and the script prints the stretches where the server had no
+request at all: what a client could still win against a server that is the bottleneck.
 """
 
 import argparse
@@ -31,6 +35,7 @@ def main():
     parser.add_argument("t0", type=float)
     parser.add_argument("t1", type=float)
     parser.add_argument("--step", type=float, default=0.25)
+    parser.add_argument("--delay", type=float)
     args = parser.parse_args()
     rows = []
     with open(args.log) as f:
@@ -65,6 +70,8 @@ def main():
         f"  before the first object GET: {idle_start:.2f} s; after the last object GET ends: "
         f"{span - last_object:.2f} s"
     )
+    if args.delay is not None:
+        print_server_idle(rows, args.delay, span)
     print(f"  timeline: t | in flight by kind ({' '.join(kinds)}) | answered/s")
     t = 0.0
     while t < span:
@@ -73,6 +80,24 @@ def main():
         answered = sum(1 for r in rows if t <= r[1] < t + args.step) / args.step
         print(f"    {t:6.2f} | {' '.join(f'{n:4d}' for n in flights)} | {answered:6.0f}")
         t += args.step
+
+
+def print_server_idle(rows, delay, span):
+    """Stretches with no request at the server (received + delay .. answered)."""
+    at_server = sorted((r[0] + delay, r[1]) for r in rows)
+    gaps = []
+    covered = 0.0
+    for start, end in at_server:
+        if start > covered:
+            gaps.append((covered, start - covered))
+        covered = max(covered, end)
+    if span > covered:
+        gaps.append((covered, span - covered))
+    shown = ", ".join(f"{at:.2f} s: {length * 1000:.0f} ms" for at, length in gaps if length >= 0.01)
+    print(
+        f"  server without a request: {sum(g[1] for g in gaps):.2f} s of {span:.2f} s "
+        f"(the first {delay * 1000:.0f} ms cannot be helped); stretches of 10 ms or more: {shown or 'none'}"
+    )
 
 
 if __name__ == "__main__":
