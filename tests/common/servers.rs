@@ -102,16 +102,7 @@ impl Moto {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let config = aws_sdk_s3::config::Builder::new()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .endpoint_url(self.endpoint())
-                .force_path_style(true)
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .build();
-            let client = aws_sdk_s3::Client::from_conf(config);
+            let client = self.client();
             let _ = client.create_bucket().bucket(bucket).send().await;
             for (key, path) in objects {
                 let mut put = client
@@ -133,6 +124,40 @@ impl Moto {
                     .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
             }
         });
+    }
+}
+
+impl Moto {
+    /// A client of the test itself (the upload, a file added mid-test), never ctverify's.
+    fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Puts one object into an existing bucket.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(
+                self.client()
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body.to_vec().into())
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 }
 

@@ -1,0 +1,98 @@
+//! The S3 store on its own against moto_server: listings sent ahead. (Its own test binary,
+//! because the AWS configuration comes from this process's environment.)
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::repo;
+use common::servers::{aws_env, Moto};
+use ctverify::aws::Aws;
+use ctverify::store::s3::S3Store;
+use ctverify::store::{ListingRequest, ObjectStore};
+
+const BUCKET: &str = "ctverify-sample-trail";
+const LOGS: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+
+fn listed(store: &S3Store, request: &ListingRequest) -> Vec<String> {
+    let mut keys = Vec::new();
+    store
+        .list_keys(
+            &request.prefix,
+            request.start_after.as_deref(),
+            &mut |key| {
+                keys.push(key.to_string());
+                true
+            },
+        )
+        .expect("listing");
+    keys
+}
+
+/// Waits until moto has answered `count` listings of the log folder.
+fn answered(moto: &Moto, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listings = || {
+        moto.requests()
+            .iter()
+            .map(|l| l.replace("%2F", "/"))
+            .filter(|l| l.contains("list-type=2") && l.contains(&format!("prefix={LOGS}&")))
+            .count()
+    };
+    while listings() < count {
+        assert!(
+            Instant::now() < deadline,
+            "moto never answered listing {count}: {:#?}",
+            moto.requests()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_listing_sent_ahead_is_answered_before_it_is_asked_for_and_used_once() {
+    let moto = Moto::start();
+    moto.upload(&repo().join("vectors/sample"), BUCKET);
+    for (name, value) in aws_env(None) {
+        std::env::set_var(name, value);
+    }
+    let aws = Arc::new(Aws::load(2).expect("AWS configuration"));
+    let request = ListingRequest::keys(LOGS, Some(&format!("{LOGS}2024/02/28")));
+    let store = S3Store::open(
+        aws,
+        BUCKET,
+        Some(moto.endpoint()),
+        &[ListingRequest::folders("AWSLogs/")],
+        std::slice::from_ref(&request),
+    )
+    .expect("open");
+    answered(&moto, 1);
+
+    // A file put after moto answered is not in the page fetched ahead: the listing is the one
+    // sent when the store opened.
+    let planted = format!("{LOGS}2024/03/01/planted-after-the-listing.json.gz");
+    moto.put(BUCKET, &planted, b"not a log");
+    let first = listed(&store, &request);
+    assert!(!first.is_empty());
+    assert!(!first.contains(&planted), "{first:#?}");
+    // Its page is handed out once: asked again, the store lists again.
+    let second = listed(&store, &request);
+    assert!(second.contains(&planted), "{second:#?}");
+
+    // The same through prefetch_keys, once the store is open.
+    store.prefetch_keys(&request);
+    answered(&moto, 3);
+    let later = format!("{LOGS}2024/03/01/planted-later.json.gz");
+    moto.put(BUCKET, &later, b"not a log");
+    assert!(!listed(&store, &request).contains(&later));
+
+    // A page discarded is not used: the listing is sent again.
+    store.prefetch_keys(&request);
+    answered(&moto, 4);
+    let last = format!("{LOGS}2024/03/01/planted-last.json.gz");
+    moto.put(BUCKET, &last, b"not a log");
+    store.discard_prefetched(&request);
+    assert!(listed(&store, &request).contains(&last));
+    answered(&moto, 5);
+}
