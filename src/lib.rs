@@ -32,6 +32,7 @@ pub mod keys;
 pub mod lake;
 pub mod mirror;
 pub mod progress;
+pub mod read_ahead;
 pub mod report;
 pub mod report_format;
 pub mod spill;

@@ -21,6 +21,7 @@ use crate::gzip::{inflate_and_hash, GzipError, Keep, KeptBytes, DIGEST_SIZE_CAP}
 use crate::hash::Sha256;
 use crate::keys::KeySource;
 use crate::progress::Progress;
+use crate::read_ahead::LogsAhead;
 use crate::report::{is_reported, ChainReport, FileEntry, LogScan, RequestedRange, TimeRange};
 use crate::spill::{CheckSpill, DigestSpill, DigestSpillReader, SpilledChecks};
 use crate::status::{Counts, FileKind, Status};
@@ -384,6 +385,9 @@ struct ChainWork {
     verified_windows: Vec<TimeRange>,
     unverifiable_windows: Vec<(TimeRange, String)>,
     listed_logs: LogKeySet,
+    /// Logs of this chain read ahead (see [`LogsAhead`]); those no check took are discarded
+    /// once its checks are done.
+    read_ahead: Vec<String>,
 }
 
 impl ChainWork {
@@ -485,6 +489,9 @@ fn check_logs(
         .reduce(LogResults::default, LogResults::merge);
     if let Some(e) = results.spill_error {
         return Err(ValidateError::Spill(e));
+    }
+    for key in std::mem::take(&mut work.read_ahead) {
+        store.discard_read_ahead(store.bucket(), &key);
     }
     work.report.logs.merge(&results.counts);
     work.files.extend(results.kept);
@@ -735,6 +742,7 @@ fn fetch_digest(
     named_end: UtcTime,
     listed: bool,
     spill: &DigestSpill,
+    ahead: Option<(&LogsAhead, usize)>,
 ) -> std::io::Result<Fetched> {
     let outcome = with_retries(|| fetch_digest_once(store, bucket, key, listed))
         .map_err(std::io::Error::other)?;
@@ -745,6 +753,18 @@ fn fetch_digest(
         FetchOutcome::Parsed(read) => {
             let ReadDigest { parsed, bytes } = *read;
             let stored = spill.append(&bytes, &parsed.metadata)?;
+            if let Some((ahead, rank)) = ahead {
+                let own = store.bucket();
+                ahead.offer(
+                    rank,
+                    parsed
+                        .digest
+                        .log_files
+                        .iter()
+                        .filter(|log| log.bucket == own)
+                        .map(|log| log.object.as_str()),
+                );
+            }
             if let Some(previous) = &parsed.digest.previous {
                 if previous.bucket != store.bucket() {
                     foreign_predecessor = DigestKey::parse(&previous.object).map(|name| {
@@ -1014,9 +1034,29 @@ fn walk_chain(
     sink: &Sink,
 ) -> Result<ChainWork, ValidateError> {
     let spill = DigestSpill::new().map_err(spill_error)?;
+    // Newest first, in that order (the walk's), so that the logs read ahead are those the
+    // walk hands out first.
+    let mut listed = listed;
+    listed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    let ahead = LogsAhead::new(store, options.concurrency, listed.len());
     let mut fetched: Vec<Fetched> = listed
-        .into_par_iter()
-        .map(|(key, named_end)| fetch_digest(store, store.bucket(), &key, named_end, true, &spill))
+        .into_iter()
+        .enumerate()
+        .par_bridge()
+        .map(|(rank, (key, named_end))| {
+            ahead.digest_started();
+            let fetched = fetch_digest(
+                store,
+                store.bucket(),
+                &key,
+                named_end,
+                true,
+                &spill,
+                Some((&ahead, rank)),
+            );
+            ahead.digest_done();
+            fetched
+        })
         .collect::<std::io::Result<_>>()
         .map_err(spill_error)?;
     // A trail whose bucket was changed continues its chain in the old bucket: follow it there
@@ -1038,7 +1078,7 @@ fn walk_chain(
         }
         let more: Vec<Fetched> = foreign
             .into_par_iter()
-            .map(|(bucket, key, end)| fetch_digest(store, &bucket, &key, end, false, &spill))
+            .map(|(bucket, key, end)| fetch_digest(store, &bucket, &key, end, false, &spill, None))
             .collect::<std::io::Result<_>>()
             .map_err(spill_error)?;
         fetched.extend(more);
@@ -1079,6 +1119,7 @@ fn walk_chain(
         verified_windows: outcome.verified_windows,
         unverifiable_windows: outcome.unverifiable_windows,
         listed_logs: outcome.listed_logs,
+        read_ahead: ahead.into_sent(),
     };
     for entry in outcome.unverified_logs {
         work.decide(entry, sink);

@@ -1,8 +1,9 @@
-//! The S3 store on its own against moto_server: listings sent ahead. (Its own test binary,
-//! because the AWS configuration comes from this process's environment.)
+//! The S3 store on its own against moto_server: listings sent ahead and objects read ahead.
+//! (Its own test binary, because the AWS configuration comes from this process's environment.)
 
 mod common;
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,4 +96,87 @@ fn a_listing_sent_ahead_is_answered_before_it_is_asked_for_and_used_once() {
     store.discard_prefetched(&request);
     assert!(listed(&store, &request).contains(&last));
     answered(&moto, 5);
+}
+
+/// Waits until moto has answered `count` GETs of `key`.
+fn got(moto: &Moto, key: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let wanted = format!("GET /{BUCKET}/{key}");
+    let gets = || {
+        moto.requests()
+            .iter()
+            .filter(|l| l.contains(&wanted))
+            .count()
+    };
+    while gets() < count {
+        assert!(
+            Instant::now() < deadline,
+            "moto never answered GET {count} of {key}: {:#?}",
+            moto.requests()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn body(store: &S3Store, key: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    store
+        .get(BUCKET, key)
+        .expect("get")
+        .body
+        .read_to_end(&mut bytes)
+        .expect("body");
+    bytes
+}
+
+#[test]
+fn an_object_read_ahead_is_answered_before_it_is_asked_for_used_once_and_never_decides_alone() {
+    let moto = Moto::start();
+    moto.upload(&repo().join("vectors/sample"), BUCKET);
+    for (name, value) in aws_env(None) {
+        std::env::set_var(name, value);
+    }
+    let aws = Arc::new(Aws::load(2).expect("AWS configuration"));
+    let store = S3Store::open(
+        aws,
+        BUCKET,
+        Some(moto.endpoint()),
+        &[ListingRequest::folders("AWSLogs/")],
+        &[],
+    )
+    .expect("open");
+    let key = format!("{LOGS}2024/03/01/read-ahead.json.gz");
+    moto.put(BUCKET, &key, b"first");
+
+    // Not sent without a free slot, nor into another bucket.
+    assert!(!store.read_ahead(BUCKET, &key, 0));
+    assert!(!store.read_ahead("another-bucket", &key, 8));
+    assert!(store.read_ahead(BUCKET, &key, 8));
+    got(&moto, &key, 1);
+    // It holds a slot until taken: with a bound of one, nothing more is read ahead.
+    let other = format!("{LOGS}2024/03/01/other.json.gz");
+    assert!(!store.read_ahead(BUCKET, &other, 1));
+
+    // Changed after moto answered: the get is given the early answer, once.
+    moto.put(BUCKET, &key, b"second");
+    assert_eq!(body(&store, &key), b"first");
+    assert_eq!(body(&store, &key), b"second");
+    // The bodies are dropped: the slot is free again.
+    assert!(store.read_ahead(BUCKET, &other, 1));
+    store.discard_read_ahead(BUCKET, &other);
+
+    // A read ahead discarded is not used.
+    assert!(store.read_ahead(BUCKET, &key, 8));
+    got(&moto, &key, 3);
+    moto.put(BUCKET, &key, b"third");
+    store.discard_read_ahead(BUCKET, &key);
+    assert_eq!(body(&store, &key), b"third");
+
+    // An early answer that failed decides nothing: absent when read ahead, present when
+    // asked for, the object is found.
+    let late = format!("{LOGS}2024/03/01/late.json.gz");
+    assert!(store.read_ahead(BUCKET, &late, 8));
+    got(&moto, &late, 1);
+    moto.put(BUCKET, &late, b"late");
+    assert_eq!(body(&store, &late), b"late");
 }

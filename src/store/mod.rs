@@ -155,6 +155,18 @@ pub trait ObjectStore: Send + Sync {
 
     /// Drops what [`ObjectStore::prefetch_keys`] fetched for `request` when no listing used it.
     fn discard_prefetched(&self, _request: &ListingRequest) {}
+
+    /// Says that `get(bucket, key)` will follow soon. A remote store may send the request now,
+    /// unless `limit` of its requests are already in flight (a request read ahead counts until
+    /// a `get` takes it or it is discarded); the `get` then takes the answer, or asks again if
+    /// the early request failed, so that a read ahead never decides anything. Returns whether
+    /// it was sent. Local stores ignore it.
+    fn read_ahead(&self, _bucket: &str, _key: &str, _limit: usize) -> bool {
+        false
+    }
+
+    /// Drops a request [`ObjectStore::read_ahead`] sent when no `get` took it.
+    fn discard_read_ahead(&self, _bucket: &str, _key: &str) {}
 }
 
 /// Renders an error with its cause chain (the AWS SDK's own Display leaves the causes out).

@@ -7,6 +7,8 @@
 //! a log is never held whole in memory.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_config::Region;
@@ -26,6 +28,48 @@ pub struct S3Store {
     /// First pages of listings sent ahead (as the store opened, or by `prefetch_keys`),
     /// each handed out once.
     early_pages: Mutex<HashMap<ListingRequest, EarlyPage>>,
+    /// GetObject requests sent by `read_ahead`, by (bucket, key), each taken once by `get`.
+    reads_ahead: Mutex<HashMap<(String, String), ReadAhead>>,
+    /// Requests in flight: each listing page's while it is awaited, each `get`'s until its
+    /// body is dropped, each read ahead's until a `get` takes it or it is discarded.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// A GetObject sent before anyone asked for it; the task gives `None` when it failed (the
+/// `get` then asks again, so that only an answer to a request of its own decides anything).
+struct ReadAhead {
+    slot: Slot,
+    response: tokio::task::JoinHandle<Option<GetObjectOutput>>,
+}
+
+type GetObjectOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
+
+/// One of the store's requests in flight, counted until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(in_flight: &Arc<AtomicUsize>) -> Slot {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Slot(in_flight.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An object's body, whose request counts as in flight until it is dropped.
+struct SlotBody<R> {
+    body: R,
+    _slot: Slot,
+}
+
+impl<R: Read> Read for SlotBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.body.read(buf)
+    }
 }
 
 /// A listing's first page, sent before anyone asked for it.
@@ -68,6 +112,8 @@ impl S3Store {
             endpoint_url,
             clients: Mutex::new(HashMap::new()),
             early_pages: Mutex::new(HashMap::new()),
+            reads_ahead: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         };
         let guess = store.build_client(None);
         for request in ahead {
@@ -215,6 +261,7 @@ impl S3Store {
             }
         }
         let client = self.client(&self.bucket)?;
+        let _slot = Slot::take(&self.in_flight);
         self.aws
             .runtime
             .block_on(list_request(&client, &self.bucket, request, token).send())
@@ -320,25 +367,78 @@ impl ObjectStore for S3Store {
         }
     }
 
+    fn read_ahead(&self, bucket: &str, key: &str, limit: usize) -> bool {
+        // Another bucket's client may first need a region lookup, which would make this wait.
+        if bucket != self.bucket {
+            return false;
+        }
+        let mut reads = self.reads_ahead.lock().unwrap_or_else(|p| p.into_inner());
+        let id = (bucket.to_string(), key.to_string());
+        if reads.contains_key(&id) {
+            return true;
+        }
+        if self.in_flight.load(Ordering::Relaxed) >= limit {
+            return false;
+        }
+        let Ok(client) = self.client(bucket) else {
+            return false;
+        };
+        let slot = Slot::take(&self.in_flight);
+        let request = client.get_object().bucket(bucket).key(key).send();
+        let response = self.aws.runtime.spawn(async move { request.await.ok() });
+        reads.insert(id, ReadAhead { slot, response });
+        true
+    }
+
+    fn discard_read_ahead(&self, bucket: &str, key: &str) {
+        let early = self
+            .reads_ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(bucket.to_string(), key.to_string()));
+        if let Some(early) = early {
+            early.response.abort();
+        }
+    }
+
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
-        let client = self.client(bucket)?;
-        let response = self
-            .aws
-            .runtime
-            .block_on(client.get_object().bucket(bucket).key(key).send());
-        let output = match response {
-            Ok(output) => output,
-            Err(e) => {
-                let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key())
-                    || e.code() == Some("NoSuchKey")
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-                if not_found {
-                    return Err(StoreError::NotFound);
+        let early = {
+            let mut reads = self.reads_ahead.lock().unwrap_or_else(|p| p.into_inner());
+            if reads.is_empty() {
+                None
+            } else {
+                reads.remove(&(bucket.to_string(), key.to_string()))
+            }
+        };
+        let answered_early =
+            early.and_then(|early| match self.aws.runtime.block_on(early.response) {
+                Ok(Some(output)) => Some((output, early.slot)),
+                _ => None,
+            });
+        let (output, slot) = match answered_early {
+            Some(answered) => answered,
+            None => {
+                let client = self.client(bucket)?;
+                let slot = Slot::take(&self.in_flight);
+                let response = self
+                    .aws
+                    .runtime
+                    .block_on(client.get_object().bucket(bucket).key(key).send());
+                match response {
+                    Ok(output) => (output, slot),
+                    Err(e) => {
+                        let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                            || e.code() == Some("NoSuchKey")
+                            || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+                        if not_found {
+                            return Err(StoreError::NotFound);
+                        }
+                        return Err(StoreError::Read(format!(
+                            "GetObject: {}",
+                            describe_error(&e)
+                        )));
+                    }
                 }
-                return Err(StoreError::Read(format!(
-                    "GetObject: {}",
-                    describe_error(&e)
-                )));
             }
         };
         let metadata: Metadata = output
@@ -354,7 +454,7 @@ impl ObjectStore for S3Store {
         let reader = output.body.into_async_read();
         let body = SyncIoBridge::new_with_handle(reader, self.aws.runtime.handle().clone());
         Ok(Object {
-            body: Box::new(body),
+            body: Box::new(SlotBody { body, _slot: slot }),
             metadata,
         })
     }
