@@ -8,7 +8,8 @@
 # accounts (default 32) x REGIONS regions (default 4), uploaded to moto_server behind the delay
 # proxy (DELAY_MS, default 50); `ctverify validate s3://BUCKET` (told nothing: it searches the
 # bucket) RUNS times (default 3), and each other binary given in turn, so that two builds are
-# compared in one run. Prints each run's time and peak RSS, and the request rate the server saw.
+# compared in one run. Prints each run's time, peak RSS, the requests the server saw and the CPU
+# time moto_server spent on them.
 # Environment: LOGS, LOG_KB (inflated size, default 30), ACCOUNTS, REGIONS, DELAY_MS, RUNS, FORCE_REGEN=1.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -41,6 +42,7 @@ fi
 MOTO_PORT=$(free_port)
 "${SERVER_CPUS[@]}" "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN/moto.log" 2>&1 &
 STARTED_PIDS+=($!)
+MOTO_PID=$!
 wait_port "$MOTO_PORT"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
@@ -57,6 +59,7 @@ echo "== $ACCOUNTS accounts x $REGIONS regions, $N_LOGS logs, through moto_serve
 echo "machine:   $(machine_line)"
 for ((r = 1; r <= RUNS; r++)); do
     for bin in "$CTVERIFY" "$@"; do
+        m0=$(proc_cpu "$MOTO_PID")
         t0=$(now)
         set +e
         "${CLIENT_CPUS[@]}" /usr/bin/time -o "$RUN/time" -f "%M" "$bin" validate "s3://$BUCKET" \
@@ -67,6 +70,7 @@ for ((r = 1; r <= RUNS; r++)); do
         t1=$(now)
         [ $rc = 0 ] || { tail -5 "$RUN/out.txt" "$RUN/err.txt" >&2; die "$bin exited $rc: not every file valid"; }
         requests=$(python3 -c "import sys; t0,t1=map(float,sys.argv[2:]); print(sum(1 for l in open(sys.argv[1]) if l.split() and t0 <= float(l.split()[0]) <= t1))" "$RUN/requests.log" "$t0" "$t1" 2>/dev/null || echo "?")
-        echo "run $r  $(fmt "$(calc "$t1 - $t0")" .2f) s  peak RSS $(($(cat "$RUN/time") / 1024)) MB  $requests requests  $bin"
+        moto=$(calc "round($(proc_cpu "$MOTO_PID") - $m0, 2)")
+        echo "run $r  $(fmt "$(calc "$t1 - $t0")" .2f) s  peak RSS $(($(cat "$RUN/time") / 1024)) MB  $requests requests  moto_server CPU $moto s  $bin"
     done
 done

@@ -145,7 +145,7 @@ say "one GET: ${LAT_DIRECT} ms direct, ${LAT_PROXY} ms through the proxy"
 # Sets CT_TIME_<mode>, CT_T0_<mode>, CT_T1_<mode>, CT_TIMES_<mode>, CT_CPU_<mode>.
 ct_runs() {
     local mode=$1; shift
-    local times=() windows=() cpu=() r m0 p0 t0 t1 rc cu cs crss
+    local times=() windows=() cpu=() motos=() r m0 p0 t0 t1 rc cu cs crss m1
     for ((r = 1; r <= RUNS; r++)); do
         say "ctverify ($mode) run $r/$RUNS"
         m0=$(moto_cpu)
@@ -159,7 +159,9 @@ ct_runs() {
         set -e
         t1=$(now)
         read -r cu cs crss <"$RUN/ctverify-$mode-$r.time"
-        cpu+=("ctverify $(calc "round($cu + $cs, 2)") s (peak RSS $((crss / 1024)) MB), moto_server $(calc "round($(moto_cpu) - $m0, 2)") s, proxy $(calc "round($(proc_cpu "$PROXY_PID") - $p0, 2)") s")
+        m1=$(calc "round($(moto_cpu) - $m0, 2)")
+        motos+=("$m1")
+        cpu+=("ctverify $(calc "round($cu + $cs, 2)") s (peak RSS $((crss / 1024)) MB), moto_server $m1 s, proxy $(calc "round($(proc_cpu "$PROXY_PID") - $p0, 2)") s")
         grep -q "^$N_LOGS/$N_LOGS log files valid" "$RUN/ctverify-$mode-$r.txt" && [ $rc = 0 ] ||
             { tail -20 "$RUN/ctverify-$mode-$r.txt" "$RUN/ctverify-$mode-$r.err" >&2; die "ctverify ($mode) did not report all $N_LOGS logs valid (exit $rc)"; }
         times+=("$(calc "$t1 - $t0")")
@@ -171,6 +173,7 @@ ct_runs() {
     printf -v "CT_TIME_$mode" '%s' "${times[$median]}"
     printf -v "CT_TIMES_$mode" '%s' "$(for t in "${times[@]}"; do fmt "$t" .2f; done | tr '\n' ' ')"
     printf -v "CT_CPU_$mode" '%s' "${cpu[$median]}"
+    printf -v "CT_MOTO_$mode" '%s' "${motos[$median]}"
     read -r "CT_T0_$mode" "CT_T1_$mode" <<<"${windows[$median]}"
 }
 ct_runs trail --trail-arn "$TRAIL_ARN"
@@ -259,6 +262,11 @@ if [ "${SKIP_AWSCLI:-0}" != 1 ]; then
     echo "speed-up: $(fmt "$SPEEDUP" .1f)x   (target >= 30x: $(verdict "$SPEEDUP" '>=' 30))"
     echo "  ctverify validate s3://$BUCKET: $(fmt "$CT_TIME_bucket" .2f) s, $(fmt "$(calc "$AWS_TIME / $CT_TIME_bucket")" .1f)x"
     echo "  the most any client could reach against this server: $OBJECTS objects at the ceiling's $(fmt "$CEILING" .0f) GET/s = $(fmt "$(calc "$OBJECTS / $CEILING")" .2f) s, i.e. $(fmt "$(calc "$AWS_TIME * $CEILING / $OBJECTS")" .1f)x the AWS CLI"
+    # moto_server works on one request at a time (one core, its GIL) and nothing reaches it
+    # before one proxy delay has passed: a run making ctverify's requests, its log folder
+    # listing included, cannot take less than that delay plus the CPU moto spent on them.
+    FLOOR=$(calc "$DELAY_MS / 1000 + $CT_MOTO_trail")
+    echo "  with ctverify's own requests (its listings included: moto_server spent $(fmt "$CT_MOTO_trail" .2f) s of CPU on the median run's), after the first ${DELAY_MS} ms: at least $(fmt "$FLOOR" .2f) s, i.e. at most $(fmt "$(calc "$AWS_TIME / $FLOOR")" .1f)x; ctverify took $(fmt "$(calc "$CT_TIME / $FLOOR")" .2f) of that"
 else
     echo "(AWS CLI skipped: SKIP_AWSCLI=1)"
 fi

@@ -19,8 +19,11 @@ use crate::store::ObjectStore;
 /// 0 is the newest.
 pub struct LogsAhead<'a> {
     store: &'a dyn ObjectStore,
-    /// The run's bound on requests in flight; also the most logs read ahead for one chain.
+    /// The run's bound on requests in flight, whose free slots reads ahead fill.
     limit: usize,
+    /// The most logs read ahead for one chain: twice the bound, because answers wait for the
+    /// walk while their slots go to more reads ahead.
+    most: usize,
     digests: usize,
     started: AtomicUsize,
     state: Mutex<State>,
@@ -29,7 +32,7 @@ pub struct LogsAhead<'a> {
 #[derive(Default)]
 struct State {
     /// Keys (in the store's bucket) of logs the newest digests read so far list, by rank: at
-    /// most `limit` of them, those of the lowest ranks.
+    /// most `most` of them, those of the lowest ranks.
     candidates: BTreeMap<usize, Vec<String>>,
     held: usize,
     /// Logs read ahead, so that those no check takes can be discarded.
@@ -42,6 +45,7 @@ impl<'a> LogsAhead<'a> {
         LogsAhead {
             store,
             limit,
+            most: limit.saturating_mul(2),
             digests,
             started: AtomicUsize::new(0),
             state: Mutex::new(State::default()),
@@ -60,7 +64,7 @@ impl<'a> LogsAhead<'a> {
     /// The digest of `rank` was read and lists `logs` (keys in the store's bucket).
     pub fn offer<'k>(&self, rank: usize, logs: impl Iterator<Item = &'k str>) {
         let mut state = self.state();
-        if state.held >= self.limit
+        if state.held >= self.most
             && state
                 .candidates
                 .last_key_value()
@@ -68,10 +72,10 @@ impl<'a> LogsAhead<'a> {
         {
             return;
         }
-        let keys: Vec<String> = logs.take(self.limit).map(str::to_string).collect();
+        let keys: Vec<String> = logs.take(self.most).map(str::to_string).collect();
         state.held += keys.len();
         state.candidates.entry(rank).or_default().extend(keys);
-        while state.held > self.limit {
+        while state.held > self.most {
             let Some(mut last) = state.candidates.last_entry() else {
                 break;
             };
@@ -90,7 +94,7 @@ impl<'a> LogsAhead<'a> {
             return;
         }
         let mut state = self.state();
-        while state.sent.len() < self.limit {
+        while state.sent.len() < self.most {
             let Some(mut first) = state.candidates.first_entry() else {
                 return;
             };
@@ -124,8 +128,8 @@ mod tests {
     use super::*;
     use crate::store::{Object, StoreError};
 
-    /// Takes reads ahead while it has free slots (unlimited at first) and fewer than `limit`
-    /// are held, recording them in order.
+    /// Takes reads ahead while it has free slots (unlimited at first), recording them in
+    /// order.
     struct Recording {
         sent: Mutex<Vec<String>>,
         free: Mutex<usize>,
@@ -161,11 +165,11 @@ mod tests {
         fn get(&self, _bucket: &str, _key: &str) -> Result<Object, StoreError> {
             Err(StoreError::NotFound)
         }
-        fn read_ahead(&self, bucket: &str, key: &str, limit: usize) -> bool {
+        fn read_ahead(&self, bucket: &str, key: &str, _limit: usize) -> bool {
             assert_eq!(bucket, "bucket");
             let mut sent = self.sent.lock().unwrap();
             let mut free = self.free.lock().unwrap();
-            if sent.len() >= limit || *free == 0 {
+            if *free == 0 {
                 return false;
             }
             *free -= 1;
@@ -194,16 +198,20 @@ mod tests {
     }
 
     #[test]
-    fn the_newest_digests_logs_go_first_and_no_more_than_the_limit() {
+    fn the_newest_digests_logs_go_first_and_no_more_than_twice_the_bound() {
         let store = Recording::default();
-        let ahead = LogsAhead::new(&store, 5, 4);
+        let ahead = LogsAhead::new(&store, 4, 4);
         // Read out of order: ranks 3 and 2 arrive before the newest.
         for rank in [3, 2, 1, 0] {
             ahead.digest_started();
             ahead.offer(rank, logs(rank, 3).iter().map(String::as_str));
         }
         ahead.digest_done();
-        let want: Vec<String> = logs(0, 3).into_iter().chain(logs(1, 2)).collect();
+        let want: Vec<String> = logs(0, 3)
+            .into_iter()
+            .chain(logs(1, 3))
+            .chain(logs(2, 2))
+            .collect();
         assert_eq!(*store.sent.lock().unwrap(), want);
         // Later slots find nothing more to send: the chain's share is spent.
         ahead.digest_done();

@@ -153,21 +153,35 @@ fn an_object_read_ahead_is_answered_before_it_is_asked_for_used_once_and_never_d
     assert!(!store.read_ahead("another-bucket", &key, 8));
     assert!(store.read_ahead(BUCKET, &key, 8));
     got(&moto, &key, 1);
-    // It holds a slot until taken: with a bound of one, nothing more is read ahead.
-    let other = format!("{LOGS}2024/03/01/other.json.gz");
-    assert!(!store.read_ahead(BUCKET, &other, 1));
 
     // Changed after moto answered: the get is given the early answer, once.
     moto.put(BUCKET, &key, b"second");
     assert_eq!(body(&store, &key), b"first");
     assert_eq!(body(&store, &key), b"second");
-    // The bodies are dropped: the slot is free again.
+
+    // A body being read holds a slot: with a bound of one, nothing is read ahead meanwhile.
+    let other = format!("{LOGS}2024/03/01/other.json.gz");
+    let reading = store.get(BUCKET, &key).expect("get");
+    assert!(!store.read_ahead(BUCKET, &other, 1));
+    drop(reading);
     assert!(store.read_ahead(BUCKET, &other, 1));
+    // An answer waiting for its get does not.
+    got(&moto, &other, 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !store.read_ahead(BUCKET, &key, 1) {
+        assert!(
+            Instant::now() < deadline,
+            "an answered read ahead still holds its slot"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    got(&moto, &key, 4);
     store.discard_read_ahead(BUCKET, &other);
+    store.discard_read_ahead(BUCKET, &key);
 
     // A read ahead discarded is not used.
     assert!(store.read_ahead(BUCKET, &key, 8));
-    got(&moto, &key, 3);
+    got(&moto, &key, 5);
     moto.put(BUCKET, &key, b"third");
     store.discard_read_ahead(BUCKET, &key);
     assert_eq!(body(&store, &key), b"third");

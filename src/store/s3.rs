@@ -31,14 +31,14 @@ pub struct S3Store {
     /// GetObject requests sent by `read_ahead`, by (bucket, key), each taken once by `get`.
     reads_ahead: Mutex<HashMap<(String, String), ReadAhead>>,
     /// Requests in flight: each listing page's while it is awaited, each `get`'s until its
-    /// body is dropped, each read ahead's until a `get` takes it or it is discarded.
+    /// body is dropped, each read ahead's until it is answered (an answer waiting for its
+    /// `get` costs the server nothing; the `get` counts again while it reads the body).
     in_flight: Arc<AtomicUsize>,
 }
 
 /// A GetObject sent before anyone asked for it; the task gives `None` when it failed (the
 /// `get` then asks again, so that only an answer to a request of its own decides anything).
 struct ReadAhead {
-    slot: Slot,
     response: tokio::task::JoinHandle<Option<GetObjectOutput>>,
 }
 
@@ -385,8 +385,12 @@ impl ObjectStore for S3Store {
         };
         let slot = Slot::take(&self.in_flight);
         let request = client.get_object().bucket(bucket).key(key).send();
-        let response = self.aws.runtime.spawn(async move { request.await.ok() });
-        reads.insert(id, ReadAhead { slot, response });
+        let response = self.aws.runtime.spawn(async move {
+            let response = request.await.ok();
+            drop(slot);
+            response
+        });
+        reads.insert(id, ReadAhead { response });
         true
     }
 
@@ -412,7 +416,7 @@ impl ObjectStore for S3Store {
         };
         let answered_early =
             early.and_then(|early| match self.aws.runtime.block_on(early.response) {
-                Ok(Some(output)) => Some((output, early.slot)),
+                Ok(Some(output)) => Some((output, Slot::take(&self.in_flight))),
                 _ => None,
             });
         let (output, slot) = match answered_early {
