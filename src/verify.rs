@@ -1009,11 +1009,26 @@ fn verify_folder_chains(
         &options.progress.digests_found,
         listing.chains.values().map(|l| l.len() as u64).sum(),
     );
-    let mut works: Vec<ChainWork> = listing
-        .chains
-        .into_par_iter()
-        .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
-        .collect::<Result<_, _>>()?;
+    // The chains' public keys (ListPublicKeys, once per region) are fetched while their
+    // digests are read, not after: each walk needs them as soon as its last digest is in.
+    let mut regions: Vec<String> = listing.chains.keys().map(|c| c.region.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    let (_, works) = rayon::join(
+        || {
+            regions
+                .par_iter()
+                .for_each(|region| drop(keys.keys_for(region, &[])))
+        },
+        || {
+            listing
+                .chains
+                .into_par_iter()
+                .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
+                .collect::<Result<Vec<ChainWork>, _>>()
+        },
+    );
+    let mut works = works?;
     check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
     for work in &mut works {
         work.files
