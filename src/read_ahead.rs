@@ -63,7 +63,8 @@ impl<'a> LogsAhead<'a> {
 
     /// The digest of `rank` was read and lists `logs` (keys in the store's bucket).
     pub fn offer<'k>(&self, rank: usize, logs: impl Iterator<Item = &'k str>) {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         if state.held >= self.most
             && state
                 .candidates
@@ -73,17 +74,21 @@ impl<'a> LogsAhead<'a> {
             return;
         }
         let keys: Vec<String> = logs.take(self.most).map(str::to_string).collect();
+        if keys.is_empty() {
+            return;
+        }
         state.held += keys.len();
         state.candidates.entry(rank).or_default().extend(keys);
         while state.held > self.most {
             let Some(mut last) = state.candidates.last_entry() else {
                 break;
             };
-            last.get_mut().pop();
+            if last.get_mut().pop().is_some() {
+                state.held -= 1;
+            }
             if last.get().is_empty() {
                 last.remove();
             }
-            state.held -= 1;
         }
     }
 

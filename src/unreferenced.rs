@@ -58,7 +58,7 @@ const EARLY_LISTING_DAYS_BEFORE: i64 = 1;
 /// windows will normally put it, given only the range's start (none without one). Listing a
 /// folder of many logs is one of the slowest requests a server answers; sent with the first
 /// digest requests, its answer is ready when the walk needs it. [`list_candidates`] uses it
-/// whenever the windows start at most [`EARLY_LISTING_SLACK_DAYS`] later.
+/// whenever the windows start at most `EARLY_LISTING_SLACK_DAYS` later.
 pub fn early_listing(log_folder: &str, range: &RequestedRange) -> Option<ListingRequest> {
     let start = early_listing_day(range.start?);
     Some(ListingRequest::keys(

@@ -4,8 +4,10 @@
 //! requests in flight (apart from each folder's log listing, which a remote store may send
 //! ahead): every account-and-region folder is verified in parallel, within it every
 //! chain, within a chain every digest and then every log (streamed through the strict gzip
-//! reader). Results flow back to the caller's thread as each folder is done. Each file's
-//! failure becomes that file's status; nothing one file does stops the others.
+//! reader). A remote store may also read a chain's first logs ahead into slots its last
+//! digests leave free ([`crate::read_ahead`]). Results flow back to the caller's thread as each
+//! folder is done. Each file's failure becomes that file's status; nothing one file does stops
+//! the others.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -487,11 +489,11 @@ fn check_logs(
             acc
         })
         .reduce(LogResults::default, LogResults::merge);
-    if let Some(e) = results.spill_error {
-        return Err(ValidateError::Spill(e));
-    }
     for key in std::mem::take(&mut work.read_ahead) {
         store.discard_read_ahead(store.bucket(), &key);
+    }
+    if let Some(e) = results.spill_error {
+        return Err(ValidateError::Spill(e));
     }
     work.report.logs.merge(&results.counts);
     work.files.extend(results.kept);
