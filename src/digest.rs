@@ -13,6 +13,9 @@ use crate::time::UtcTime;
 
 pub const SIGNATURE_ALGORITHM: &str = "SHA256withRSA";
 pub const HASH_ALGORITHM: &str = "SHA-256";
+/// 2015-01-01T00:00:00Z: before CloudTrail log file integrity validation existed, so no digest
+/// is older. Where a range has no start, it starts here.
+pub const EARLIEST_DIGEST_TIME: i64 = 1_420_070_400;
 
 /// One digest chain: CloudTrail delivers one digest per hour for each of these.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,6 +9,7 @@
 //! - [`store`]: where objects come from (a directory copy, or S3), behind one trait;
 //! - [`chain`]: the chain walk that decides each digest and which logs to check;
 //! - [`verify`]: the pipeline: discovery, reading, the walk, log checks;
+//! - [`folder_gate`]: how many account-and-region folders are verified at once (memory budget);
 //! - [`spill`]: per-log state on disk (anonymous temporary files), so memory stays flat;
 //! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
@@ -25,6 +26,7 @@ pub mod chain;
 #[cfg(feature = "aws")]
 pub mod cli;
 pub mod digest;
+pub mod folder_gate;
 pub mod generate;
 pub mod gzip;
 pub mod hash;

@@ -19,6 +19,7 @@ use crate::chain::{
     self, DigestHead, FetchOutcome, FetchedDigest, LogCheck, LogKeySet, ParsedDigest,
 };
 use crate::digest::{is_account_id, is_organization_id, ChainId, Digest, DigestKey};
+use crate::folder_gate::{FolderGate, FolderTicket};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, KeptBytes, DIGEST_SIZE_CAP};
 use crate::hash::Sha256;
 use crate::keys::KeySource;
@@ -67,6 +68,9 @@ pub struct ValidateOptions {
     pub filter: ChainFilter,
     pub verbose: bool,
     pub concurrency: usize,
+    /// Memory the folders verified at once may hold together (see [`FolderGate`]); a folder
+    /// larger than this runs alone.
+    pub folder_budget: u64,
     /// Counters for the progress bar.
     pub progress: Arc<Progress>,
 }
@@ -119,6 +123,8 @@ pub struct ChainResult {
 #[derive(Debug, Default)]
 pub struct Validation {
     pub chains: Vec<ChainResult>,
+    /// The most account-and-region folders that were verified at once (see [`FolderGate`]).
+    pub peak_folders_in_flight: usize,
 }
 
 fn listing_error(prefix: &str) -> impl FnOnce(StoreError) -> ValidateError + '_ {
@@ -899,50 +905,63 @@ pub fn validate(
         .map_err(|e| ValidateError::ThreadPool(e.to_string()))?;
 
     // Folders the filter names are verified from the start, while the source is searched for
-    // the others (one account and region each, verified in parallel). Results come back over
-    // a channel so that the caller's reporting stays on this thread, and are put back in
-    // folder order so that reports do not depend on timing.
+    // the others (one account and region each, verified in parallel, as many at once as the
+    // gate lets in). Results come back over a channel so that the caller's reporting stays on
+    // this thread, and are put back in folder order so that reports do not depend on timing.
     let named = named_digest_folders(options.prefix.as_deref(), &options.filter);
+    let gate = FolderGate::new(
+        options.folder_budget,
+        MAX_FOLDERS_IN_FLIGHT,
+        first_folder_estimate(&options.range).min((options.folder_budget / 8).max(1)),
+    );
     let mut done: Vec<(String, Vec<ChainResult>)> = Vec::new();
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         let named = &named;
         let pool = &pool;
+        let gate = &gate;
         scope.spawn(move || {
-            let verify_each = |folders: Vec<String>, sender: std::sync::mpsc::Sender<Message>| {
-                folders
-                    .into_par_iter()
-                    .for_each_with(sender, |sender, folder| {
+            let (to_verify, folders) = std::sync::mpsc::channel::<String>();
+            for folder in named {
+                let _ = to_verify.send(folder.clone());
+            }
+            // The folders are handed out from this thread, not a pool worker: it is the only one
+            // that waits on the gate, and the folders' own parallel work keeps every worker.
+            pool.in_place_scope(|s| {
+                let searching = sender.clone();
+                s.spawn(move |_| match digest_folders(store, options) {
+                    Err(e) => {
+                        let _ = searching.send(Message::Failed(e));
+                    }
+                    Ok(found) if found.is_empty() => {
+                        let _ = searching.send(Message::Failed(ValidateError::NoTrail {
+                            searched: store.describe(),
+                        }));
+                    }
+                    Ok(found) => {
+                        for folder in found.into_iter().filter(|f| !named.contains(f)) {
+                            let _ = to_verify.send(folder);
+                        }
+                    }
+                });
+                for folder in folders {
+                    let ticket = gate.admit();
+                    let sender = sender.clone();
+                    s.spawn(move |_| {
                         let sink = Sink {
-                            sender,
+                            sender: &sender,
                             verbose: options.verbose,
                         };
-                        let message = match verify_folder(store, keys, options, &folder, &sink) {
-                            Ok(works) => Message::Folder(folder, works),
-                            Err(e) => Message::Failed(e),
-                        };
+                        let message =
+                            match verify_folder(store, keys, options, &folder, &sink, &ticket) {
+                                Ok(works) => Message::Folder(folder, works),
+                                Err(e) => Message::Failed(e),
+                            };
                         let _ = sender.send(message);
+                        // What the folder held is now the report's, or gone: let the next in.
+                        drop(ticket);
                     });
-            };
-            pool.install(|| {
-                let searching = sender.clone();
-                rayon::join(
-                    || verify_each(named.clone(), sender),
-                    || match digest_folders(store, options) {
-                        Err(e) => {
-                            let _ = searching.send(Message::Failed(e));
-                        }
-                        Ok(found) if found.is_empty() => {
-                            let _ = searching.send(Message::Failed(ValidateError::NoTrail {
-                                searched: store.describe(),
-                            }));
-                        }
-                        Ok(found) => {
-                            let others = found.into_iter().filter(|f| !named.contains(f));
-                            verify_each(others.collect(), searching);
-                        }
-                    },
-                );
+                }
             });
         });
         let mut first_error: Option<ValidateError> = None;
@@ -974,7 +993,24 @@ pub fn validate(
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
     Ok(Validation {
         chains: done.into_iter().flat_map(|(_, results)| results).collect(),
+        peak_folders_in_flight: gate.peak(),
     })
+}
+
+/// Folders verified at once at most, however little they hold: enough to keep the workers busy
+/// with folders of a few digests each, few enough that their temporary files (a few per chain)
+/// stay well under the usual limit of 1,024 open files.
+const MAX_FOLDERS_IN_FLIGHT: usize = 128;
+
+/// What a folder is expected to hold before any folder's listing has said: one chain with a
+/// digest every hour of the range and a log every five minutes (a busy region). The caller caps
+/// it so that a range of years still starts a few folders at once.
+fn first_folder_estimate(range: &RequestedRange) -> u64 {
+    let start = range
+        .start
+        .unwrap_or(UtcTime::from_unix(crate::digest::EARLIEST_DIGEST_TIME));
+    let hours = (range.end.unix() - start.unix()).max(0) as u64 / 3600 + 1;
+    FolderTicket::bytes_for(hours, hours.saturating_mul(12))
 }
 
 /// Every chain of one `CloudTrail-Digest/REGION/` folder, and the scan of its log folder.
@@ -984,6 +1020,7 @@ fn verify_folder(
     options: &ValidateOptions,
     folder: &str,
     sink: &Sink,
+    ticket: &FolderTicket,
 ) -> Result<Vec<ChainWork>, ValidateError> {
     // The log folder's listing is sent now, so that the server answers it while the digests
     // are listed and read; what it fetched is dropped if the scan does not use it.
@@ -991,7 +1028,7 @@ fn verify_folder(
     if let Some(request) = &ahead {
         store.prefetch_keys(request);
     }
-    let result = verify_folder_chains(store, keys, options, folder, sink);
+    let result = verify_folder_chains(store, keys, options, folder, sink, ticket);
     if let Some(request) = &ahead {
         store.discard_prefetched(request);
     }
@@ -1004,8 +1041,11 @@ fn verify_folder_chains(
     options: &ValidateOptions,
     folder: &str,
     sink: &Sink,
+    ticket: &FolderTicket,
 ) -> Result<Vec<ChainWork>, ValidateError> {
     let listing = list_digests(store, folder, options)?;
+    let digests: u64 = listing.chains.values().map(|l| l.len() as u64).sum();
+    ticket.holds(FolderTicket::bytes_for(digests, 0));
     Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
     Progress::add(
         &options.progress.digests_found,
@@ -1031,6 +1071,8 @@ fn verify_folder_chains(
         },
     );
     let mut works = works?;
+    let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
+    ticket.holds(FolderTicket::bytes_for(digests, logs));
     check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
     for work in &mut works {
         work.files

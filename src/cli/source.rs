@@ -111,6 +111,7 @@ pub(super) fn prepare(args: &ValidateArgs) -> Result<Prepared, CliError> {
         filter,
         verbose: args.verbose,
         concurrency,
+        folder_budget: crate::folder_gate::DEFAULT_BUDGET,
     };
     let run = RunInfo {
         tool: "ctverify",
@@ -134,7 +135,7 @@ pub const DEFAULT_S3_CONCURRENCY: usize = 64;
 
 /// The earliest time keys are asked for when no start time is given: before log file
 /// integrity validation existed.
-pub(super) const EARLIEST_KEYS: i64 = 1_420_070_400; // 2015-01-01T00:00:00Z
+pub(super) const EARLIEST_KEYS: i64 = crate::digest::EARLIEST_DIGEST_TIME;
 
 struct OpenedSource {
     source: String,
