@@ -117,10 +117,12 @@ pub fn log_delivery_minute(name: &str, account: &str, region: &str) -> Option<Ut
         .strip_prefix(region)?
         .strip_prefix('_')?;
     let (time, unique) = rest.split_once('_')?;
-    if !unique.ends_with(".json.gz") || time.len() != 14 {
+    // Names come from the bucket, which anyone with write access can fill: a multi-byte
+    // character must not be sliced through.
+    if !unique.ends_with(".json.gz") || time.len() != 14 || !time.is_ascii() {
         return None;
     }
-    UtcTime::parse_compact(&format!("{}00Z", &time[..13])).ok()
+    UtcTime::parse_compact(&format!("{}00Z", time.get(..13)?)).ok()
 }
 
 fn inside(windows: &[TimeRange], minute: UtcTime) -> bool {
@@ -392,6 +394,9 @@ mod tests {
             log_delivery_minute("evil.json.gz", "111122223333", "us-east-1"),
             None
         );
+        // 14 bytes whose 13th is inside a two-byte character: no panic, not a log name.
+        let name = "111122223333_CloudTrail_us-east-1_202406010100\u{e9}_x.json.gz";
+        assert_eq!(log_delivery_minute(name, "111122223333", "us-east-1"), None);
     }
 
     #[test]

@@ -1453,3 +1453,91 @@ fn the_logs_of_an_unreadable_newest_or_oldest_digest_are_unverified_not_left_out
         all_valid_except(&doc, &trail, &[h]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files in a directory copy: names no digest could point at, and files that are not
+// regular files. Anyone who can write to the bucket (or the copy) can make them.
+
+/// The day folder of the logs of a one-digest `trail` (delivered during 2024-04-30T23:12:34Z to
+/// 2024-05-01T00:12:34Z).
+fn log_folder() -> String {
+    format!("AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/04/30")
+}
+
+#[test]
+fn a_planted_file_whose_name_no_key_can_reach_is_still_unreferenced() {
+    use std::os::unix::ffi::OsStrExt;
+    let trail = trail(1, 1);
+    let dir = trail.write();
+    let folder = dir.path().join(log_folder());
+    let log = std::fs::read(dir.path().join(&trail.hours[0].log_keys[0])).expect("log");
+    // Inside digest 0's window, so a log name there is planted.
+    let backslash = format!("{ACCOUNT}_CloudTrail_{REGION}_20240430T2350Z_planted\\x.json.gz");
+    std::fs::write(folder.join(&backslash), &log).expect("plant");
+    let mut not_utf8 = format!("{ACCOUNT}_CloudTrail_{REGION}_20240430T2351Z_").into_bytes();
+    not_utf8.extend_from_slice(b"\xff.json.gz");
+    std::fs::write(folder.join(std::ffi::OsStr::from_bytes(&not_utf8)), &log).expect("plant");
+
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 1, "planted files are an integrity failure");
+    all_valid_except(&doc, &trail, &[]);
+    let backslash_key = format!("{}/{backslash}", log_folder());
+    assert_eq!(status(&doc, "log", &backslash_key), "unreferenced");
+    let lossy_key = format!("{}/{}", log_folder(), String::from_utf8_lossy(&not_utf8));
+    assert_eq!(status(&doc, "log", &lossy_key), "unreferenced");
+}
+
+#[test]
+fn a_log_name_with_a_multibyte_character_where_the_time_is_does_not_stop_the_run() {
+    let trail = trail(1, 1);
+    let dir = trail.write();
+    // 14 bytes where the delivery time goes, the 13th inside "é".
+    let name = format!("{ACCOUNT}_CloudTrail_{REGION}_202404302350\u{e9}_x.json.gz");
+    std::fs::write(dir.path().join(log_folder()).join(&name), b"planted").expect("plant");
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 1);
+    all_valid_except(&doc, &trail, &[]);
+    let key = format!("{}/{name}", log_folder());
+    assert_eq!(status(&doc, "log", &key), "unreferenced");
+    assert!(detail(&doc, "log", &key).contains("not a CloudTrail log file name"));
+}
+
+#[test]
+fn a_fifo_at_a_log_key_is_an_error_not_a_hang() {
+    let trail = trail(2, 2);
+    let dir = trail.write();
+    let key = trail.hours[1].log_keys[0].clone();
+    let path = dir.path().join(&key);
+    std::fs::remove_file(&path).expect("remove log");
+    let made = Command::new("mkfifo").arg(&path).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo not available: skipped");
+        return;
+    }
+    // Nothing ever writes to the FIFO: opening it to read would wait for ever.
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 3, "an unreadable log is incomplete, not tampered");
+    assert_eq!(status(&doc, "log", &key), "error");
+    assert!(detail(&doc, "log", &key).contains("not a regular file"));
+    for (h, hour) in trail.hours.iter().enumerate() {
+        assert_eq!(status(&doc, "digest", &hour.digest_key), "valid");
+        for log in hour.log_keys.iter().filter(|k| **k != key) {
+            assert_eq!(status(&doc, "log", log), "valid", "log of digest {h}");
+        }
+    }
+}
+
+#[test]
+fn a_file_in_place_of_a_day_folder_makes_its_logs_not_found() {
+    let trail = trail(1, 2);
+    let dir = trail.write();
+    let day = dir.path().join(log_folder());
+    std::fs::remove_dir_all(&day).expect("remove day folder");
+    std::fs::write(&day, b"not a folder").expect("file in its place");
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&doc, "digest", &trail.digest(0)), "valid");
+    for log in &trail.hours[0].log_keys {
+        assert_eq!(status(&doc, "log", log), "not_found", "{log}");
+    }
+}

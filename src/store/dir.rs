@@ -70,7 +70,15 @@ impl DirStore {
         let joined = self.root.join(key);
         let real = match fs::canonicalize(&joined) {
             Ok(real) => real,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+            // A file where a folder of the key should be: the key is not there either.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Err(StoreError::NotFound)
+            }
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", joined.display()))),
         };
         if !real.starts_with(&self.root) {
@@ -81,88 +89,96 @@ impl DirStore {
         Ok(real)
     }
 
-    /// Entries of one folder as (name, is_folder), sorted as S3 lists keys: folders compare with
-    /// their trailing `/`.
-    fn folder_entries(&self, folder_key: &str) -> Result<Vec<(String, bool)>, StoreError> {
-        let path = if folder_key.is_empty() {
-            self.root.clone()
-        } else {
-            match self.resolve(folder_key.trim_end_matches('/')) {
-                Ok(path) => path,
-                Err(StoreError::NotFound) => return Ok(Vec::new()),
-                Err(e) => return Err(e),
-            }
-        };
-        let reader = match fs::read_dir(&path) {
+    /// The real path of the folder `folder_key` (`""` or ending in `/`), if there is one.
+    fn folder_path(&self, folder_key: &str) -> Result<Option<PathBuf>, StoreError> {
+        if folder_key.is_empty() {
+            return Ok(Some(self.root.clone()));
+        }
+        match self.resolve(folder_key.trim_end_matches('/')) {
+            Ok(path) => Ok(Some(path)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Entries of the folder at `path` (a real path under the root), sorted as S3 lists keys:
+    /// folders compare with their trailing `/`.
+    ///
+    /// Every file is listed, whatever its name: a name no digest could safely point at (a
+    /// backslash, bytes that are not UTF-8, shown lossily) is still a file someone put in the
+    /// log folder, and hiding it would hide a planted file. Such keys are refused when read.
+    fn folder_entries(&self, path: &Path) -> Result<Vec<Entry>, StoreError> {
+        let read_error = |e: io::Error| StoreError::Read(format!("{}: {e}", path.display()));
+        let reader = match fs::read_dir(path) {
             Ok(reader) => reader,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(read_error(e)),
         };
         let mut entries = Vec::new();
         for entry in reader {
-            let entry = entry.map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
-            // Names that are not UTF-8 cannot be S3 keys.
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if check_key(&name).is_err() {
-                continue;
-            }
-            let file_type = entry.file_type().map_err(|e| {
-                StoreError::Local(format!("S3 metadata read back from a temporary file: {e}"))
-            })?;
-            let is_folder = if file_type.is_symlink() {
+            let entry = entry.map_err(read_error)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let file_type = entry.file_type().map_err(read_error)?;
+            let (path, is_folder) = if file_type.is_symlink() {
                 // Follow a symlink only when it stays inside the root.
                 match fs::canonicalize(entry.path()) {
-                    Ok(real) if real.starts_with(&self.root) => real.is_dir(),
+                    Ok(real) if real.starts_with(&self.root) => {
+                        let is_dir = real.is_dir();
+                        (real, is_dir)
+                    }
                     _ => continue,
                 }
             } else {
-                file_type.is_dir()
+                (entry.path(), file_type.is_dir())
             };
-            entries.push((name, is_folder));
+            entries.push(Entry {
+                segment: if is_folder { format!("{name}/") } else { name },
+                path,
+                is_folder,
+            });
         }
-        entries.sort_by(|a, b| {
-            let ka = if a.1 {
-                format!("{}/", a.0)
-            } else {
-                a.0.clone()
-            };
-            let kb = if b.1 {
-                format!("{}/", b.0)
-            } else {
-                b.0.clone()
-            };
-            ka.cmp(&kb)
-        });
+        entries.sort_by(|a, b| a.segment.cmp(&b.segment));
         Ok(entries)
     }
 
+    /// Visits the keys under the folder `folder_key`, at real path `path`, in S3 order.
+    /// `ancestors` holds the real paths of the folders being walked, so that a symlink back to
+    /// one of them is not followed round and round.
     fn walk(
         &self,
-        folder_key: &str,
+        folder: (&str, &Path),
+        ancestors: &mut Vec<PathBuf>,
         prefix: &str,
         start_after: Option<&str>,
         visit: &mut dyn FnMut(&str) -> bool,
     ) -> Result<bool, StoreError> {
-        for (name, is_folder) in self.folder_entries(folder_key)? {
-            let full = if is_folder {
-                format!("{folder_key}{name}/")
-            } else {
-                format!("{folder_key}{name}")
-            };
+        let (folder_key, path) = folder;
+        for entry in self.folder_entries(path)? {
+            let full = format!("{folder_key}{}", entry.segment);
             if !full.starts_with(prefix) && !prefix.starts_with(&full) {
                 continue;
             }
-            if is_folder {
+            if entry.is_folder {
                 // Every key under `full` sorts before `start_after` unless `full` is a prefix of it.
                 if let Some(after) = start_after {
                     if full.as_str() < after && !after.starts_with(&full) {
                         continue;
                     }
                 }
-                if !self.walk(&full, prefix, start_after, visit)? {
+                if ancestors.contains(&entry.path) {
+                    continue;
+                }
+                ancestors.push(entry.path.clone());
+                let more = self.walk((&full, &entry.path), ancestors, prefix, start_after, visit);
+                ancestors.pop();
+                if !more? {
                     return Ok(false);
                 }
             } else {
@@ -181,6 +197,16 @@ impl DirStore {
     }
 }
 
+/// One entry of a folder on disk.
+struct Entry {
+    /// Its name as a piece of a key (lossy when it is not UTF-8), a folder's with its trailing
+    /// `/`: how it sorts among keys.
+    segment: String,
+    /// Its real path (a symlink's target, which stays under the root).
+    path: PathBuf,
+    is_folder: bool,
+}
+
 impl ObjectStore for DirStore {
     fn bucket(&self) -> &str {
         &self.bucket
@@ -195,11 +221,14 @@ impl ObjectStore for DirStore {
             Some(at) => &prefix[..=at],
             None => "",
         };
+        let Some(path) = self.folder_path(folder)? else {
+            return Ok(Vec::new());
+        };
         Ok(self
-            .folder_entries(folder)?
+            .folder_entries(&path)?
             .into_iter()
-            .filter(|(_, is_folder)| *is_folder)
-            .map(|(name, _)| format!("{folder}{name}/"))
+            .filter(|entry| entry.is_folder)
+            .map(|entry| format!("{folder}{}", entry.segment))
             .filter(|full| full.starts_with(prefix))
             .collect())
     }
@@ -214,7 +243,12 @@ impl ObjectStore for DirStore {
             Some(at) => &prefix[..=at],
             None => "",
         };
-        self.walk(folder, prefix, start_after, visit).map(|_| ())
+        let Some(path) = self.folder_path(folder)? else {
+            return Ok(());
+        };
+        let mut ancestors = vec![path.clone()];
+        self.walk((folder, &path), &mut ancestors, prefix, start_after, visit)
+            .map(|_| ())
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
@@ -222,14 +256,21 @@ impl ObjectStore for DirStore {
             return Err(StoreError::OtherBucket(bucket.to_string()));
         }
         let path = self.resolve(key)?;
-        let file = match fs::File::open(&path) {
+        let file = match open_without_blocking(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
         };
         match file.metadata() {
             Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(StoreError::NotFound),
+            // S3 has no folder objects: a folder at the key means no object there.
+            Ok(meta) if meta.is_dir() => return Err(StoreError::NotFound),
+            Ok(_) => {
+                return Err(StoreError::Read(format!(
+                    "{}: not a regular file (a FIFO, socket or device)",
+                    path.display()
+                )))
+            }
             Err(e) => return Err(StoreError::Read(format!("{}: {e}", path.display()))),
         }
         let metadata = self.metadata.get(key).map_err(|e| {
@@ -240,6 +281,23 @@ impl ObjectStore for DirStore {
             metadata,
         })
     }
+}
+
+/// Opens `path` for reading without waiting on it: opening a FIFO for reading would otherwise
+/// block until something writes to it, hanging the run on one hostile file. (Reads from a
+/// regular file are not affected by `O_NONBLOCK`.)
+#[cfg(unix)]
+fn open_without_blocking(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_without_blocking(path: &Path) -> io::Result<fs::File> {
+    fs::File::open(path)
 }
 
 #[cfg(test)]
@@ -307,5 +365,75 @@ mod tests {
         ));
         // the symlink out of the root is not listed either
         assert!(keys(&s, "", None).is_empty());
+    }
+
+    #[test]
+    fn files_with_names_no_key_could_reach_are_listed_but_not_read() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = tmp.path().join("logs");
+        fs::create_dir(&folder).unwrap();
+        fs::write(folder.join("back\\slash"), "planted").unwrap();
+        fs::write(
+            folder.join(std::ffi::OsStr::from_bytes(b"not-utf8-\xff")),
+            "planted",
+        )
+        .unwrap();
+        fs::create_dir(folder.join("sub\\dir")).unwrap();
+        fs::write(folder.join("sub\\dir").join("inner"), "planted").unwrap();
+        let s = store(tmp.path());
+        let listed = keys(&s, "logs/", None);
+        assert_eq!(
+            listed,
+            vec![
+                "logs/back\\slash",
+                "logs/not-utf8-\u{fffd}",
+                "logs/sub\\dir/inner"
+            ]
+        );
+        for key in &listed {
+            assert!(s.get("b", key).is_err(), "{key} was read");
+        }
+    }
+
+    #[test]
+    fn a_symlink_back_to_a_parent_is_not_walked_round() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("a/b")).unwrap();
+        fs::write(tmp.path().join("a/b/file"), "x").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("a"), tmp.path().join("a/b/loop")).unwrap();
+        let s = store(tmp.path());
+        assert_eq!(keys(&s, "", None), vec!["a/b/file"]);
+    }
+
+    #[test]
+    fn a_file_in_place_of_a_folder_means_not_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("day"), "not a folder").unwrap();
+        let s = store(tmp.path());
+        assert!(matches!(
+            s.get("b", "day/log.json.gz"),
+            Err(StoreError::NotFound)
+        ));
+        assert!(keys(&s, "day/", None).is_empty());
+        assert!(s.list_folders("day/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fifo_is_a_read_error_not_a_hang() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo not available: skipped");
+            return;
+        }
+        let s = store(tmp.path());
+        // Nothing ever writes to the FIFO: a blocking open would never return.
+        match s.get("b", "fifo") {
+            Err(StoreError::Read(why)) => assert!(why.contains("not a regular file"), "{why}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a FIFO was read as an object"),
+        }
     }
 }
