@@ -255,6 +255,18 @@ impl WalkSink for Collected {
 /// reported as one missing digest plus a detail saying how long the hole is.
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
+/// What a digest recorded of its predecessor (`previousDigestHashValue`,
+/// `previousDigestSignature`), handed to the predecessor when the walk reaches it.
+struct SuccessorLink {
+    /// The successor's `s3://` URL, for details.
+    url: String,
+    hash: Sha256,
+    signature: Signature,
+    /// The successor verified: what it recorded is what CloudTrail wrote. Otherwise its claims
+    /// prove something only through the signature, never through the hash.
+    authentic: bool,
+}
+
 /// Why a digest's `previousDigestS3Object` is not followed.
 #[derive(Clone, Copy)]
 enum LinkNote {
@@ -434,7 +446,7 @@ pub fn walk_streaming(
     // and hands it what it recorded of it. Then the digest's logs, checked against it if it
     // is authentic (unverified otherwise): each digest's log list is handed over as it is
     // loaded, so the lists and the checks built from them are never all held at once.
-    let mut links_to: HashMap<usize, (String, Sha256, Signature)> = HashMap::new();
+    let mut links_to: HashMap<usize, SuccessorLink> = HashMap::new();
     let mut verified_windows = Vec::new();
     let mut listed_logs = LogKeySet::default();
     let mut found: Option<TimeRange> = None;
@@ -498,18 +510,20 @@ pub fn walk_streaming(
         let Some(mut parsed) = loaded else {
             continue;
         };
-        // What this digest recorded of its predecessor, for when the walk gets to it.
-        if authentic {
-            if let (Some(t), Some(previous)) = (node.predecessor, parsed.digest.previous.take()) {
-                links_to.insert(
-                    t,
-                    (
-                        digest_url(&node.bucket, &node.key),
-                        previous.hash,
-                        previous.signature,
-                    ),
-                );
-            }
+        // What this digest recorded of its predecessor, for when the walk gets to it. Handed
+        // down even when this digest could not be verified: a signature that verifies proves
+        // the predecessor whoever passed it on, so a copy without metadata verifies all but
+        // its newest digest.
+        if let (Some(t), Some(previous)) = (node.predecessor, parsed.digest.previous.take()) {
+            links_to.insert(
+                t,
+                SuccessorLink {
+                    url: digest_url(&node.bucket, &node.key),
+                    hash: previous.hash,
+                    signature: previous.signature,
+                    authentic,
+                },
+            );
         }
         let logs = std::mem::take(&mut parsed.digest.log_files);
         let d = &parsed.digest;
@@ -579,6 +593,18 @@ pub fn walk_streaming(
     let mut hole_windows: Vec<TimeRange> = Vec::new();
     // Each missing digest is one file, however many digests name it.
     let mut reported_missing: HashSet<(String, String)> = HashSet::new();
+    // The hours some file answers for (by its content or by its key name), sorted, so that
+    // each hour of a long hole is looked up rather than compared with every digest.
+    let mut answered_hours: Vec<i64> = nodes
+        .iter()
+        .flat_map(|n| [n.end_time().unix(), n.named_end.unix()])
+        .collect();
+    answered_hours.sort_unstable();
+    let answered = |t: UtcTime| {
+        let (from, to) = (t.unix() - 1800, t.unix() + 1800);
+        let at = answered_hours.partition_point(|&a| a <= from);
+        answered_hours.get(at).is_some_and(|&a| a < to)
+    };
     for i in missing_links {
         if !nodes[i].trusted {
             continue;
@@ -622,15 +648,14 @@ pub fn walk_streaming(
             .iter()
             .filter(|n| n.end_time() < start_of_named)
             .max_by_key(|n| n.end_time());
-        if let Some(older) = older {
-            // A verified successor proves digests covered the hole: logs delivered in it
-            // should be listed by them.
-            if nodes[i].authentic {
-                hole_windows.push(TimeRange {
-                    start: older.end_time(),
-                    end: start_of_named,
-                });
-            }
+        // Only a verified successor proves digests covered the hole (an unsigned one could
+        // name any predecessor, and so conjure up any number of missing hours): then logs
+        // delivered in it should be listed by them, and each hour's digest should be there.
+        if let Some(older) = older.filter(|_| nodes[i].authentic) {
+            hole_windows.push(TimeRange {
+                start: older.end_time(),
+                end: start_of_named,
+            });
             let hole = start_of_named.unix() - older.end_time().unix();
             // Rounded to whole hours; the named digest is the last of them.
             let hours = ((hole + 1800) / 3600).min(MAX_INFERRED_MISSING);
@@ -639,14 +664,10 @@ pub fn walk_streaming(
                 if !range.contains(expected_end) {
                     continue;
                 }
-                // An hour some file answers for (by its content or by its key name) is not
-                // missing: a file there is reported for what it is, not inferred away.
-                let near = |t: UtcTime| (t.unix() - expected_end.unix()).abs() < 1800;
-                let present = nodes
-                    .iter()
-                    .any(|n| near(n.end_time()) || near(n.named_end));
+                // An hour some file answers for is not missing: a file there is reported for
+                // what it is, not inferred away.
                 let key = chain.digest_key(expected_end);
-                if present
+                if answered(expected_end)
                     || by_key.contains_key(&PairId::of(&prev_bucket, &key))
                     || !reported_missing.insert((prev_bucket.clone(), key.clone()))
                 {
@@ -768,7 +789,7 @@ struct Decision {
 fn decide(
     node: &Node,
     parsed: &ParsedDigest,
-    successor_link: Option<(String, Sha256, Signature)>,
+    successor_link: Option<SuccessorLink>,
     chain: &ChainId,
     keys: Result<&KeyRing, &str>,
 ) -> Decision {
@@ -830,20 +851,45 @@ fn decide(
     }
 
     let mut notes: Vec<String> = Vec::new();
+    // A link from a successor that could not be verified counts only if its signature verifies
+    // this digest; otherwise this digest stands on its own metadata.
+    let mut unproven_link: Option<String> = None;
+    let successor_link = successor_link.filter(|link| {
+        link.authentic || {
+            let proves = key.verify(message.as_bytes(), &link.signature).is_ok();
+            if !proves {
+                unproven_link = Some(link.url.clone());
+            }
+            proves
+        }
+    });
     let authentic;
     match successor_link {
-        Some((successor_url, expected_hash, linked_signature)) => {
-            let signature_ok = key.verify(message.as_bytes(), &linked_signature).is_ok();
+        Some(SuccessorLink {
+            url: successor_url,
+            hash: expected_hash,
+            signature: linked_signature,
+            authentic: successor_authentic,
+        }) => {
+            // A link from an unverified successor only got here by verifying.
+            let signature_ok =
+                !successor_authentic || key.verify(message.as_bytes(), &linked_signature).is_ok();
             if expected_hash != parsed.sha256 {
-                return Decision {
-                    status: Status::HashMismatch,
-                    detail: Some(format!(
-                        "SHA-256 {} differs from previousDigestHashValue {} in {successor_url}",
-                        parsed.sha256, expected_hash
-                    )),
-                    authentic: signature_ok,
-                    moved_from: None,
-                };
+                if successor_authentic {
+                    return Decision {
+                        status: Status::HashMismatch,
+                        detail: Some(format!(
+                            "SHA-256 {} differs from previousDigestHashValue {} in {successor_url}",
+                            parsed.sha256, expected_hash
+                        )),
+                        authentic: signature_ok,
+                        moved_from: None,
+                    };
+                }
+                // The signature proves this digest; the unverified successor recorded wrong.
+                notes.push(format!(
+                    "previousDigestHashValue {expected_hash} in {successor_url}, which could not be verified, is not its SHA-256"
+                ));
             }
             if !signature_ok {
                 return fail(
@@ -852,6 +898,11 @@ fn decide(
                 );
             }
             authentic = true;
+            if !successor_authentic {
+                notes.push(format!(
+                    "verified by the previousDigestSignature of {successor_url}, which could not itself be verified"
+                ));
+            }
             if let Some(metadata_signature) = metadata_signature {
                 if metadata_signature != linked_signature {
                     return Decision {
@@ -867,14 +918,16 @@ fn decide(
         }
         None => {
             let Some(signature) = metadata_signature else {
-                let why = if node.successor.is_some() {
-                    "no signature: not in the digest metadata, and its successor could not be verified"
-                } else {
-                    "no signature: not in the digest metadata (newest digest of a copy without metadata)"
+                let why = match (&unproven_link, node.successor.is_some()) {
+                    (Some(url), _) => format!(
+                        "no signature: not in the digest metadata, and the previousDigestSignature of {url}, which could not itself be verified, does not verify it"
+                    ),
+                    (None, true) => "no signature: not in the digest metadata, and its successor could not be read or parsed".into(),
+                    (None, false) => "no signature: not in the digest metadata (newest digest of a copy without metadata)".into(),
                 };
                 return Decision {
                     status: Status::Unsigned,
-                    detail: Some(why.into()),
+                    detail: Some(why),
                     authentic: false,
                     moved_from: None,
                 };
@@ -886,9 +939,13 @@ fn decide(
                 );
             }
             authentic = true;
-            if node.successor.is_some() {
+            if let Some(url) = unproven_link {
+                notes.push(format!(
+                    "verified by its own metadata signature; the previousDigestSignature of {url}, which could not itself be verified, does not verify it"
+                ));
+            } else if node.successor.is_some() {
                 notes.push(
-                    "verified by its own metadata signature; its successor could not be verified"
+                    "verified by its own metadata signature; its successor could not be read or parsed"
                         .into(),
                 );
             }

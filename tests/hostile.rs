@@ -1541,3 +1541,95 @@ fn a_file_in_place_of_a_day_folder_makes_its_logs_not_found() {
         assert_eq!(status(&doc, "log", log), "not_found", "{log}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Copies without digest metadata: what an unverified successor's links can and cannot prove
+
+/// `trail(hours, 1)` with no digest metadata at all (a plain `aws s3 sync`).
+fn trail_without_metadata(hours: usize) -> Trail {
+    let mut trail = trail(hours, 1);
+    trail.bundle.metadata.clear();
+    trail
+}
+
+#[test]
+fn an_unsigned_successor_proves_its_predecessor_only_through_the_signature() {
+    // The newest digest (unsigned) records a wrong hash of its predecessor but the right
+    // signature: the signature proves the predecessor, the wrong record does not taint it.
+    let mut trail = trail_without_metadata(3);
+    trail.bundle.edit_digest(&trail.digest(2), |v| {
+        v["previousDigestHashValue"] = Sha256::of(b"not it").to_hex().into();
+    });
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 3, "{:#}", doc["files"]);
+    assert_eq!(status(&doc, "digest", &trail.digest(2)), "unsigned");
+    assert_eq!(status(&doc, "digest", &trail.digest(1)), "valid");
+    assert!(detail(&doc, "digest", &trail.digest(1)).contains("is not its SHA-256"));
+    assert_eq!(status(&doc, "digest", &trail.digest(0)), "valid");
+    assert_eq!(status(&doc, "log", &trail.hours[0].log_keys[0]), "valid");
+
+    // A wrong signature proves nothing either way: the predecessor is unsigned, not invalid.
+    let mut trail = trail_without_metadata(3);
+    let forged = trail.keys.us_east_1_a.sign(b"something else");
+    trail.bundle.edit_digest(&trail.digest(2), |v| {
+        v["previousDigestSignature"] = forged.into();
+    });
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 3, "{:#}", doc["files"]);
+    assert_eq!(status(&doc, "digest", &trail.digest(2)), "unsigned");
+    assert_eq!(status(&doc, "digest", &trail.digest(1)), "unsigned");
+    assert!(detail(&doc, "digest", &trail.digest(1)).contains("does not verify it"));
+    // ... and digest 1's own link still proves digest 0.
+    assert_eq!(status(&doc, "digest", &trail.digest(0)), "valid");
+}
+
+#[test]
+fn unsigned_planted_digests_cannot_conjure_up_a_hole() {
+    // Digests no one signed, a thousand hours apart, each naming the hour before it as its
+    // predecessor: each missing predecessor is reported once, but the thousand hours between
+    // are not inferred missing (an unsigned digest can be made up, and with it any hole).
+    let mut trail = trail_without_metadata(2);
+    let template: Value =
+        serde_json::from_slice(&trail.bundle.inflated(&trail.digest(1))).expect("digest JSON");
+    let chain = chain_id();
+    let last_end = t("2024-05-01T01:12:34Z");
+    let mut named = Vec::new();
+    for n in 1..=50i64 {
+        let end = last_end.plus_seconds(n * 1_000 * HOUR);
+        let far_back = chain.digest_key(end.plus_seconds(-HOUR));
+        let mut digest = template.clone();
+        digest["digestStartTime"] = end.plus_seconds(-HOUR).to_string().into();
+        digest["digestEndTime"] = end.to_string().into();
+        digest["digestS3Object"] = chain.digest_key(end).into();
+        digest["previousDigestS3Object"] = far_back.clone().into();
+        digest["logFiles"] = json!([]);
+        let body = serde_json::to_vec(&digest).expect("JSON");
+        trail
+            .bundle
+            .objects
+            .insert(chain.digest_key(end), gzip(&body));
+        named.push(far_back);
+    }
+    let dir = trail.write();
+    let started = Instant::now();
+    let (code, doc) = validate(dir.path(), &[]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "a missing digest named by the newest is reported");
+    let inferred: Vec<&Value> = files(&doc)
+        .iter()
+        .filter(|f| f["detail"].as_str().unwrap_or("").starts_with("inferred"))
+        .collect();
+    assert!(
+        inferred.is_empty(),
+        "{} inferred, e.g. {:#}",
+        inferred.len(),
+        inferred[0]
+    );
+    for key in &named {
+        let found = entries(&doc, "digest", key);
+        assert!(found.len() <= 1, "{key} reported {} times", found.len());
+    }
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}

@@ -472,6 +472,47 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         vec![],
     ));
 
+    // `aws s3 sync` without `ctverify mirror`: no metadata at all. Only the newest digest
+    // lacks a signature; every older one is proven by its successor's previousDigestSignature.
+    let mut b = base.clone();
+    b.metadata.clear();
+    let mut files = vec![file(D, &hours[5].digest_key, Status::Unsigned)];
+    files.extend(
+        hours[5]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
+    cases.push(case(
+        "no-metadata",
+        "no digest metadata at all (as after a plain `aws s3 sync`): the newest digest is unsigned and its logs unverified; every older digest verifies through the chain",
+        b.clone(),
+        3,
+        files.clone(),
+    ));
+
+    let log = &hours[1].log_keys[0];
+    let other = super::log_records(
+        "forged",
+        "444455556666",
+        "us-east-1",
+        hours[1].start,
+        hours[1].end,
+        3,
+    );
+    b.objects.insert(
+        log.clone(),
+        gzip(&serde_json::to_vec(&other).unwrap_or_default()),
+    );
+    files.push(file(L, log, Status::HashMismatch));
+    cases.push(case(
+        "no-metadata-log-modified",
+        "no digest metadata at all, and an older log rewritten: the chain still proves the digest listing it, so the log is a hash mismatch",
+        b,
+        1,
+        files,
+    ));
+
     // An organization trail: member accounts under AWSLogs/o-ID/, one chain each.
     let mut b = Bundle::new("ctverify-org-trail", "");
     let mut deleted = String::new();
