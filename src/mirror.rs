@@ -84,10 +84,76 @@ fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
+/// The folder `relative` under `root` (a canonical path), made where missing, reached through
+/// no symlink that leads out of `root`: DEST may hold symlinks (into SOURCE, say), and the
+/// mirror must write nowhere else. `create_dir_all` would follow them.
+fn folder_inside(root: &Path, relative: &Path) -> io::Result<PathBuf> {
+    let outside = |at: &Path| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} leads outside {}", at.display(), root.display()),
+        )
+    };
+    let mut at = root.to_path_buf();
+    for component in relative.components() {
+        at.push(component);
+        match fs::symlink_metadata(&at) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let real = fs::canonicalize(&at).map_err(|_| outside(&at))?;
+                if !real.starts_with(root) || !real.is_dir() {
+                    return Err(outside(&at));
+                }
+                at = real;
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} is not a folder", at.display()),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&at) {
+                Ok(()) => {}
+                // Another worker made it meanwhile: check it as found.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !fs::symlink_metadata(&at)?.is_dir() {
+                        return Err(outside(&at));
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(at)
+}
+
+/// Creates `path` to write, refusing to follow a symlink left at its name (a stale temporary
+/// file could otherwise be a link to anywhere).
+fn create_fresh(path: &Path) -> io::Result<fs::File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
 impl RecordingStore<'_> {
+    /// Where `key` lives in DEST: its folder made, under DEST through no symlink out of it.
     fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
-        Ok(self.dest.join(key))
+        let relative = Path::new(key);
+        let (Some(folder), Some(name)) = (relative.parent(), relative.file_name()) else {
+            return Err(StoreError::UnsafeKey("no file name".into()));
+        };
+        let folder = folder_inside(&self.dest, folder).map_err(|e| {
+            StoreError::UnsafeKey(format!("cannot be written inside the destination: {e}"))
+        })?;
+        Ok(folder.join(name))
     }
 
     /// Streams the source object into `path`, checking what was written.
@@ -95,16 +161,13 @@ impl RecordingStore<'_> {
         let object = self.source.get(self.source.bucket(), key)?;
         let write_error =
             |e: io::Error| StoreError::Read(format!("writing {}: {e}", path.display()));
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(write_error)?;
-        }
         let partial = path.with_file_name(format!(
             "{}.ctverify-partial",
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let mut out = fs::File::create(&partial).map_err(write_error)?;
+        let mut out = create_fresh(&partial).map_err(write_error)?;
         let mut body = object.body;
         let mut hasher = sha2::Sha256::new();
         let mut buffer = vec![0u8; 64 * 1024];
@@ -141,7 +204,9 @@ impl RecordingStore<'_> {
 
     /// Makes sure `key` is in DEST; returns its metadata.
     fn ensure(&self, key: &str) -> Result<Metadata, StoreError> {
-        let path = self.path_of(key)?;
+        let path = self.path_of(key).inspect_err(|_| {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        })?;
         let is_digest = DigestKey::parse(key).is_some();
         let known = self
             .metadata
@@ -149,7 +214,9 @@ impl RecordingStore<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
             .cloned();
-        if path.is_file() && (!is_digest || known.is_some()) {
+        // A finished copy is a regular file at the name itself, never a symlink to one.
+        let finished = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        if finished && (!is_digest || known.is_some()) {
             self.reused.fetch_add(1, Ordering::Relaxed);
             return Ok(known.unwrap_or_default());
         }
@@ -222,7 +289,7 @@ fn write_json_atomically(path: &Path, value: &serde_json::Value) -> io::Result<(
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     let partial = path.with_extension("json.ctverify-partial");
-    fs::write(&partial, text)?;
+    create_fresh(&partial)?.write_all(text.as_bytes())?;
     fs::rename(partial, path)
 }
 
@@ -237,9 +304,10 @@ pub fn mirror(
     let dest_error = |what: &str, e: io::Error| {
         MirrorError::Destination(format!("{what} {}: {e}", dest.display()))
     };
-    fs::create_dir_all(dest.join(bundle::BUNDLE_DIR))
-        .map_err(|e| dest_error("cannot create", e))?;
+    fs::create_dir_all(dest).map_err(|e| dest_error("cannot create", e))?;
     let dest = fs::canonicalize(dest).map_err(|e| dest_error("cannot open", e))?;
+    folder_inside(&dest, Path::new(bundle::BUNDLE_DIR))
+        .map_err(|e| dest_error("cannot create the bundle folder in", e))?;
 
     // Resuming: metadata recorded by an earlier run, for the digests already copied.
     let metadata_path = bundle::bundle_path(&dest, bundle::METADATA_FILE);

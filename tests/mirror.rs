@@ -220,3 +220,67 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// Every file and folder under `dir` with what a write would change: inode, size, mtime.
+fn tree_identity(dir: &Path) -> Vec<(std::path::PathBuf, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push((
+                path,
+                meta.ino(),
+                meta.size(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn mirror_never_writes_through_a_symlink_in_its_destination() {
+    for linked in ["AWSLogs", ".ctverify"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("source");
+        copy_tree(&repo().join("vectors/sample"), &source);
+        let dest = tmp.path().join("dest");
+        std::fs::create_dir(&dest).unwrap();
+        std::os::unix::fs::symlink(source.join(linked), dest.join(linked)).unwrap();
+        let before = tree_identity(&source);
+        let run = ctverify_env(
+            ["mirror", source.to_str().unwrap(), dest.to_str().unwrap()],
+            &aws_env(None),
+        );
+        assert_eq!(
+            tree_identity(&source),
+            before,
+            "{linked}: the mirror wrote into its source through DEST/{linked}: {} {}",
+            run.stdout,
+            run.stderr
+        );
+        assert_ne!(run.code, 0, "{linked}: {} {}", run.stdout, run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
