@@ -50,6 +50,36 @@ impl ChainId {
         root
     }
 
+    /// The chains a digest folder `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail-Digest/REGION/`
+    /// holds, as far as its path says: the trail (which only digest names give) is `trail`.
+    pub fn of_digest_folder(folder: &str, trail: &str, home_region: &str) -> Option<ChainId> {
+        let (prefix, rest) = match folder.find("AWSLogs/") {
+            Some(0) => ("", &folder["AWSLogs/".len()..]),
+            Some(at) => (
+                folder[..at].strip_suffix('/')?,
+                &folder[at + "AWSLogs/".len()..],
+            ),
+            None => return None,
+        };
+        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let (organization_id, account_id, region) = match parts.as_slice() {
+            [account, "CloudTrail-Digest", region] => (None, *account, *region),
+            [org, account, "CloudTrail-Digest", region] => {
+                (Some(org.to_string()), *account, *region)
+            }
+            _ => return None,
+        };
+        Some(ChainId {
+            prefix: prefix.to_string(),
+            organization_id,
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            trail: trail.to_string(),
+            home_region: home_region.to_string(),
+            backfill: false,
+        })
+    }
+
     /// The folder holding this chain's digests: `.../CloudTrail-Digest/REGION/`.
     pub fn digest_folder(&self) -> String {
         format!("{}CloudTrail-Digest/{}/", self.account_root(), self.region)
@@ -455,6 +485,41 @@ mod tests {
     use super::*;
 
     const KEY: &str = "logs/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_my_trail.v2_eu-west-1_20240301T061742Z.json.gz";
+
+    #[test]
+    fn a_digest_folder_names_its_chain_but_the_trail() {
+        let key = DigestKey::parse(KEY).unwrap();
+        let folder = key.chain.digest_folder();
+        let id = ChainId::of_digest_folder(&folder, "my_trail.v2", "eu-west-1").unwrap();
+        assert_eq!(id, key.chain);
+        let org = ChainId::of_digest_folder(
+            "AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/",
+            "",
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(org.organization_id.as_deref(), Some("o-abc123"));
+        assert_eq!(
+            (org.account_id.as_str(), org.prefix.as_str()),
+            ("111122223333", "")
+        );
+        assert_eq!(
+            org.digest_folder(),
+            "AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/"
+        );
+        for not_one in [
+            "AWSLogs/111122223333/CloudTrail/us-east-1/",
+            "AWSLogs/111122223333/",
+            "logs/111122223333/CloudTrail-Digest/us-east-1/",
+            "a/b/c/AWSLogs/1/2/3/CloudTrail-Digest/us-east-1/",
+        ] {
+            assert_eq!(
+                ChainId::of_digest_folder(not_one, "", ""),
+                None,
+                "{not_one}"
+            );
+        }
+    }
 
     #[test]
     fn parses_digest_key_with_prefix_and_underscored_trail() {

@@ -550,7 +550,15 @@ fn check_logs_and_scan_folder(
     checked?;
     folder.listed = LogKeySet::default();
 
-    let findings = match candidates {
+    let scanned = candidates.map(|candidates| {
+        let not_found: Vec<LogCheck> = works
+            .iter()
+            .flat_map(|w| w.not_found.iter().map(|(check, _)| check.clone()))
+            .collect();
+        candidates
+            .and_then(|candidates| unreferenced::resolve(store, &folder, candidates, &not_found))
+    });
+    let findings = match scanned {
         None => {
             for work in works.iter_mut() {
                 work.report.unreferenced_scan = Some(LogScan::skipped(
@@ -559,17 +567,26 @@ fn check_logs_and_scan_folder(
             }
             None
         }
-        Some(candidates) => {
-            let candidates = candidates.map_err(listing_error(&log_folder))?;
-            let not_found: Vec<LogCheck> = works
-                .iter()
-                .flat_map(|w| w.not_found.iter().map(|(check, _)| check.clone()))
-                .collect();
-            Some(
-                unreferenced::resolve(store, &folder, candidates, &not_found)
-                    .map_err(listing_error(&log_folder))?,
-            )
+        // This machine failed, not the source: no verdict.
+        Some(Err(error @ StoreError::Local(_))) => {
+            return Err(listing_error(&log_folder)(error));
         }
+        // The folder could not be listed (after retries), or not safely: the logs the digests
+        // list are still decided, but planted and moved ones were not looked for, so the run
+        // cannot pass; and the other folders' verdicts still stand.
+        Some(Err(error)) => {
+            let why = format!(
+                "listing {log_folder:?} failed: {error}: unreferenced and moved logs were not looked for"
+            );
+            for work in works.iter_mut() {
+                work.report.unreferenced_scan = Some(LogScan::skipped(&why));
+            }
+            let entry = FileEntry::new(FileKind::Log, store.bucket(), &log_folder, Status::Error)
+                .with_detail(why);
+            works[0].decide(entry, sink);
+            None
+        }
+        Some(Ok(findings)) => Some(findings),
     };
     let moved: HashMap<&str, &str> = findings
         .iter()
@@ -1043,7 +1060,19 @@ fn verify_folder_chains(
     sink: &Sink,
     ticket: &FolderTicket,
 ) -> Result<Vec<ChainWork>, ValidateError> {
-    let listing = list_digests(store, folder, options)?;
+    let listing = match list_digests(store, folder, options) {
+        Ok(listing) => listing,
+        // The folder could not be listed (after retries), or not safely: nothing in it can be
+        // checked, which the report says; the other folders' verdicts still stand.
+        Err(ValidateError::Listing { prefix, error }) if !matches!(error, StoreError::Local(_)) => {
+            let why = format!("listing {prefix:?} failed: {error}");
+            return match unlisted_folder(store, options, folder, why, sink) {
+                Some(work) => Ok(vec![work]),
+                None => Err(ValidateError::Listing { prefix, error }),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let digests: u64 = listing.chains.values().map(|l| l.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, 0));
     Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
@@ -1080,6 +1109,46 @@ fn verify_folder_chains(
         Progress::add(&options.progress.chains_done, 1);
     }
     Ok(works)
+}
+
+/// The report of a digest folder that could not be listed: one `error` entry for the folder
+/// (so the run is at best incomplete), under the chain its path names (the trail is known
+/// only from `--trail-arn`/`--trail`). None when the path is not a digest folder's.
+fn unlisted_folder(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    folder: &str,
+    why: String,
+    sink: &Sink,
+) -> Option<ChainWork> {
+    let trail = match options.filter.trails.as_slice() {
+        [one] => one.as_str(),
+        _ => "",
+    };
+    let mut id = ChainId::of_digest_folder(folder, trail, "")?;
+    id.home_region = options
+        .filter
+        .home_region
+        .clone()
+        .unwrap_or_else(|| id.region.clone());
+    let mut work = ChainWork {
+        report: ChainReport::new(store.bucket(), &id),
+        id,
+        files: Vec::new(),
+        log_checks: None,
+        not_found: Vec::new(),
+        verified_windows: Vec::new(),
+        unverifiable_windows: Vec::new(),
+        listed_logs: LogKeySet::default(),
+        read_ahead: Vec::new(),
+    };
+    work.report.unreferenced_scan = Some(LogScan::skipped(
+        "the digest folder could not be listed: unreferenced logs were not looked for",
+    ));
+    let entry = FileEntry::new(FileKind::Digest, store.bucket(), folder, Status::Error)
+        .with_detail(format!("{why}: no digest in this folder could be checked"));
+    work.decide(entry, sink);
+    Some(work)
 }
 
 /// Reads one chain's digests (following it into other buckets) and walks it: every digest's

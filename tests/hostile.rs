@@ -1633,3 +1633,53 @@ fn unsigned_planted_digests_cannot_conjure_up_a_hole() {
     }
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
+
+#[test]
+fn a_log_folder_that_cannot_be_listed_safely_leaves_the_other_verdicts_standing() {
+    // One chain's log folder replaced by a symlink out of the root: that folder's logs cannot
+    // be read nor its folder listed (errors, so the run is incomplete), but the other chain's
+    // tampering still decides the exit code.
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    let mut trail = trail(2, 2);
+    let mut other = ChainWriter::new(ChainId {
+        account_id: "444455556666".into(),
+        ..chain_id()
+    });
+    for h in 0..2i64 {
+        let end = t("2024-05-01T00:12:34Z").plus_seconds(h * HOUR);
+        other.deliver(
+            &mut trail.bundle,
+            &trail.keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            HourOptions {
+                records_per_log: 2,
+                wrong_previous_hash: false,
+            },
+        );
+    }
+    let deleted = other.delivered[1].log_keys[0].clone();
+    trail.bundle.objects.remove(&deleted);
+    trail.bundle.write_to(&root).expect("write");
+    let log_folder = format!("AWSLogs/{ACCOUNT}/CloudTrail");
+    std::fs::rename(root.join(&log_folder), outer.path().join("elsewhere")).expect("move");
+    std::os::unix::fs::symlink(outer.path().join("elsewhere"), root.join(&log_folder))
+        .expect("symlink");
+
+    let (code, doc) = validate(&root, &[]);
+    assert_eq!(
+        code, 1,
+        "the other chain's deleted log decides: {:#}",
+        doc["files"]
+    );
+    assert_eq!(status(&doc, "log", &deleted), "not_found");
+    for log in trail.hours.iter().flat_map(|h| &h.log_keys) {
+        assert_eq!(status(&doc, "log", log), "error", "{log}");
+    }
+    let folder = format!("{log_folder}/{REGION}/");
+    assert_eq!(status(&doc, "log", &folder), "error");
+    assert!(detail(&doc, "log", &folder).contains("were not looked for"));
+    assert_eq!(doc["summary"]["result"], "invalid");
+}

@@ -544,7 +544,8 @@ fn a_digest_that_cannot_be_read_is_an_error_and_the_rest_of_its_chain_still_veri
 }
 
 #[test]
-fn listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
+fn search_listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
+    // Without the listings that find the folders there is nothing to report on.
     let setup = Setup::start();
     let listing = |prefix: &str| format!("listing {prefix:?} failed");
     let cases: Vec<(&str, Vec<Rule>, String, &[&str])> = vec![
@@ -553,39 +554,6 @@ fn listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
             vec![Rule::listing(Fault::Reset, "delimiter=/")
                 .containing("prefix=AWSLogs/111122223333/CloudTrail-Digest/")],
             listing("AWSLogs/111122223333/CloudTrail-Digest/"),
-            &["json", "jsonl"],
-        ),
-        (
-            "digest folder listing always 500",
-            vec![Rule::listing(
-                Fault::Status(500),
-                &format!("prefix={DIGESTS_US}"),
-            )],
-            listing(DIGESTS_US),
-            &["json", "jsonl"],
-        ),
-        (
-            "digest listing breaks after its first page",
-            vec![Rule::listing(
-                Fault::BreakAfterFirstPage,
-                &format!("prefix={DIGESTS_EU}"),
-            )],
-            listing(DIGESTS_EU),
-            &["json", "jsonl"],
-        ),
-        (
-            "digest listing body always cut short",
-            vec![Rule::listing(
-                Fault::Truncate { keep_percent: 50 },
-                &format!("prefix={DIGESTS_EU}"),
-            )],
-            listing(DIGESTS_EU),
-            &["json"],
-        ),
-        (
-            "log folder listing (unreferenced scan) always SlowDown",
-            vec![Rule::listing(Fault::SlowDown, &format!("prefix={LOGS_EU}"))],
-            listing(LOGS_EU),
             &["json", "jsonl"],
         ),
         (
@@ -644,6 +612,125 @@ fn listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
         for handle in running {
             let (name, format, line, faults) = handle.join().unwrap();
             eprintln!("  {name} ({format}), {faults} faulted requests: {line}");
+        }
+    });
+}
+
+#[test]
+fn a_folder_that_cannot_be_listed_is_reported_and_the_others_still_verify() {
+    // One folder's listing failing after every retry leaves that folder unchecked (an `error`
+    // entry for it: exit 3, result incomplete), and every other folder's verdict stands.
+    let setup = Setup::start();
+    let baseline = setup.baseline();
+    let cases: Vec<(&str, Rule, &str, &str)> = vec![
+        (
+            "digest folder listing always 500",
+            Rule::listing(Fault::Status(500), &format!("prefix={DIGESTS_US}")),
+            DIGESTS_US,
+            "digest",
+        ),
+        (
+            "digest listing breaks after its first page",
+            Rule::listing(Fault::BreakAfterFirstPage, &format!("prefix={DIGESTS_EU}")),
+            DIGESTS_EU,
+            "digest",
+        ),
+        (
+            "digest listing body always cut short",
+            Rule::listing(
+                Fault::Truncate { keep_percent: 50 },
+                &format!("prefix={DIGESTS_EU}"),
+            ),
+            DIGESTS_EU,
+            "digest",
+        ),
+        (
+            "log folder listing (unreferenced scan) always SlowDown",
+            Rule::listing(Fault::SlowDown, &format!("prefix={LOGS_EU}")),
+            LOGS_EU,
+            "log",
+        ),
+    ];
+    // Every file, valid (the fault-free run lists every file: --verbose).
+    let baseline_files = baseline.doc()["files"].as_array().unwrap().clone();
+    std::thread::scope(|scope| {
+        let mut running = Vec::new();
+        for (name, rule, folder, kind) in &cases {
+            for format in ["json", "jsonl"] {
+                let proxy = setup.another_proxy();
+                proxy.set_rules(vec![rule.clone()]);
+                let baseline_files = &baseline_files;
+                running.push(scope.spawn(move || {
+                    let outcome = validate_via(&proxy, format);
+                    report_time(&format!("{name} ({format})"), &outcome);
+                    let run = &outcome.run;
+                    assert_eq!(run.code, 3, "{name}: {}{}", run.stdout, run.stderr);
+                    assert!(proxy.faults() >= 1, "{name}: the fault was met");
+                    let (files, summary) = if format == "json" {
+                        let doc = outcome.doc();
+                        (
+                            doc["files"].as_array().unwrap().clone(),
+                            doc["summary"].clone(),
+                        )
+                    } else {
+                        let lines: Vec<Value> = run
+                            .stdout
+                            .lines()
+                            .map(|l| serde_json::from_str(l).unwrap())
+                            .collect();
+                        let last = lines.last().cloned().unwrap_or_default();
+                        assert_eq!(last["type"], "summary", "{name}: the summary comes last");
+                        (
+                            lines.into_iter().filter(|l| l["type"] == "file").collect(),
+                            last,
+                        )
+                    };
+                    assert_eq!(summary["result"], "incomplete", "{name}: {summary}");
+                    let folder_entry = files
+                        .iter()
+                        .find(|f| f["key"] == *folder)
+                        .unwrap_or_else(|| panic!("{name}: no entry for {folder}"));
+                    assert_eq!(folder_entry["status"], "error", "{name}");
+                    assert_eq!(folder_entry["kind"], *kind, "{name}");
+                    assert!(
+                        folder_entry["detail"].as_str().unwrap().contains("failed"),
+                        "{name}: {folder_entry}"
+                    );
+                    // Every file outside the folder that failed: as in the fault-free run.
+                    let region = folder.trim_end_matches('/').rsplit('/').next().unwrap();
+                    let elsewhere: Vec<&Value> = baseline_files
+                        .iter()
+                        .filter(|f| !f["key"].as_str().unwrap().contains(&format!("/{region}/")))
+                        .collect();
+                    assert!(!elsewhere.is_empty(), "{name}: other folders exist");
+                    for expected in elsewhere {
+                        let key = expected["key"].as_str().unwrap();
+                        let got = files
+                            .iter()
+                            .find(|f| f["key"] == key && f["kind"] == expected["kind"])
+                            .unwrap_or_else(|| panic!("{name}: {key} missing"));
+                        assert_eq!(got["status"], expected["status"], "{name}: {key}");
+                    }
+                    if *kind == "log" {
+                        // The digests of the folder whose logs could not be listed verified,
+                        // and the logs they list were checked.
+                        let checked = files
+                            .iter()
+                            .filter(|f| {
+                                f["key"].as_str().unwrap().contains(&format!("/{region}/"))
+                                    && f["status"] == "valid"
+                            })
+                            .count();
+                        assert!(
+                            checked > 0,
+                            "{name}: the folder's listed files were checked"
+                        );
+                    }
+                }));
+            }
+        }
+        for handle in running {
+            handle.join().unwrap();
         }
     });
 }
