@@ -284,3 +284,49 @@ fn mirror_never_writes_through_a_symlink_in_its_destination() {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_copy_without_a_key_file_asks_list_public_keys() {
+    // cli.md: `--public-keys` defaults to the bundle's key file, else ListPublicKeys per region.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("copy");
+    copy_tree(&repo().join("vectors/sample"), &copy);
+    let answers = key_answers(&copy);
+    std::fs::remove_file(copy.join(".ctverify/public-keys.json")).unwrap();
+    let args = [
+        "validate",
+        copy.to_str().unwrap(),
+        "--end-time",
+        END,
+        "--format",
+        "json",
+    ];
+
+    let cloudtrail = FakeCloudTrail::start(answers);
+    let online = ctverify_env(args, &aws_env(Some(&cloudtrail.endpoint())));
+    assert_eq!(online.code, 0, "{}{}", online.stdout, online.stderr);
+    let (_, summary, _) = verdicts(&online.stdout);
+    assert_eq!(summary["result"], "valid");
+
+    // CloudTrail unreachable: every digest is an error (no verdict), not a configuration error.
+    let offline = ctverify_env(args, &aws_env(None));
+    assert_eq!(offline.code, 3, "{}", offline.stderr);
+    let (files, _, _) = verdicts(&offline.stdout);
+    let digests: Vec<&Value> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "digest")
+        .collect();
+    assert!(!digests.is_empty());
+    for digest in digests {
+        assert_eq!(digest["status"], "error", "{digest}");
+        assert!(
+            digest["detail"]
+                .as_str()
+                .unwrap()
+                .contains("could not be obtained"),
+            "{digest}"
+        );
+    }
+}

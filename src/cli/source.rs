@@ -284,17 +284,16 @@ fn open_source(
             .filter(|p| !p.is_empty())
     });
 
-    let keys = if args.public_keys.is_empty() {
-        let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
-        if !bundled.exists() {
-            return Err(CliError::usage(format!(
-                "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`), or use a bundle with {}",
-                bundled.display()
-            )));
-        }
+    let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
+    let keys: Box<dyn KeySource> = if !args.public_keys.is_empty() {
+        fixed_keys(&args.public_keys)?
+    } else if bundled.exists() {
         fixed_keys(&[bundled])?
     } else {
-        fixed_keys(&args.public_keys)?
+        // No key file: ListPublicKeys per region, as for S3 (a run with no network then says
+        // so for each region, and `--public-keys` or `ctverify keys fetch` makes it offline).
+        let start = range.start.unwrap_or(UtcTime::from_unix(EARLIEST_KEYS));
+        Box::new(OnlineKeys::new(load_aws(args)?, start, range.end))
     };
 
     let signatures_path = args
