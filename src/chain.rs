@@ -255,6 +255,11 @@ impl WalkSink for Collected {
 /// reported as one missing digest plus a detail saying how long the hole is.
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
+/// How many of the logs listed by one digest that could not be verified are reported one by
+/// one. Real digests list at most a few thousand logs (an hour of one region); the rest of a
+/// longer list is only mentioned in the digest's own detail.
+const MAX_UNVERIFIED_LISTED: usize = 10_000;
+
 /// What a digest recorded of its predecessor (`previousDigestHashValue`,
 /// `previousDigestSignature`), handed to the predecessor when the walk reaches it.
 struct SuccessorLink {
@@ -452,7 +457,9 @@ pub fn walk_streaming(
     let mut found: Option<TimeRange> = None;
     let mut log_check_count = 0usize;
     let mut other_hashes: HashSet<PairId> = HashSet::new();
-    let mut untrusted: BTreeMap<(String, String), (String, String, Status)> = BTreeMap::new();
+    // Logs listed only by digests that could not be verified, with the digest (its URL and key
+    // shared by all its logs).
+    let mut untrusted: BTreeMap<(String, String), (Arc<str>, Arc<str>, Status)> = BTreeMap::new();
     for (i, node) in nodes.iter_mut().enumerate() {
         let successor_link = links_to.remove(&i);
         let loaded = load_node(node)?;
@@ -497,10 +504,19 @@ pub fn walk_streaming(
             }
             _ => None,
         };
-        let detail = match (detail, note) {
-            (Some(d), Some(note)) => Some(format!("{d}; {note}")),
-            (d, note) => d.or(note),
-        };
+        // What a digest that could not be verified lists is reported log by log only up to a
+        // point: its list is the one thing in the report an attacker sizes at will.
+        let listed = loaded.as_ref().map_or(0, |p| p.digest.log_files.len());
+        let cap_note = (!authentic && listed > MAX_UNVERIFIED_LISTED).then(|| {
+            format!(
+                "it lists {listed} logs: only the first {MAX_UNVERIFIED_LISTED} are reported (unverified); the other {} are neither reported nor counted",
+                listed - MAX_UNVERIFIED_LISTED
+            )
+        });
+        let detail = [detail, note, cap_note]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}; {b}"));
         entry.status = status;
         entry.detail = detail;
         node.authentic = authentic;
@@ -549,10 +565,10 @@ pub fn walk_streaming(
                 });
             }
         }
-        let url = digest_url(&node.bucket, &node.key);
+        let url: Arc<str> = Arc::from(digest_url(&node.bucket, &node.key));
         let digest_key: Arc<str> = Arc::from(node.key.as_str());
         let mut log_bucket: Arc<str> = Arc::from(node.bucket.as_str());
-        for log in logs {
+        for (nth, log) in logs.into_iter().enumerate() {
             if authentic {
                 // The same log with the same hash is checked once, against the newest digest
                 // listing it.
@@ -575,10 +591,14 @@ pub fn walk_streaming(
                 })?;
                 log_check_count += 1;
             } else {
+                // Still listed (so never called unreferenced), even when not reported.
                 listed_logs.insert(&log.bucket, &log.object);
+                if nth >= MAX_UNVERIFIED_LISTED {
+                    continue;
+                }
                 untrusted.entry((log.bucket, log.object)).or_insert((
                     url.clone(),
-                    node.key.clone(),
+                    digest_key.clone(),
                     status,
                 ));
             }
@@ -720,7 +740,7 @@ pub fn walk_streaming(
             .with_detail(format!(
                 "listed only by {digest_url} whose status is {digest_status}"
             ));
-        entry.digest = Some(digest_key.clone());
+        entry.digest = Some(digest_key.to_string());
         entry.backfill = chain.backfill;
         unverified_logs.push(entry);
     }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::report::{ChainReport, FileEntry, RunInfo, Summary};
+use crate::report::{BucketOrigin, ChainReport, FileEntry, RequestedRange, RunInfo, Summary};
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
 
@@ -277,26 +277,59 @@ fn tagged<T: Serialize>(kind: &str, value: &T) -> Value {
     v
 }
 
-pub fn json_document(run: &RunInfo, chains: &[ChainResult]) -> Value {
+/// Serializes `T` as its JSON value would: object keys sorted, as everywhere in the reports.
+/// Each file becomes a value only while it is written, so the document never exists twice in
+/// memory (a report of a million files would otherwise).
+struct AsValue<'a, T>(&'a T);
+
+impl<T: Serialize> Serialize for AsValue<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_value(self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+/// The files of a report, sorted, written one after another.
+struct SortedFiles<'a>(Vec<&'a FileEntry>);
+
+impl Serialize for SortedFiles<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|file| AsValue(*file)))
+    }
+}
+
+/// The `--format json` document; fields in the order of its keys.
+#[derive(Serialize)]
+struct JsonDocument<'a> {
+    bucket: AsValue<'a, String>,
+    bucket_from: AsValue<'a, BucketOrigin>,
+    chains: Vec<AsValue<'a, ChainReport>>,
+    files: SortedFiles<'a>,
+    requested: AsValue<'a, RequestedRange>,
+    source: AsValue<'a, String>,
+    summary: AsValue<'a, Summary>,
+    tool: AsValue<'a, &'static str>,
+    version: AsValue<'a, &'static str>,
+}
+
+pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
     files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
     let summary = Summary::of(&reports);
-    json!({
-        "tool": run.tool,
-        "version": run.version,
-        "source": run.source,
-        "bucket": run.bucket,
-        "bucket_from": run.bucket_from,
-        "requested": run.requested,
-        "chains": reports,
-        "files": files,
-        "summary": summary,
-    })
-}
-
-pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &json_document(run, chains))?;
+    let document = JsonDocument {
+        bucket: AsValue(&run.bucket),
+        bucket_from: AsValue(&run.bucket_from),
+        chains: reports.iter().map(AsValue).collect(),
+        files: SortedFiles(files),
+        requested: AsValue(&run.requested),
+        source: AsValue(&run.source),
+        summary: AsValue(&summary),
+        tool: AsValue(&run.tool),
+        version: AsValue(&run.version),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
 }
 

@@ -1683,3 +1683,41 @@ fn a_log_folder_that_cannot_be_listed_safely_leaves_the_other_verdicts_standing(
     assert!(detail(&doc, "log", &folder).contains("were not looked for"));
     assert_eq!(doc["summary"]["result"], "invalid");
 }
+
+#[test]
+fn an_unverified_digest_cannot_size_the_report_at_will() {
+    // The newest digest (unsigned: no metadata) lists 12,000 logs that are not there: the
+    // first 10,000 are reported unverified, the rest only mentioned in its detail.
+    let mut trail = trail_without_metadata(2);
+    let newest = trail.digest(1);
+    let template: Value =
+        serde_json::from_slice(&trail.bundle.inflated(&newest)).expect("digest JSON");
+    let log = template["logFiles"][0].clone();
+    trail.bundle.edit_digest(&newest, |v| {
+        // Its own log first, then 11,999 more.
+        let list = v["logFiles"].as_array_mut().expect("logFiles");
+        for n in 1..12_000 {
+            let mut entry = log.clone();
+            entry["s3Object"] = format!("{}/listed-{n:05}.json.gz", log_folder()).into();
+            list.push(entry);
+        }
+    });
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 3, "nothing tampered that could be verified");
+    assert_eq!(status(&doc, "digest", &newest), "unsigned");
+    assert!(
+        detail(&doc, "digest", &newest).contains("lists 12000 logs: only the first 10000"),
+        "{}",
+        detail(&doc, "digest", &newest)
+    );
+    let reported = files(&doc)
+        .iter()
+        .filter(|f| f["digest"] == newest.as_str() && f["status"] == "unverified")
+        .count();
+    assert_eq!(reported, 10_000);
+    assert_eq!(doc["summary"]["logs"]["unverified"], 10_000);
+    // Not one of them is called planted: all are listed by a digest.
+    assert!(files(&doc).iter().all(|f| f["status"] != "unreferenced"));
+    assert_eq!(status(&doc, "digest", &trail.digest(0)), "valid");
+}
