@@ -260,6 +260,13 @@ const MAX_INFERRED_MISSING: i64 = 10_000;
 /// longer list is only mentioned in the digest's own detail.
 const MAX_UNVERIFIED_LISTED: usize = 10_000;
 
+/// The digest that could not be verified that lists a log (the first to, newest first).
+struct ListedBy {
+    url: Arc<str>,
+    key: Arc<str>,
+    status: Status,
+}
+
 /// What a digest recorded of its predecessor (`previousDigestHashValue`,
 /// `previousDigestSignature`), handed to the predecessor when the walk reaches it.
 struct SuccessorLink {
@@ -459,7 +466,7 @@ pub fn walk_streaming(
     let mut other_hashes: HashSet<PairId> = HashSet::new();
     // Logs listed only by digests that could not be verified, with the digest (its URL and key
     // shared by all its logs).
-    let mut untrusted: BTreeMap<(String, String), (Arc<str>, Arc<str>, Status)> = BTreeMap::new();
+    let mut untrusted: BTreeMap<(String, String), ListedBy> = BTreeMap::new();
     for (i, node) in nodes.iter_mut().enumerate() {
         let successor_link = links_to.remove(&i);
         let loaded = load_node(node)?;
@@ -596,11 +603,13 @@ pub fn walk_streaming(
                 if nth >= MAX_UNVERIFIED_LISTED {
                     continue;
                 }
-                untrusted.entry((log.bucket, log.object)).or_insert((
-                    url.clone(),
-                    digest_key.clone(),
-                    status,
-                ));
+                untrusted
+                    .entry((log.bucket, log.object))
+                    .or_insert_with(|| ListedBy {
+                        url: url.clone(),
+                        key: digest_key.clone(),
+                        status,
+                    });
             }
         }
     }
@@ -732,7 +741,12 @@ pub fn walk_streaming(
     report.gaps = gaps;
 
     let mut unverified_logs = Vec::new();
-    for ((log_bucket, log_key), (digest_url, digest_key, digest_status)) in &untrusted {
+    for ((log_bucket, log_key), listed_by) in &untrusted {
+        let ListedBy {
+            url: digest_url,
+            key: digest_key,
+            status: digest_status,
+        } = listed_by;
         if listed_logs.is_checked(log_bucket, log_key) {
             continue;
         }
