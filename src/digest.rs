@@ -53,31 +53,35 @@ impl ChainId {
     /// The chains a digest folder `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail-Digest/REGION/`
     /// holds, as far as its path says: the trail (which only digest names give) is `trail`.
     pub fn of_digest_folder(folder: &str, trail: &str, home_region: &str) -> Option<ChainId> {
-        let (prefix, rest) = match folder.find("AWSLogs/") {
-            Some(0) => ("", &folder["AWSLogs/".len()..]),
-            Some(at) => (
-                folder[..at].strip_suffix('/')?,
-                &folder[at + "AWSLogs/".len()..],
-            ),
-            None => return None,
-        };
-        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-        let (organization_id, account_id, region) = match parts.as_slice() {
-            [account, "CloudTrail-Digest", region] => (None, *account, *region),
-            [org, account, "CloudTrail-Digest", region] => {
-                (Some(org.to_string()), *account, *region)
+        // From the end: a prefix may itself hold "AWSLogs/".
+        let mut parts = folder.strip_suffix('/')?.rsplit('/');
+        let region = parts.next()?;
+        if parts.next()? != "CloudTrail-Digest" {
+            return None;
+        }
+        let account_id = parts.next()?;
+        let organization_id = match parts.next()? {
+            "AWSLogs" => None,
+            org => {
+                if parts.next()? != "AWSLogs" {
+                    return None;
+                }
+                Some(org.to_string())
             }
-            _ => return None,
         };
-        Some(ChainId {
-            prefix: prefix.to_string(),
+        let prefix: Vec<&str> = parts.collect();
+        let prefix = prefix.into_iter().rev().collect::<Vec<_>>().join("/");
+        let id = ChainId {
+            prefix,
             organization_id,
             account_id: account_id.to_string(),
             region: region.to_string(),
             trail: trail.to_string(),
             home_region: home_region.to_string(),
             backfill: false,
-        })
+        };
+        // Only a folder this chain would name as its own.
+        (id.digest_folder() == folder).then_some(id)
     }
 
     /// The folder holding this chain's digests: `.../CloudTrail-Digest/REGION/`.
@@ -507,6 +511,15 @@ mod tests {
             org.digest_folder(),
             "AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/"
         );
+        // A prefix may hold "AWSLogs/" itself (found by fuzzing).
+        let nested = ChainId::of_digest_folder(
+            "x/AWSLogs/y/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/",
+            "",
+            "us-east-1",
+        )
+        .unwrap();
+        assert_eq!(nested.prefix, "x/AWSLogs/y");
+        assert_eq!(nested.organization_id, None);
         for not_one in [
             "AWSLogs/111122223333/CloudTrail/us-east-1/",
             "AWSLogs/111122223333/",

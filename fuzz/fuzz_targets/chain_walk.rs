@@ -643,9 +643,7 @@ fn walk_spilled(
             let outcome = match &f.outcome {
                 FetchOutcome::Parsed(parsed) => {
                     let bytes = b.bytes.as_ref().expect("a parsed digest has bytes");
-                    let stored = spill
-                        .append(bytes, &parsed.metadata)
-                        .expect("spill write");
+                    let stored = spill.append(bytes, &parsed.metadata).expect("spill write");
                     FetchOutcome::Parsed(DigestHead::of(parsed, &f.bucket, &f.key, stored))
                 }
                 FetchOutcome::Failed { status, detail } => FetchOutcome::Failed {
