@@ -76,10 +76,14 @@ pub fn bundle_path(root: &Path, file: &str) -> PathBuf {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
-    std::fs::read(path).map_err(|error| BundleError::Read {
-        path: path.to_path_buf(),
-        error,
-    })
+    let mut bytes = Vec::new();
+    crate::store::dir::open_regular_file(path)
+        .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut bytes))
+        .map_err(|error| BundleError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    Ok(bytes)
 }
 
 /// `bundle.json`, when the directory has one.
@@ -119,7 +123,7 @@ fn for_each_entry(
     bucket: &str,
     on_entry: &mut dyn FnMut(&str, Metadata) -> std::io::Result<()>,
 ) -> Result<(), BundleError> {
-    let file = std::fs::File::open(path).map_err(|error| BundleError::Read {
+    let file = crate::store::dir::open_regular_file(path).map_err(|error| BundleError::Read {
         path: path.to_path_buf(),
         error,
     })?;

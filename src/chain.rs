@@ -223,6 +223,9 @@ pub struct ChainOutcome {
     pub unverifiable_windows: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) some readable digest lists, verified or not.
     pub listed_logs: LogKeySet,
+    /// Logs listed only past the first [`MAX_UNVERIFIED_LISTED`] of an unverified digest's
+    /// list: not reported one by one, but the folder's listing reports those that exist.
+    pub unreported_logs: LogKeySet,
 }
 
 /// Where [`walk_streaming`] hands what it decides, as it decides it.
@@ -256,8 +259,9 @@ impl WalkSink for Collected {
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
 /// How many of the logs listed by one digest that could not be verified are reported one by
-/// one. Real digests list at most a few thousand logs (an hour of one region); the rest of a
-/// longer list is only mentioned in the digest's own detail.
+/// one. Real digests list at most a few thousand logs (an hour of one region); of the rest of
+/// a longer list, only the files the log folder holds are reported, so what such a digest
+/// costs the report is bounded by the files present, not by what it claims.
 const MAX_UNVERIFIED_LISTED: usize = 10_000;
 
 /// The digest that could not be verified that lists a log (the first to, newest first).
@@ -461,6 +465,7 @@ pub fn walk_streaming(
     let mut links_to: HashMap<usize, SuccessorLink> = HashMap::new();
     let mut verified_windows = Vec::new();
     let mut listed_logs = LogKeySet::default();
+    let mut unreported_logs = LogKeySet::default();
     let mut found: Option<TimeRange> = None;
     let mut log_check_count = 0usize;
     let mut other_hashes: HashSet<PairId> = HashSet::new();
@@ -516,7 +521,7 @@ pub fn walk_streaming(
         let listed = loaded.as_ref().map_or(0, |p| p.digest.log_files.len());
         let cap_note = (!authentic && listed > MAX_UNVERIFIED_LISTED).then(|| {
             format!(
-                "it lists {listed} logs: only the first {MAX_UNVERIFIED_LISTED} are reported (unverified); the other {} are neither reported nor counted",
+                "it lists {listed} logs: only the first {MAX_UNVERIFIED_LISTED} are reported (unverified); of the other {}, those found in the log folder are",
                 listed - MAX_UNVERIFIED_LISTED
             )
         });
@@ -598,11 +603,12 @@ pub fn walk_streaming(
                 })?;
                 log_check_count += 1;
             } else {
-                // Still listed (so never called unreferenced), even when not reported.
-                listed_logs.insert(&log.bucket, &log.object);
                 if nth >= MAX_UNVERIFIED_LISTED {
+                    // Kept as compactly as a listed log; reported if the folder holds it.
+                    unreported_logs.insert(&log.bucket, &log.object);
                     continue;
                 }
+                listed_logs.insert(&log.bucket, &log.object);
                 untrusted
                     .entry((log.bucket, log.object))
                     .or_insert_with(|| ListedBy {
@@ -809,6 +815,7 @@ pub fn walk_streaming(
         verified_windows,
         unverifiable_windows,
         listed_logs,
+        unreported_logs,
     })
 }
 

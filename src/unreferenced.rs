@@ -34,6 +34,8 @@ pub struct LogFolder {
     pub unverifiable: Vec<(TimeRange, String)>,
     /// Every log (bucket, key) a readable digest lists.
     pub listed: LogKeySet,
+    /// Logs listed only past the part of an unverified digest's list reported one by one.
+    pub unreported: LogKeySet,
     /// Where the requested range starts (see [`early_listing`]).
     pub range_start: Option<UtcTime>,
 }
@@ -211,6 +213,14 @@ pub fn list_candidates(
             return false;
         }
         if folder.listed.contains(&bucket, key) {
+            return true;
+        }
+        if folder.unreported.contains(&bucket, key) {
+            unverified.push(
+                FileEntry::new(FileKind::Log, &bucket, key, Status::Unverified).with_detail(
+                    "listed only by a digest that could not be verified, past the part of its list reported one by one",
+                ),
+            );
             return true;
         }
         match log_delivery_minute(basename(key), &folder.account_id, &folder.region) {
@@ -479,6 +489,7 @@ mod tests {
                 .collect(),
             unverifiable: Vec::new(),
             listed,
+            unreported: LogKeySet::default(),
             range_start: range_start.map(t),
         }
     }

@@ -393,6 +393,8 @@ struct ChainWork {
     verified_windows: Vec<TimeRange>,
     unverifiable_windows: Vec<(TimeRange, String)>,
     listed_logs: LogKeySet,
+    /// See [`ChainOutcome::unreported_logs`].
+    unreported_logs: LogKeySet,
     /// Logs of this chain read ahead (see [`LogsAhead`]); those no check took are discarded
     /// once its checks are done.
     read_ahead: Vec<String>,
@@ -533,10 +535,14 @@ fn check_logs_and_scan_folder(
             .flat_map(|w| w.unverifiable_windows.iter().cloned())
             .collect(),
         listed: LogKeySet::default(),
+        unreported: LogKeySet::default(),
         range_start: options.range.start,
     };
     for work in works.iter_mut() {
         folder.listed.extend(std::mem::take(&mut work.listed_logs));
+        folder
+            .unreported
+            .extend(std::mem::take(&mut work.unreported_logs));
     }
     let log_folder = folder.log_folder();
     let (candidates, checked) = rayon::join(
@@ -1140,6 +1146,7 @@ fn unlisted_folder(
         verified_windows: Vec::new(),
         unverifiable_windows: Vec::new(),
         listed_logs: LogKeySet::default(),
+        unreported_logs: LogKeySet::default(),
         read_ahead: Vec::new(),
     };
     work.report.unreferenced_scan = Some(LogScan::skipped(
@@ -1247,6 +1254,7 @@ fn walk_chain(
         verified_windows: outcome.verified_windows,
         unverifiable_windows: outcome.unverifiable_windows,
         listed_logs: outcome.listed_logs,
+        unreported_logs: outcome.unreported_logs,
         read_ahead: ahead.into_sent(),
     };
     for entry in outcome.unverified_logs {

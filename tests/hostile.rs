@@ -1686,8 +1686,8 @@ fn a_log_folder_that_cannot_be_listed_safely_leaves_the_other_verdicts_standing(
 
 #[test]
 fn an_unverified_digest_cannot_size_the_report_at_will() {
-    // The newest digest (unsigned: no metadata) lists 12,000 logs that are not there: the
-    // first 10,000 are reported unverified, the rest only mentioned in its detail.
+    // The newest digest (unsigned: no metadata) lists 12,000 logs: the first 10,000 are
+    // reported unverified, and of the rest only those the log folder holds.
     let mut trail = trail_without_metadata(2);
     let newest = trail.digest(1);
     let template: Value =
@@ -1703,9 +1703,15 @@ fn an_unverified_digest_cannot_size_the_report_at_will() {
         }
     });
     let dir = trail.write();
+    // One name far down the list is a file that is there (planted with the list): it must
+    // not vanish from the report for being past the part reported one by one.
+    let planted = format!("{}/listed-11000.json.gz", log_folder());
+    std::fs::write(dir.path().join(&planted), b"planted").expect("plant");
     let (code, doc) = validate(dir.path(), &[]);
     assert_eq!(code, 3, "nothing tampered that could be verified");
     assert_eq!(status(&doc, "digest", &newest), "unsigned");
+    assert_eq!(status(&doc, "log", &planted), "unverified");
+    assert!(detail(&doc, "log", &planted).contains("past the part of its list"));
     assert!(
         detail(&doc, "digest", &newest).contains("lists 12000 logs: only the first 10000"),
         "{}",
@@ -1716,8 +1722,34 @@ fn an_unverified_digest_cannot_size_the_report_at_will() {
         .filter(|f| f["digest"] == newest.as_str() && f["status"] == "unverified")
         .count();
     assert_eq!(reported, 10_000);
-    assert_eq!(doc["summary"]["logs"]["unverified"], 10_000);
+    assert_eq!(doc["summary"]["logs"]["unverified"], 10_001);
     // Not one of them is called planted: all are listed by a digest.
     assert!(files(&doc).iter().all(|f| f["status"] != "unreferenced"));
     assert_eq!(status(&doc, "digest", &trail.digest(0)), "valid");
+}
+
+#[test]
+fn a_fifo_in_place_of_a_bundle_file_is_refused_not_waited_on() {
+    for file in ["metadata.json", "public-keys.json", "bundle.json"] {
+        let trail = trail(1, 1);
+        let dir = trail.write();
+        let path = dir.path().join(".ctverify").join(file);
+        std::fs::remove_file(&path).expect("remove");
+        let made = Command::new("mkfifo").arg(&path).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo not available: skipped");
+            return;
+        }
+        // Nothing ever writes to the FIFO: a blocking open would wait for ever.
+        let run = run_bounded(
+            &["validate".into(), dir.path().display().to_string()],
+            false,
+        );
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("not a regular file"),
+            "{file}: {}",
+            run.stderr
+        );
+    }
 }

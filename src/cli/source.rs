@@ -288,6 +288,9 @@ fn open_source(
     let keys: Box<dyn KeySource> = if !args.public_keys.is_empty() {
         fixed_keys(&args.public_keys)?
     } else if bundled.exists() {
+        // The bundle is the source's: a FIFO in place of its key file must not hang the run.
+        crate::store::dir::open_regular_file(&bundled)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", bundled.display())))?;
         fixed_keys(&[bundled])?
     } else {
         // No key file: ListPublicKeys per region, as for S3 (a run with no network then says

@@ -4,6 +4,7 @@
 //! strictly under the root: no `..`, no absolute paths, no NUL or backslash, and no symlink that
 //! resolves outside the root. The store only ever opens files for reading.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,15 +21,22 @@ pub struct DirStore {
 
 /// Why a key cannot name a file under the root, if it cannot.
 pub fn check_key(key: &str) -> Result<(), StoreError> {
+    if key.contains('\\') {
+        return Err(StoreError::UnsafeKey("key contains a backslash".into()));
+    }
+    check_folder_key(key)
+}
+
+/// Why a folder key cannot name a folder under the root to list, if it cannot. A backslash is
+/// allowed here: folder keys come from the store's own listings, where a backslash is only a
+/// character of a file name (refusing it would let one planted folder break a listing).
+fn check_folder_key(key: &str) -> Result<(), StoreError> {
     let unsafe_key = |why: &str| Err(StoreError::UnsafeKey(why.to_string()));
     if key.is_empty() {
         return unsafe_key("empty key");
     }
     if key.contains('\0') {
         return unsafe_key("key contains NUL");
-    }
-    if key.contains('\\') {
-        return unsafe_key("key contains a backslash");
     }
     if key.starts_with('/') {
         return unsafe_key("absolute key");
@@ -67,6 +75,11 @@ impl DirStore {
     /// The real path of `key`, refusing anything that would resolve outside the root.
     fn resolve(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
+        self.resolve_checked(key)
+    }
+
+    /// [`DirStore::resolve`] once `key` has passed its check.
+    fn resolve_checked(&self, key: &str) -> Result<PathBuf, StoreError> {
         let joined = self.root.join(key);
         let real = match fs::canonicalize(&joined) {
             Ok(real) => real,
@@ -94,7 +107,9 @@ impl DirStore {
         if folder_key.is_empty() {
             return Ok(Some(self.root.clone()));
         }
-        match self.resolve(folder_key.trim_end_matches('/')) {
+        let key = folder_key.trim_end_matches('/');
+        check_folder_key(key)?;
+        match self.resolve_checked(key) {
             Ok(path) => Ok(Some(path)),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -148,22 +163,37 @@ impl DirStore {
         Ok(entries)
     }
 
-    /// Visits the keys under the folder `folder_key`, at real path `path`, in S3 order.
-    /// `ancestors` holds the real paths of the folders being walked, so that a symlink back to
-    /// one of them is not followed round and round.
+    /// Visits the keys under the folder `folder_key`, at real path `path`, in S3 order, until
+    /// `visit` says stop. Iterative, and each real folder is entered once: symlinks inside the
+    /// root are followed, but a chain or a fan of them (which a hostile copy can hold) can
+    /// neither overflow the stack nor multiply the work; no key longer than S3 allows is built.
     fn walk(
         &self,
         folder: (&str, &Path),
-        ancestors: &mut Vec<PathBuf>,
         prefix: &str,
         start_after: Option<&str>,
         visit: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let (folder_key, path) = folder;
-        for entry in self.folder_entries(path)? {
-            let full = format!("{folder_key}{}", entry.segment);
+        let mut entered: HashSet<PathBuf> = HashSet::from([path.to_path_buf()]);
+        let mut stack = vec![(
+            folder_key.to_string(),
+            self.folder_entries(path)?.into_iter(),
+        )];
+        while let Some((key, entries)) = stack.last_mut() {
+            let Some(entry) = entries.next() else {
+                stack.pop();
+                continue;
+            };
+            let full = format!("{key}{}", entry.segment);
             if !full.starts_with(prefix) && !prefix.starts_with(&full) {
                 continue;
+            }
+            if full.len() > MAX_KEY_BYTES {
+                return Err(StoreError::Read(format!(
+                    "{}: nested deeper than any S3 key ({MAX_KEY_BYTES} bytes) can reach",
+                    entry.path.display()
+                )));
             }
             if entry.is_folder {
                 // Every key under `full` sorts before `start_after` unless `full` is a prefix of it.
@@ -172,15 +202,11 @@ impl DirStore {
                         continue;
                     }
                 }
-                if ancestors.contains(&entry.path) {
+                if !entered.insert(entry.path.clone()) {
                     continue;
                 }
-                ancestors.push(entry.path.clone());
-                let more = self.walk((&full, &entry.path), ancestors, prefix, start_after, visit);
-                ancestors.pop();
-                if !more? {
-                    return Ok(false);
-                }
+                let children = self.folder_entries(&entry.path)?;
+                stack.push((full, children.into_iter()));
             } else {
                 if !full.starts_with(prefix) {
                     continue;
@@ -189,13 +215,16 @@ impl DirStore {
                     continue;
                 }
                 if !visit(&full) {
-                    return Ok(false);
+                    return Ok(());
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 }
+
+/// The longest key S3 stores, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
 
 /// One entry of a folder on disk.
 struct Entry {
@@ -246,9 +275,7 @@ impl ObjectStore for DirStore {
         let Some(path) = self.folder_path(folder)? else {
             return Ok(());
         };
-        let mut ancestors = vec![path.clone()];
-        self.walk((folder, &path), &mut ancestors, prefix, start_after, visit)
-            .map(|_| ())
+        self.walk((folder, &path), prefix, start_after, visit)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
@@ -281,6 +308,20 @@ impl ObjectStore for DirStore {
             metadata,
         })
     }
+}
+
+/// Opens `path` for reading if it is a regular file, without waiting on it (see
+/// [`open_without_blocking`]): for files a source directory brings along, such as a bundle's,
+/// which a FIFO in their place must not turn into a hang.
+pub fn open_regular_file(path: &Path) -> io::Result<fs::File> {
+    let file = open_without_blocking(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// Opens `path` for reading without waiting on it: opening a FIFO for reading would otherwise
@@ -435,5 +476,59 @@ mod tests {
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("a FIFO was read as an object"),
         }
+    }
+
+    #[test]
+    fn chains_and_fans_of_symlinked_folders_are_walked_once_and_not_too_deep() {
+        // A fan: every level holds two links to the next, 2^40 paths if each were walked.
+        let tmp = tempfile::tempdir().unwrap();
+        let level = |i: usize| tmp.path().join(format!("d{i}"));
+        for i in 0..=40 {
+            fs::create_dir(level(i)).unwrap();
+        }
+        fs::write(level(40).join("file"), "x").unwrap();
+        for i in 0..40 {
+            for name in ["l", "r"] {
+                std::os::unix::fs::symlink(level(i + 1), level(i).join(name)).unwrap();
+            }
+        }
+        let s = store(tmp.path());
+        let started = std::time::Instant::now();
+        let listed = keys(&s, "d0/", None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        // Reached once, down the first links.
+        assert_eq!(listed, vec![format!("d0/{}file", "l/".repeat(40))]);
+
+        // A chain deeper than any S3 key: a read error, not a stack overflow.
+        let tmp = tempfile::tempdir().unwrap();
+        let level = |i: usize| tmp.path().join(format!("d{i}"));
+        for i in 0..=3000 {
+            fs::create_dir(level(i)).unwrap();
+        }
+        for i in 0..3000 {
+            std::os::unix::fs::symlink(level(i + 1), level(i).join("n")).unwrap();
+        }
+        let s = store(tmp.path());
+        let result = s.list_keys("d0/", None, &mut |_| true);
+        assert!(
+            matches!(&result, Err(StoreError::Read(why)) if why.contains("deeper than any S3 key")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_folder_named_with_a_backslash_can_be_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("a/x\\y")).unwrap();
+        fs::write(tmp.path().join("a/x\\y/file"), "x").unwrap();
+        let s = store(tmp.path());
+        assert_eq!(s.list_folders("a/").unwrap(), vec!["a/x\\y/"]);
+        assert_eq!(s.list_folders("a/x\\y/").unwrap(), Vec::<String>::new());
+        assert_eq!(keys(&s, "a/x\\y/", None), vec!["a/x\\y/file"]);
+        // Read through a key, it is still refused.
+        assert!(matches!(
+            s.get("b", "a/x\\y/file"),
+            Err(StoreError::UnsafeKey(_))
+        ));
     }
 }
