@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use cap_std::fs::Dir;
 use sha2::Digest as _;
 
 use crate::bundle::{self, BundleInfo};
@@ -62,7 +63,10 @@ pub struct MirrorOutcome {
 /// An `ObjectStore` that serves `source` through copies in `dest`.
 struct RecordingStore<'a> {
     source: &'a dyn ObjectStore,
+    /// DEST as shown in messages.
     dest: PathBuf,
+    /// DEST as a handle: every write goes through it (see [`RecordingStore::path_of`]).
+    root: Dir,
     metadata: Mutex<BTreeMap<String, Metadata>>,
     fetched: AtomicU64,
     fetched_bytes: AtomicU64,
@@ -70,8 +74,8 @@ struct RecordingStore<'a> {
     failed: AtomicU64,
 }
 
-fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
-    let mut file = fs::File::open(path)?;
+fn sha256_file(root: &Dir, path: &Path) -> io::Result<[u8; 32]> {
+    let mut file = root.open(path)?;
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -84,90 +88,56 @@ fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-/// The folder `relative` under `root` (a canonical path), made where missing, reached through
-/// no symlink that leads out of `root`: DEST may hold symlinks (into SOURCE, say), and the
-/// mirror must write nowhere else. `create_dir_all` would follow them.
-fn folder_inside(root: &Path, relative: &Path) -> io::Result<PathBuf> {
-    let outside = |at: &Path| {
-        io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{} leads outside {}", at.display(), root.display()),
-        )
-    };
-    let mut at = root.to_path_buf();
-    for component in relative.components() {
-        at.push(component);
-        match fs::symlink_metadata(&at) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let real = fs::canonicalize(&at).map_err(|_| outside(&at))?;
-                if !real.starts_with(root) || !real.is_dir() {
-                    return Err(outside(&at));
-                }
-                at = real;
-            }
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} is not a folder", at.display()),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&at) {
-                Ok(()) => {}
-                // Another worker made it meanwhile: check it as found.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if !fs::symlink_metadata(&at)?.is_dir() {
-                        return Err(outside(&at));
-                    }
-                }
-                Err(e) => return Err(e),
-            },
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(at)
-}
-
-/// Creates `path` to write, refusing to follow a symlink left at its name (a stale temporary
-/// file could otherwise be a link to anywhere).
-fn create_fresh(path: &Path) -> io::Result<fs::File> {
-    match fs::remove_file(path) {
+/// Creates `path` under `root` to write, refusing to follow a symlink left at its name (a
+/// stale temporary file could otherwise be a link to anywhere).
+fn create_fresh(root: &Dir, path: &Path) -> io::Result<cap_std::fs::File> {
+    match root.remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    root.open_with(
+        path,
+        cap_std::fs::OpenOptions::new().write(true).create_new(true),
+    )
 }
 
 impl RecordingStore<'_> {
-    /// Where `key` lives in DEST: its folder made, under DEST through no symlink out of it.
+    /// Where `key` lives in DEST, relative to it, with its folder made. Every step goes through
+    /// the handle on DEST, which resolves no symlink to outside it (DEST may hold symlinks,
+    /// into SOURCE say, and the mirror must write nowhere else), and resolves them at the
+    /// moment of use: a folder swapped for a link after a check cannot redirect a write.
     fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         let relative = Path::new(key);
-        let (Some(folder), Some(name)) = (relative.parent(), relative.file_name()) else {
+        let (Some(folder), Some(_)) = (relative.parent(), relative.file_name()) else {
             return Err(StoreError::UnsafeKey("no file name".into()));
         };
-        let folder = folder_inside(&self.dest, folder).map_err(|e| {
-            StoreError::UnsafeKey(format!("cannot be written inside the destination: {e}"))
-        })?;
-        Ok(folder.join(name))
+        if !folder.as_os_str().is_empty() {
+            self.root.create_dir_all(folder).map_err(|e| {
+                StoreError::UnsafeKey(format!(
+                    "cannot be written inside the destination {} (its folders must be real \
+                     folders, or links that stay inside it): {e}",
+                    self.dest.display()
+                ))
+            })?;
+        }
+        Ok(relative.to_path_buf())
     }
 
-    /// Streams the source object into `path`, checking what was written.
+    /// Streams the source object into `path` (relative to DEST), checking what was written.
     fn copy(&self, key: &str, path: &Path) -> Result<Metadata, StoreError> {
         let object = self.source.get(self.source.bucket(), key)?;
+        let shown = self.dest.join(path);
         let write_error =
-            |e: io::Error| StoreError::Read(format!("writing {}: {e}", path.display()));
+            |e: io::Error| StoreError::Read(format!("writing {}: {e}", shown.display()));
         let partial = path.with_file_name(format!(
             "{}.ctverify-partial",
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let mut out = create_fresh(&partial).map_err(write_error)?;
+        let mut out = create_fresh(&self.root, &partial).map_err(write_error)?;
         let mut body = object.body;
         let mut hasher = sha2::Sha256::new();
         let mut buffer = vec![0u8; 64 * 1024];
@@ -178,7 +148,7 @@ impl RecordingStore<'_> {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let _ = fs::remove_file(&partial);
+                    let _ = self.root.remove_file(&partial);
                     return Err(StoreError::Read(format!("reading {key}: {e}")));
                 }
             };
@@ -189,14 +159,16 @@ impl RecordingStore<'_> {
         out.sync_all().map_err(write_error)?;
         drop(out);
         let streamed: [u8; 32] = hasher.finalize().into();
-        if sha256_file(&partial).map_err(write_error)? != streamed {
-            let _ = fs::remove_file(&partial);
+        if sha256_file(&self.root, &partial).map_err(write_error)? != streamed {
+            let _ = self.root.remove_file(&partial);
             return Err(StoreError::Read(format!(
                 "{} does not read back as written",
-                path.display()
+                shown.display()
             )));
         }
-        fs::rename(&partial, path).map_err(write_error)?;
+        self.root
+            .rename(&partial, &self.root, path)
+            .map_err(write_error)?;
         self.fetched.fetch_add(1, Ordering::Relaxed);
         self.fetched_bytes.fetch_add(bytes, Ordering::Relaxed);
         Ok(object.metadata)
@@ -215,7 +187,7 @@ impl RecordingStore<'_> {
             .get(key)
             .cloned();
         // A finished copy is a regular file at the name itself, never a symlink to one.
-        let finished = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let finished = self.root.symlink_metadata(&path).is_ok_and(|m| m.is_file());
         if finished && (!is_digest || known.is_some()) {
             self.reused.fetch_add(1, Ordering::Relaxed);
             return Ok(known.unwrap_or_default());
@@ -276,21 +248,23 @@ impl ObjectStore for RecordingStore<'_> {
         }
         let metadata = self.ensure(key)?;
         let path = self.path_of(key)?;
-        let file = fs::File::open(&path)
-            .map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
+        let file = self
+            .root
+            .open(&path)
+            .map_err(|e| StoreError::Read(format!("{}: {e}", self.dest.join(&path).display())))?;
         Ok(Object {
-            body: Box::new(file),
+            body: Box::new(file.into_std()),
             metadata,
         })
     }
 }
 
-fn write_json_atomically(path: &Path, value: &serde_json::Value) -> io::Result<()> {
+fn write_json_atomically(root: &Dir, path: &Path, value: &serde_json::Value) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     let partial = path.with_extension("json.ctverify-partial");
-    create_fresh(&partial)?.write_all(text.as_bytes())?;
-    fs::rename(partial, path)
+    create_fresh(root, &partial)?.write_all(text.as_bytes())?;
+    root.rename(partial, root, path)
 }
 
 /// Copies what verifying `source` over `options` reads into `dest`, plus keys and metadata.
@@ -306,8 +280,15 @@ pub fn mirror(
     };
     fs::create_dir_all(dest).map_err(|e| dest_error("cannot create", e))?;
     let dest = fs::canonicalize(dest).map_err(|e| dest_error("cannot open", e))?;
-    folder_inside(&dest, Path::new(bundle::BUNDLE_DIR))
-        .map_err(|e| dest_error("cannot create the bundle folder in", e))?;
+    let root = Dir::open_ambient_dir(&dest, cap_std::ambient_authority())
+        .map_err(|e| dest_error("cannot open", e))?;
+    root.create_dir_all(bundle::BUNDLE_DIR).map_err(|e| {
+        dest_error(
+            "cannot create the bundle folder (a real folder, or a link that stays inside \
+                 DEST) in",
+            e,
+        )
+    })?;
 
     // Resuming: metadata recorded by an earlier run, for the digests already copied.
     let metadata_path = bundle::bundle_path(&dest, bundle::METADATA_FILE);
@@ -321,6 +302,7 @@ pub fn mirror(
     let recorder = RecordingStore {
         source,
         dest: dest.clone(),
+        root,
         metadata: Mutex::new(earlier.into_iter().collect()),
         fetched: AtomicU64::new(0),
         fetched_bytes: AtomicU64::new(0),
@@ -351,18 +333,17 @@ pub fn mirror(
         .iter()
         .map(|(key, m)| (format!("{bucket}/{key}"), m))
         .collect();
-    let write = |path: PathBuf, value: serde_json::Value| {
-        write_json_atomically(&path, &value)
-            .map_err(|e| MirrorError::Destination(format!("{}: {e}", path.display())))
+    let write = |file: &str, value: serde_json::Value| {
+        let relative = Path::new(bundle::BUNDLE_DIR).join(file);
+        write_json_atomically(&recorder.root, &relative, &value).map_err(|e| {
+            MirrorError::Destination(format!("{}: {e}", dest.join(&relative).display()))
+        })
     };
     write(
-        metadata_path,
+        bundle::METADATA_FILE,
         serde_json::to_value(&by_bucket_key).unwrap_or_default(),
     )?;
-    write(
-        bundle::bundle_path(&dest, bundle::PUBLIC_KEYS_FILE),
-        keys.known_keys().to_json(),
-    )?;
+    write(bundle::PUBLIC_KEYS_FILE, keys.known_keys().to_json())?;
     let info = BundleInfo {
         bucket: bucket.clone(),
         prefix: options.prefix.clone().unwrap_or_default(),
@@ -370,7 +351,7 @@ pub fn mirror(
         copied_at: Some(UtcTime::now().to_string()),
     };
     write(
-        bundle::bundle_path(&dest, bundle::BUNDLE_FILE),
+        bundle::BUNDLE_FILE,
         serde_json::to_value(&info).unwrap_or_default(),
     )?;
 
@@ -381,4 +362,92 @@ pub fn mirror(
         failed: recorder.failed.load(Ordering::Relaxed),
     };
     Ok(MirrorOutcome { stats, validation })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::bundle::SignatureIndex;
+    use crate::store::dir::DirStore;
+
+    const KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/log.json.gz";
+
+    fn recorder<'a>(source: &'a DirStore, dest: &Path) -> RecordingStore<'a> {
+        RecordingStore {
+            source,
+            dest: dest.to_path_buf(),
+            root: Dir::open_ambient_dir(dest, cap_std::ambient_authority()).unwrap(),
+            metadata: Mutex::default(),
+            fetched: AtomicU64::new(0),
+            fetched_bytes: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Every regular file under `folder`, at any depth.
+    fn files_under(folder: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    /// The race a path-based check loses: DEST's folders are checked and made, then moved out
+    /// and replaced by a symlink to where they went, before the file is written.
+    #[test]
+    fn a_folder_swapped_for_a_symlink_after_the_check_redirects_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (source_root, dest, elsewhere) = (
+            tmp.path().join("source"),
+            tmp.path().join("dest"),
+            tmp.path().join("elsewhere"),
+        );
+        let source_file = source_root.join(KEY);
+        fs::create_dir_all(source_file.parent().unwrap()).unwrap();
+        fs::write(&source_file, b"the log").unwrap();
+        fs::create_dir(&dest).unwrap();
+        let source = DirStore::open(&source_root, "b".into(), SignatureIndex::default()).unwrap();
+        let store = recorder(&source, &dest);
+
+        let path = store.path_of(KEY).unwrap();
+        assert!(dest.join(KEY).parent().unwrap().is_dir());
+        fs::rename(dest.join("AWSLogs"), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dest.join("AWSLogs")).unwrap();
+
+        assert!(store.copy(KEY, &path).is_err());
+        assert_eq!(files_under(&elsewhere), Vec::<PathBuf>::new());
+        assert!(store.get("b", KEY).is_err());
+        assert_eq!(files_under(&elsewhere), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn a_symlink_that_stays_inside_dest_is_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (source_root, dest) = (tmp.path().join("source"), tmp.path().join("dest"));
+        let source_file = source_root.join(KEY);
+        fs::create_dir_all(source_file.parent().unwrap()).unwrap();
+        fs::write(&source_file, b"the log").unwrap();
+        fs::create_dir_all(dest.join("store")).unwrap();
+        std::os::unix::fs::symlink("store", dest.join("AWSLogs")).unwrap();
+        let source = DirStore::open(&source_root, "b".into(), SignatureIndex::default()).unwrap();
+        let store = recorder(&source, &dest);
+
+        let mut body = Vec::new();
+        store
+            .get("b", KEY)
+            .unwrap()
+            .body
+            .read_to_end(&mut body)
+            .unwrap();
+        assert_eq!(body, b"the log");
+        let stored = KEY.replacen("AWSLogs", "store", 1);
+        assert_eq!(fs::read(dest.join(stored)).unwrap(), b"the log");
+    }
 }

@@ -124,13 +124,20 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     );
-    let incomplete = stats.failed > 0
-        || outcome.validation.chains.iter().any(|c| {
-            c.files
-                .iter()
-                .any(|f| f.status == crate::status::Status::Error)
-        });
-    if incomplete {
+    let first_error = outcome
+        .validation
+        .chains
+        .iter()
+        .flat_map(|c| &c.files)
+        .find(|f| f.status == crate::status::Status::Error);
+    if stats.failed > 0 || first_error.is_some() {
+        if let Some(file) = first_error {
+            eprintln!(
+                "ctverify: {}: {}",
+                file.key,
+                file.detail.as_deref().unwrap_or("could not be read")
+            );
+        }
         eprintln!("ctverify: the bundle is incomplete: run the same command again to finish it");
         return Ok(EXIT_INCOMPLETE);
     }
