@@ -84,6 +84,39 @@ impl ChainId {
         (id.digest_folder() == folder).then_some(id)
     }
 
+    /// What a folder met while searching for digest folders says of the chains under it:
+    /// `[PREFIX/]AWSLogs/[ORG/][ACCOUNT/[CloudTrail-Digest/]]`. The parts it does not reach
+    /// (the region, and the account of an organization's folder) are left empty. Used to
+    /// label a folder that could not be listed; a folder with no `AWSLogs/` in it is all prefix.
+    pub fn of_search_folder(folder: &str, trail: &str, home_region: &str) -> ChainId {
+        let parts: Vec<&str> = folder.trim_end_matches('/').split('/').collect();
+        let mut id = ChainId {
+            prefix: String::new(),
+            organization_id: None,
+            account_id: String::new(),
+            region: String::new(),
+            trail: trail.to_string(),
+            home_region: home_region.to_string(),
+            backfill: false,
+        };
+        // The last `AWSLogs` is the one CloudTrail made: a prefix may hold the word too.
+        let Some(at) = parts.iter().rposition(|p| *p == "AWSLogs") else {
+            id.prefix = parts.join("/");
+            return id;
+        };
+        id.prefix = parts[..at].join("/");
+        let mut rest = parts[at + 1..].iter();
+        let mut next = rest.next();
+        if let Some(org) = next.filter(|p| is_organization_id(p)) {
+            id.organization_id = Some(org.to_string());
+            next = rest.next();
+        }
+        if let Some(account) = next.filter(|p| is_account_id(p)) {
+            id.account_id = account.to_string();
+        }
+        id
+    }
+
     /// The folder holding this chain's digests: `.../CloudTrail-Digest/REGION/`.
     pub fn digest_folder(&self) -> String {
         format!("{}CloudTrail-Digest/{}/", self.account_root(), self.region)
@@ -489,6 +522,39 @@ mod tests {
     use super::*;
 
     const KEY: &str = "logs/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_my_trail.v2_eu-west-1_20240301T061742Z.json.gz";
+
+    #[test]
+    fn a_search_folder_names_what_its_path_reaches() {
+        let parts = |folder: &str| {
+            let id = ChainId::of_search_folder(folder, "t", "us-east-1");
+            assert_eq!(
+                (id.trail.as_str(), id.home_region.as_str()),
+                ("t", "us-east-1")
+            );
+            assert!(id.region.is_empty());
+            (id.prefix, id.organization_id, id.account_id)
+        };
+        let none = || None::<String>;
+        assert_eq!(parts("AWSLogs/"), ("".into(), none(), "".into()));
+        assert_eq!(
+            parts("p/AWSLogs/o-abc1234567/"),
+            ("p".into(), Some("o-abc1234567".into()), "".into())
+        );
+        assert_eq!(
+            parts("p/AWSLogs/o-abc1234567/111122223333/CloudTrail-Digest/"),
+            (
+                "p".into(),
+                Some("o-abc1234567".into()),
+                "111122223333".into()
+            )
+        );
+        assert_eq!(
+            parts("a/AWSLogs/b/AWSLogs/111122223333/CloudTrail-Digest/"),
+            ("a/AWSLogs/b".into(), none(), "111122223333".into())
+        );
+        assert_eq!(parts("x/y/"), ("x/y".into(), none(), "".into()));
+        assert_eq!(parts(""), ("".into(), none(), "".into()));
+    }
 
     #[test]
     fn a_digest_folder_names_its_chain_but_the_trail() {

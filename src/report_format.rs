@@ -167,12 +167,20 @@ fn chain_title(chain: &ChainReport) -> String {
         .as_ref()
         .map(|o| format!(" organization {o}"))
         .unwrap_or_default();
+    // A folder that could not be listed names only what its path says.
+    let known = |part: &str| {
+        if part.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            part.to_string()
+        }
+    };
     format!(
         "Digest chain: trail {} (home region {}){org} account {} region {}{}",
-        chain.trail,
-        chain.home_region,
-        chain.account_id,
-        chain.region,
+        known(&chain.trail),
+        known(&chain.home_region),
+        known(&chain.account_id),
+        known(&chain.region),
         if chain.backfill { " (backfill)" } else { "" }
     )
 }

@@ -10,7 +10,7 @@
 //! the others.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -232,11 +232,42 @@ fn digest_listing_start(folder: &str, range: &RequestedRange) -> Option<String> 
     range.start.map(|s| format!("{folder}{}", s.date_path()))
 }
 
+/// What searching the source found: the digest folders to verify, and the folders it could not
+/// list (after retries), with why. Nothing under those is known, which the report says.
+#[derive(Debug, Default)]
+struct Search {
+    folders: Vec<String>,
+    unsearched: Vec<(String, StoreError)>,
+}
+
+/// Lists `folder`'s subfolders for the search. A folder that cannot be listed is noted in
+/// `unsearched` and counts as empty, so that one folder's failure (a prefix the bucket policy
+/// denies, a server that keeps failing) does not hide the verdicts of the others; only a
+/// failure of this machine ends the run.
+fn search_listing(
+    store: &dyn ObjectStore,
+    folder: &str,
+    unsearched: &Mutex<Vec<(String, StoreError)>>,
+) -> Result<Vec<String>, ValidateError> {
+    match store.list_folders(folder) {
+        Ok(children) => Ok(children),
+        Err(error @ StoreError::Local(_)) => Err(listing_error(folder)(error)),
+        Err(error) => {
+            unsearched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((folder.to_string(), error));
+            Ok(Vec::new())
+        }
+    }
+}
+
 /// The `AWSLogs/` folders of the source: under the given prefix, or searched for a few levels
 /// down when the prefix is unknown.
 fn awslogs_roots(
     store: &dyn ObjectStore,
     prefix: Option<&str>,
+    unsearched: &Mutex<Vec<(String, StoreError)>>,
 ) -> Result<Vec<AwsLogsRoot>, ValidateError> {
     if let Some(prefix) = prefix {
         return Ok(vec![(root_under(prefix), None)]);
@@ -244,18 +275,21 @@ fn awslogs_roots(
     // The usual layout first: `AWSLogs/` at the top of the bucket. The search below would
     // find it at its first level and go no deeper, so this is the same answer one listing
     // sooner.
-    let top = store
-        .list_folders("AWSLogs/")
-        .map_err(listing_error("AWSLogs/"))?;
+    let failed_before = unsearched.lock().unwrap_or_else(|p| p.into_inner()).len();
+    let top = search_listing(store, "AWSLogs/", unsearched)?;
     if !top.is_empty() {
         return Ok(vec![("AWSLogs/".to_string(), Some(top))]);
+    }
+    if unsearched.lock().unwrap_or_else(|p| p.into_inner()).len() > failed_before {
+        // `AWSLogs/` may well be there: searching around it would say nothing more.
+        return Ok(Vec::new());
     }
     let mut roots = Vec::new();
     let mut frontier = vec![String::new()];
     for _depth in 0..4 {
         let mut next = Vec::new();
         for folder in &frontier {
-            for child in store.list_folders(folder).map_err(listing_error(folder))? {
+            for child in search_listing(store, folder, unsearched)? {
                 if child.ends_with("/AWSLogs/") || child == "AWSLogs/" {
                     roots.push(child);
                 } else if child != ".ctverify/" {
@@ -277,10 +311,11 @@ fn awslogs_roots(
 fn digest_folders(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
-) -> Result<Vec<String>, ValidateError> {
-    let list = |folder: &String| store.list_folders(folder).map_err(listing_error(folder));
+) -> Result<Search, ValidateError> {
+    let unsearched = Mutex::new(Vec::new());
+    let list = |folder: &String| search_listing(store, folder, &unsearched);
     let mut folders = Vec::new();
-    for (root, listing) in awslogs_roots(store, options.prefix.as_deref())? {
+    for (root, listing) in awslogs_roots(store, options.prefix.as_deref(), &unsearched)? {
         let children = match listing {
             Some(children) => children,
             None => list(&root)?,
@@ -327,7 +362,12 @@ fn digest_folders(
             }
         }
     }
-    Ok(folders)
+    let mut unsearched = unsearched.into_inner().unwrap_or_else(|p| p.into_inner());
+    unsearched.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Search {
+        folders,
+        unsearched,
+    })
 }
 
 /// The digest keys of one region folder within the range, grouped by chain, oldest first.
@@ -956,13 +996,21 @@ pub fn validate(
                     Err(e) => {
                         let _ = searching.send(Message::Failed(e));
                     }
-                    Ok(found) if found.is_empty() => {
+                    Ok(search) if search.folders.is_empty() && search.unsearched.is_empty() => {
                         let _ = searching.send(Message::Failed(ValidateError::NoTrail {
                             searched: store.describe(),
                         }));
                     }
-                    Ok(found) => {
-                        for folder in found.into_iter().filter(|f| !named.contains(f)) {
+                    Ok(search) => {
+                        let sink = Sink {
+                            sender: &searching,
+                            verbose: options.verbose,
+                        };
+                        for (folder, error) in search.unsearched {
+                            let work = unsearched_folder(store, options, &folder, error, &sink);
+                            let _ = searching.send(Message::Folder(folder, vec![work]));
+                        }
+                        for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
                             let _ = to_verify.send(folder);
                         }
                     }
@@ -1127,16 +1175,63 @@ fn unlisted_folder(
     why: String,
     sink: &Sink,
 ) -> Option<ChainWork> {
-    let trail = match options.filter.trails.as_slice() {
-        [one] => one.as_str(),
-        _ => "",
-    };
-    let mut id = ChainId::of_digest_folder(folder, trail, "")?;
+    let mut id = ChainId::of_digest_folder(folder, the_trail(options), "")?;
     id.home_region = options
         .filter
         .home_region
         .clone()
         .unwrap_or_else(|| id.region.clone());
+    Some(error_chain(
+        store,
+        id,
+        folder,
+        format!("{why}: no digest in this folder could be checked"),
+        "the digest folder could not be listed: unreferenced logs were not looked for",
+        sink,
+    ))
+}
+
+/// The report of a folder the search could not list: one `error` entry for it, under a chain
+/// labelled with what its path says (see [`ChainId::of_search_folder`]). Whatever chains it
+/// holds went unchecked, so the run is at best incomplete.
+fn unsearched_folder(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    folder: &str,
+    error: StoreError,
+    sink: &Sink,
+) -> ChainWork {
+    let home_region = options.filter.home_region.as_deref().unwrap_or("");
+    let id = ChainId::of_search_folder(folder, the_trail(options), home_region);
+    error_chain(
+        store,
+        id,
+        folder,
+        format!(
+            "listing {folder:?} failed: {error}: the digest chains under this folder could \
+             not be found, so none was checked"
+        ),
+        "the folder could not be searched: unreferenced logs were not looked for",
+        sink,
+    )
+}
+
+/// The trail every chain belongs to, when the filter names exactly one.
+fn the_trail(options: &ValidateOptions) -> &str {
+    match options.filter.trails.as_slice() {
+        [one] => one.as_str(),
+        _ => "",
+    }
+}
+
+fn error_chain(
+    store: &dyn ObjectStore,
+    id: ChainId,
+    folder: &str,
+    detail: String,
+    scan_note: &str,
+    sink: &Sink,
+) -> ChainWork {
     let mut work = ChainWork {
         report: ChainReport::new(store.bucket(), &id),
         id,
@@ -1149,13 +1244,11 @@ fn unlisted_folder(
         unreported_logs: LogKeySet::default(),
         read_ahead: Vec::new(),
     };
-    work.report.unreferenced_scan = Some(LogScan::skipped(
-        "the digest folder could not be listed: unreferenced logs were not looked for",
-    ));
-    let entry = FileEntry::new(FileKind::Digest, store.bucket(), folder, Status::Error)
-        .with_detail(format!("{why}: no digest in this folder could be checked"));
+    work.report.unreferenced_scan = Some(LogScan::skipped(scan_note));
+    let entry =
+        FileEntry::new(FileKind::Digest, store.bucket(), folder, Status::Error).with_detail(detail);
     work.decide(entry, sink);
-    Some(work)
+    work
 }
 
 /// Reads one chain's digests (following it into other buckets) and walks it: every digest's

@@ -876,10 +876,9 @@ fn a_prefix_that_leaves_the_root_is_refused() {
         let mut args: Vec<String> = vec!["validate".into(), root.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         let run = run_bounded(&args, false);
-        // The listing is refused ("key has a '.' or '..' segment") and the run stops with
-        // nothing verified. It exits 3, as for any listing failure; 2 (bad configuration)
-        // would fit a prefix that can never work at least as well.
-        assert_eq!(run.code, 3, "{extra:?}: {}", run.stderr);
+        // The prefix is refused ("key has a '.' or '..' segment") before anything runs: it
+        // can never work, so it is bad configuration (exit 2).
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{extra:?}: {}", run.stdout);
         assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
         assert!(run.stderr.contains("refused"), "{}", run.stderr);
@@ -1682,6 +1681,73 @@ fn a_log_folder_that_cannot_be_listed_safely_leaves_the_other_verdicts_standing(
     assert_eq!(status(&doc, "log", &folder), "error");
     assert!(detail(&doc, "log", &folder).contains("were not looked for"));
     assert_eq!(doc["summary"]["result"], "invalid");
+}
+
+#[test]
+fn an_account_folder_the_search_cannot_list_leaves_the_other_verdicts_standing() {
+    // One account's `CloudTrail-Digest/` replaced by a symlink out of the root: its regions
+    // cannot be found, which one `error` entry says, while the other account's deleted log
+    // still decides the exit code.
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    let mut trail = trail(2, 2);
+    let mut other = ChainWriter::new(ChainId {
+        account_id: "444455556666".into(),
+        ..chain_id()
+    });
+    for h in 0..2i64 {
+        let end = t("2024-05-01T00:12:34Z").plus_seconds(h * HOUR);
+        other.deliver(
+            &mut trail.bundle,
+            &trail.keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            HourOptions {
+                records_per_log: 2,
+                wrong_previous_hash: false,
+            },
+        );
+    }
+    let deleted = other.delivered[1].log_keys[0].clone();
+    trail.bundle.objects.remove(&deleted);
+    trail.bundle.write_to(&root).expect("write");
+    let digest_root = format!("AWSLogs/{ACCOUNT}/CloudTrail-Digest");
+    std::fs::rename(root.join(&digest_root), outer.path().join("elsewhere")).expect("move");
+    std::os::unix::fs::symlink(outer.path().join("elsewhere"), root.join(&digest_root))
+        .expect("symlink");
+
+    let (code, doc) = validate(&root, &[]);
+    assert_eq!(code, 1, "the other account's deleted log decides: {doc:#}");
+    assert_eq!(status(&doc, "log", &deleted), "not_found");
+    let folder = format!("{digest_root}/");
+    assert_eq!(status(&doc, "digest", &folder), "error");
+    assert!(detail(&doc, "digest", &folder).contains("none was checked"));
+    let chain = doc["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .find(|c| c["account_id"] == ACCOUNT)
+        .expect("a chain entry for the account that could not be searched");
+    assert_eq!(chain["digests"]["unverified"], 1, "{chain}");
+    assert_eq!(doc["summary"]["result"], "invalid");
+    // Nothing of the account that could not be searched is claimed either way.
+    for file in doc["files"].as_array().expect("files") {
+        let key = file["key"].as_str().expect("key");
+        if key.contains(ACCOUNT) {
+            assert_eq!(key, folder, "{file}");
+        }
+    }
+
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_ctverify"))
+        .args(["validate", root.to_str().expect("utf-8"), "--no-progress"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("account {ACCOUNT} region (unknown)")),
+        "{text}"
+    );
 }
 
 #[test]

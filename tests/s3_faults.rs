@@ -544,31 +544,21 @@ fn a_digest_that_cannot_be_read_is_an_error_and_the_rest_of_its_chain_still_veri
 }
 
 #[test]
-fn search_listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
-    // Without the listings that find the folders there is nothing to report on.
+fn a_bucket_that_cannot_be_reached_stops_the_run_without_a_report_nor_a_verdict() {
+    // Without the bucket there is nothing to report on.
     let setup = Setup::start();
-    let listing = |prefix: &str| format!("listing {prefix:?} failed");
-    let cases: Vec<(&str, Vec<Rule>, String, &[&str])> = vec![
-        (
-            "region folder listing always reset",
-            vec![Rule::listing(Fault::Reset, "delimiter=/")
-                .containing("prefix=AWSLogs/111122223333/CloudTrail-Digest/")],
-            listing("AWSLogs/111122223333/CloudTrail-Digest/"),
-            &["json", "jsonl"],
-        ),
-        (
-            // A first listing that answers proves the bucket's region, so the probe only runs
-            // when it fails too.
-            "first listing and bucket probe (HeadBucket, GetBucketLocation) always 500",
-            vec![
-                Rule::listing(Fault::Status(500), "prefix=AWSLogs/"),
-                Rule::new(Fault::Status(500)).method("HEAD"),
-                Rule::get(Fault::Status(500), "?location"),
-            ],
-            format!("cannot read s3://{BUCKET}"),
-            &["json"],
-        ),
-    ];
+    let cases: Vec<(&str, Vec<Rule>, String, &[&str])> = vec![(
+        // A first listing that answers proves the bucket's region, so the probe only runs
+        // when it fails too.
+        "first listing and bucket probe (HeadBucket, GetBucketLocation) always 500",
+        vec![
+            Rule::listing(Fault::Status(500), "prefix=AWSLogs/"),
+            Rule::new(Fault::Status(500)).method("HEAD"),
+            Rule::get(Fault::Status(500), "?location"),
+        ],
+        format!("cannot read s3://{BUCKET}"),
+        &["json"],
+    )];
     // Each case and format on its own proxy, all at once: the SDK's backoff makes each run
     // take a while.
     std::thread::scope(|scope| {
@@ -612,6 +602,80 @@ fn search_listing_failures_stop_the_run_without_a_report_nor_a_verdict() {
         for handle in running {
             let (name, format, line, faults) = handle.join().unwrap();
             eprintln!("  {name} ({format}), {faults} faulted requests: {line}");
+        }
+    });
+}
+
+#[test]
+fn a_folder_the_search_cannot_list_is_reported_not_fatal() {
+    // A folder met while searching for the digest folders that cannot be listed after every
+    // retry: whatever it holds went unchecked. The report says so with one `error` entry for
+    // it (exit 3, incomplete) and claims nothing else; it used to end the run with no report.
+    let setup = Setup::start();
+    let cases = [
+        (
+            "region folder listing always reset",
+            Rule::listing(Fault::Reset, "delimiter=/")
+                .containing("prefix=AWSLogs/111122223333/CloudTrail-Digest/"),
+            "AWSLogs/111122223333/CloudTrail-Digest/",
+        ),
+        (
+            "AWSLogs/ listing always 500",
+            Rule::listing(Fault::Status(500), "delimiter=/")
+                .containing("prefix=AWSLogs/")
+                .excluding("prefix=AWSLogs/1"),
+            "AWSLogs/",
+        ),
+    ];
+    std::thread::scope(|scope| {
+        let mut running = Vec::new();
+        for (name, rule, folder) in &cases {
+            for format in ["json", "jsonl"] {
+                let proxy = setup.another_proxy();
+                proxy.set_rules(vec![rule.clone()]);
+                running.push(scope.spawn(move || {
+                    let outcome = validate_via(&proxy, format);
+                    report_time(&format!("{name} ({format})"), &outcome);
+                    let run = &outcome.run;
+                    assert_eq!(run.code, 3, "{name}: {}{}", run.stdout, run.stderr);
+                    assert!(proxy.faults() >= 1, "{name}: the fault was met");
+                    let (files, summary) = if format == "json" {
+                        let doc = outcome.doc();
+                        (
+                            doc["files"].as_array().unwrap().clone(),
+                            doc["summary"].clone(),
+                        )
+                    } else {
+                        let lines: Vec<Value> = run
+                            .stdout
+                            .lines()
+                            .map(|l| serde_json::from_str(l).unwrap())
+                            .collect();
+                        let last = lines.last().cloned().unwrap_or_default();
+                        assert_eq!(last["type"], "summary", "{name}: the summary comes last");
+                        (
+                            lines.into_iter().filter(|l| l["type"] == "file").collect(),
+                            last,
+                        )
+                    };
+                    assert_eq!(summary["result"], "incomplete", "{name}: {summary}");
+                    let entry = files
+                        .iter()
+                        .find(|f| f["key"] == *folder)
+                        .unwrap_or_else(|| panic!("{name}: no entry for {folder}: {files:?}"));
+                    assert_eq!(entry["status"], "error", "{name}");
+                    let detail = entry["detail"].as_str().unwrap();
+                    assert!(
+                        detail.contains("failed") && detail.contains("none was checked"),
+                        "{name}: {entry}"
+                    );
+                    // Nothing under the folder was looked at, so nothing else is claimed.
+                    assert_eq!(files.len(), 1, "{name}: {files:?}");
+                }));
+            }
+        }
+        for handle in running {
+            handle.join().unwrap();
         }
     });
 }

@@ -277,12 +277,31 @@ fn open_source(
             })?;
         (name, BucketOrigin::DirectoryName)
     };
+    if bucket.is_empty() || bucket.contains('/') {
+        return Err(CliError::usage(format!(
+            "bucket name {bucket:?} (from {}) is not an S3 bucket name",
+            match bucket_from {
+                BucketOrigin::Bundle => ".ctverify/bundle.json",
+                _ => "--s3-bucket",
+            }
+        )));
+    }
     let prefix = args.s3_prefix.clone().or_else(|| {
         bundle_info
             .as_ref()
             .map(|b| b.prefix.clone())
             .filter(|p| !p.is_empty())
     });
+    // A prefix that names no folder under the root can never be listed: say so before anything
+    // runs (the search would only report its `AWSLogs/` folder as unlistable).
+    if let Some(prefix) = &prefix {
+        let root_folder = format!("{}/AWSLogs/", prefix.trim_matches('/'));
+        if let Err(why) = crate::store::dir::check_folder_key(root_folder.trim_start_matches('/')) {
+            return Err(CliError::usage(format!(
+                "prefix {prefix:?} cannot be read under {source}: {why}"
+            )));
+        }
+    }
 
     let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
     let keys: Box<dyn KeySource> = if !args.public_keys.is_empty() {

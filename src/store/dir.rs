@@ -30,7 +30,7 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
 /// Why a folder key cannot name a folder under the root to list, if it cannot. A backslash is
 /// allowed here: folder keys come from the store's own listings, where a backslash is only a
 /// character of a file name (refusing it would let one planted folder break a listing).
-fn check_folder_key(key: &str) -> Result<(), StoreError> {
+pub fn check_folder_key(key: &str) -> Result<(), StoreError> {
     let unsafe_key = |why: &str| Err(StoreError::UnsafeKey(why.to_string()));
     if key.is_empty() {
         return unsafe_key("empty key");
