@@ -77,6 +77,7 @@ impl Aws {
         self.runtime.block_on(async {
             let mut ring = KeyRing::new();
             let mut token: Option<String> = None;
+            let mut pages = crate::pages::Pages::default();
             let mut index = 0;
             loop {
                 let page = client
@@ -113,7 +114,9 @@ impl Aws {
                     ring.add(checked);
                     index += 1;
                 }
-                token = page.next_token().map(str::to_string);
+                token = pages
+                    .next(None, page.next_token())
+                    .map_err(|e| AwsError(format!("ListPublicKeys in {region}: {e}")))?;
                 if token.is_none() {
                     break;
                 }

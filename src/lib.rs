@@ -33,6 +33,7 @@ pub mod hash;
 pub mod keys;
 pub mod lake;
 pub mod mirror;
+pub mod pages;
 pub mod progress;
 pub mod read_ahead;
 pub mod report;

@@ -683,3 +683,56 @@ fn a_named_account_inside_an_organization_folder_is_still_found() {
     );
     assert_eq!(named["chains"][0]["organization_id"], "o-a1b2c3d4e5");
 }
+
+#[test]
+fn keys_with_control_characters_spaces_or_plus_signs_are_listed_as_they_are() {
+    // Without URL-encoded listings a key holding a character XML 1.0 cannot carry breaks the
+    // whole page: one planted object in a digest folder or at the top of `AWSLogs/` left the
+    // folder unchecked, or the run without a report. Here they are planted in each folder the
+    // run lists, and a log with such a name in the log folder must be found as planted.
+    let sample = repo().join("vectors/sample");
+    let bucket = bundle_bucket(&sample);
+    let moto = Moto::start();
+    moto.upload(&sample, &bucket);
+    let digest_folder = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/";
+    let log_folder = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/";
+    let planted_log =
+        format!("{log_folder}111122223333_CloudTrail_us-east-1_20240301T0105Z_a\u{1}b c+d.json.gz");
+    for key in [
+        format!("{digest_folder}2024/03/01/x\u{1}y.json.gz"),
+        "AWSLogs/\u{1}/x".to_string(),
+        "AWSLogs/a b+c/x".to_string(),
+        planted_log.clone(),
+    ] {
+        moto.put(&bucket, &key, b"planted");
+    }
+    let result = run(
+        &[
+            "validate",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--public-keys",
+            &keys_file(&sample),
+            "--format",
+            "json",
+        ],
+        &aws_env(None),
+    );
+    let doc: Value = serde_json::from_str(&result.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", result.stdout, result.stderr));
+    let files = doc["files"].as_array().unwrap();
+    assert!(
+        files.iter().all(|f| f["status"] != "error"),
+        "every folder was listed: {files:#?}"
+    );
+    let planted: Vec<&Value> = files.iter().filter(|f| f["key"] == planted_log).collect();
+    assert_eq!(planted.len(), 1, "{files:#?}");
+    assert_eq!(planted[0]["status"], "unreferenced");
+    assert_eq!(
+        doc["summary"]["digests"]["valid"], 22,
+        "{:#}",
+        doc["summary"]
+    );
+    assert_eq!(result.code, 1, "{}", result.stderr);
+}

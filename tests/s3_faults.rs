@@ -709,6 +709,23 @@ fn a_folder_that_cannot_be_listed_is_reported_and_the_others_still_verify() {
             "digest",
         ),
         (
+            // Taken as the end, the page would have verified half the folder as all of it.
+            "digest listing truncated without a continuation token",
+            Rule::listing(
+                Fault::TruncatedWithoutToken,
+                &format!("prefix={DIGESTS_US}"),
+            ),
+            DIGESTS_US,
+            "digest",
+        ),
+        (
+            // Followed, the token would have been asked for forever.
+            "digest listing repeating its continuation token",
+            Rule::listing(Fault::RepeatedToken, &format!("prefix={DIGESTS_EU}")),
+            DIGESTS_EU,
+            "digest",
+        ),
+        (
             "log folder listing (unreferenced scan) always SlowDown",
             Rule::listing(Fault::SlowDown, &format!("prefix={LOGS_EU}")),
             LOGS_EU,

@@ -19,6 +19,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
 use crate::aws::{describe_error, Aws};
+use crate::pages::Pages;
 
 pub struct S3Store {
     aws: Arc<Aws>,
@@ -287,13 +288,56 @@ fn list_request(
         None => request.start_after.clone(),
         Some(_) => None,
     };
+    // URL-encoded keys: without it, S3 sends keys with characters XML 1.0 cannot carry (a
+    // planted `\u{1}`, say) raw, the whole page fails to parse, and one planted object would
+    // leave its folder unchecked.
     client
         .list_objects_v2()
         .bucket(bucket)
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .prefix(&request.prefix)
         .set_delimiter(request.folders_only.then(|| "/".to_string()))
         .set_start_after(start_after)
         .set_continuation_token(token)
+}
+
+/// The token of the page after `page`, or `None` at the end; a server that says more follows
+/// without saying how, or repeats itself, fails the listing (see [`Pages`]).
+fn next_page(
+    pages: &mut Pages,
+    request: &ListingRequest,
+    page: &aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output,
+) -> Result<Option<String>, StoreError> {
+    pages
+        .next(page.is_truncated(), page.next_continuation_token())
+        .map_err(|e| StoreError::Read(format!("ListObjectsV2 {:?}: {e}", request.prefix)))
+}
+
+/// A key or folder as listed with `encoding-type=url`: `+` for a space (S3's encoding),
+/// `%XX` for a byte.
+fn decode_listed(encoded: &str) -> Result<String, StoreError> {
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => decoded.push(b' '),
+            b'%' => {
+                let byte = encoded
+                    .get(i + 1..i + 3)
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .ok_or_else(|| {
+                        StoreError::Read(format!("listed key {encoded:?} is not URL-encoded"))
+                    })?;
+                decoded.push(byte);
+                i += 2;
+            }
+            other => decoded.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(decoded)
+        .map_err(|_| StoreError::Read(format!("listed key {encoded:?} is not UTF-8 once decoded")))
 }
 
 impl ObjectStore for S3Store {
@@ -308,16 +352,15 @@ impl ObjectStore for S3Store {
     fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let request = ListingRequest::folders(prefix);
         let mut folders = Vec::new();
+        let mut pages = Pages::default();
         let mut token = None;
         loop {
             let page = self.list_page(&request, token)?;
-            folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
+            for folder in page.common_prefixes().iter().filter_map(|p| p.prefix()) {
+                folders.push(decode_listed(folder)?);
+            }
+            token = next_page(&mut pages, &request, &page)?;
+            if token.is_none() {
                 break;
             }
         }
@@ -332,18 +375,19 @@ impl ObjectStore for S3Store {
         visit: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(), StoreError> {
         let request = ListingRequest::keys(prefix, start_after);
+        let mut pages = Pages::default();
         let mut token = None;
         loop {
             let page = self.list_page(&request, token)?;
             for object in page.contents() {
                 if let Some(key) = object.key() {
-                    if !visit(key) {
+                    if !visit(&decode_listed(key)?) {
                         return Ok(());
                     }
                 }
             }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
+            token = next_page(&mut pages, &request, &page)?;
+            if token.is_none() {
                 return Ok(());
             }
         }
@@ -461,5 +505,28 @@ impl ObjectStore for S3Store {
             body: Box::new(SlotBody { body, _slot: slot }),
             metadata,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_decoded_as_s3_encodes_them() {
+        let decoded = |text: &str| decode_listed(text).ok();
+        assert_eq!(
+            decoded("AWSLogs/a%01b/c").as_deref(),
+            Some("AWSLogs/a\u{1}b/c")
+        );
+        assert_eq!(decoded("a+b%2Bc%20d").as_deref(), Some("a b+c d"));
+        assert_eq!(decoded("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(
+            decoded("plain/key.json.gz").as_deref(),
+            Some("plain/key.json.gz")
+        );
+        for bad in ["%", "%4", "%zz", "a%C3", "%FF"] {
+            assert!(decode_listed(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -50,6 +50,12 @@ pub enum Fault {
     /// For a ListObjectsV2 request: forward the first page but mark it truncated, with
     /// [`FAULT_TOKEN`] as its continuation token; the request for that page gets a 500.
     BreakAfterFirstPage,
+    /// For a ListObjectsV2 request: the page keeps the first half of its objects and says it
+    /// is truncated, with no continuation token.
+    TruncatedWithoutToken,
+    /// For a ListObjectsV2 request: every page says it is truncated, with [`FAULT_TOKEN`];
+    /// asking for that token gets the first page again, so the server repeats itself forever.
+    RepeatedToken,
 }
 
 impl Fault {
@@ -63,6 +69,8 @@ impl Fault {
             Fault::Stall { .. } => "stalled body".into(),
             Fault::Truncate { .. } => "truncated".into(),
             Fault::BreakAfterFirstPage => "listing broken after page 1".into(),
+            Fault::TruncatedWithoutToken => "listing truncated without a token".into(),
+            Fault::RepeatedToken => "listing repeating its token".into(),
         }
     }
 }
@@ -647,6 +655,35 @@ fn break_listing(response: &mut Message) {
     response.body = body.into_bytes();
 }
 
+/// Keeps the first half of a listing page's objects and marks the page truncated, giving no
+/// continuation token.
+fn truncate_listing_without_token(response: &mut Message) {
+    let body = String::from_utf8_lossy(&response.body).into_owned();
+    let objects = body.matches("<Contents>").count();
+    let mut kept = String::new();
+    let mut rest = body.as_str();
+    let mut seen = 0;
+    while let Some(at) = rest.find("<Contents>") {
+        let Some(len) = rest[at..].find("</Contents>") else {
+            break;
+        };
+        let end = at + len + "</Contents>".len();
+        kept.push_str(&rest[..at]);
+        if seen < objects / 2 {
+            kept.push_str(&rest[at..end]);
+        }
+        seen += 1;
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    response.body = kept
+        .replace(
+            "<IsTruncated>false</IsTruncated>",
+            "<IsTruncated>true</IsTruncated>",
+        )
+        .into_bytes();
+}
+
 fn serve(
     client: TcpStream,
     upstream_port: u16,
@@ -699,6 +736,15 @@ fn serve(
                 writer.flush()?;
             }
             _ => {
+                let mut request = request;
+                if fault == Some(Fault::RepeatedToken) {
+                    // The upstream is asked for the first page whatever token came.
+                    let token = format!("continuation-token={FAULT_TOKEN}");
+                    request.start_line = request
+                        .start_line
+                        .replace(&format!("&{token}"), "")
+                        .replace(&format!("{token}&"), "");
+                }
                 let mut response = match forward(upstream_port, &request, &method) {
                     Ok(response) => response,
                     Err(e) => {
@@ -709,10 +755,17 @@ fn serve(
                         return Ok(());
                     }
                 };
-                if fault == Some(Fault::BreakAfterFirstPage)
-                    && status_of(&response.start_line) == 200
+                let listed = status_of(&response.start_line) == 200;
+                if listed
+                    && matches!(
+                        fault,
+                        Some(Fault::BreakAfterFirstPage) | Some(Fault::RepeatedToken)
+                    )
                 {
                     break_listing(&mut response);
+                }
+                if listed && fault == Some(Fault::TruncatedWithoutToken) {
+                    truncate_listing_without_token(&mut response);
                 }
                 let head = response_head(&response, &method);
                 writer.write_all(head.as_bytes())?;
