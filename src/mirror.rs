@@ -31,13 +31,17 @@ use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 #[derive(Debug)]
 pub enum MirrorError {
     Destination(String),
+    /// DEST holds files no mirror of this source wrote: they would be served as the source's.
+    ForeignDestination(String),
     Validate(ValidateError),
 }
 
 impl std::fmt::Display for MirrorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MirrorError::Destination(why) => write!(f, "{why}"),
+            MirrorError::Destination(why) | MirrorError::ForeignDestination(why) => {
+                write!(f, "{why}")
+            }
             MirrorError::Validate(e) => write!(f, "{e}"),
         }
     }
@@ -282,6 +286,32 @@ pub fn mirror(
     let dest = fs::canonicalize(dest).map_err(|e| dest_error("cannot open", e))?;
     let root = Dir::open_ambient_dir(&dest, cap_std::ambient_authority())
         .map_err(|e| dest_error("cannot open", e))?;
+    let bucket = source.bucket().to_string();
+    let prefix = options.prefix.clone().unwrap_or_default();
+    // A file already in DEST is served instead of the source's (that is how a run resumes),
+    // so DEST must be empty or a bundle of this same bucket: files from elsewhere (an
+    // `aws s3 sync` copy, another trail's bundle) would be verified as if they were the
+    // source's.
+    let has_entries = root
+        .entries()
+        .map_err(|e| dest_error("cannot read", e))?
+        .next()
+        .is_some();
+    if has_entries {
+        let info = bundle::read_bundle_info(&dest).ok().flatten();
+        if !info.is_some_and(|i| i.bucket == bucket && i.prefix == prefix) {
+            return Err(MirrorError::ForeignDestination(format!(
+                "{} is not empty and is not a bundle of bucket {bucket}{}: the files in it \
+                 would be taken as copies of the source; give an empty or new folder",
+                dest.display(),
+                if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" under prefix {prefix}")
+                }
+            )));
+        }
+    }
     root.create_dir_all(bundle::BUNDLE_DIR).map_err(|e| {
         dest_error(
             "cannot create the bundle folder (a real folder, or a link that stays inside \
@@ -290,9 +320,23 @@ pub fn mirror(
         )
     })?;
 
+    let info = BundleInfo {
+        bucket: bucket.clone(),
+        prefix,
+        copied_from: Some(copied_from.to_string()),
+        copied_at: Some(UtcTime::now().to_string()),
+    };
+    // Written first, so that a run cut short can be resumed (see above); again at the end.
+    let bundle_file = Path::new(bundle::BUNDLE_DIR).join(bundle::BUNDLE_FILE);
+    write_json_atomically(
+        &root,
+        &bundle_file,
+        &serde_json::to_value(&info).unwrap_or_default(),
+    )
+    .map_err(|e| dest_error("cannot write the bundle file in", e))?;
+
     // Resuming: metadata recorded by an earlier run, for the digests already copied.
     let metadata_path = bundle::bundle_path(&dest, bundle::METADATA_FILE);
-    let bucket = source.bucket().to_string();
     let earlier = if metadata_path.exists() {
         bundle::read_signatures(&metadata_path, &bucket)
             .map_err(|e| MirrorError::Destination(e.to_string()))?
@@ -344,12 +388,6 @@ pub fn mirror(
         serde_json::to_value(&by_bucket_key).unwrap_or_default(),
     )?;
     write(bundle::PUBLIC_KEYS_FILE, keys.known_keys().to_json())?;
-    let info = BundleInfo {
-        bucket: bucket.clone(),
-        prefix: options.prefix.clone().unwrap_or_default(),
-        copied_from: Some(copied_from.to_string()),
-        copied_at: Some(UtcTime::now().to_string()),
-    };
     write(
         bundle::BUNDLE_FILE,
         serde_json::to_value(&info).unwrap_or_default(),

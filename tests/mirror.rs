@@ -183,16 +183,29 @@ fn mirror_resumes_fetching_only_what_is_missing() {
 
 #[test]
 fn mirror_never_writes_into_its_source() {
-    let sample = repo().join("vectors/sample");
-    let inside = sample.join("copy");
-    let run = ctverify_env(
-        ["mirror", sample.to_str().unwrap(), inside.to_str().unwrap()],
-        &aws_env(None),
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    // the refusal comes before anything is written
-    let _ = std::fs::remove_dir(&inside);
-    assert!(!inside.exists());
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    copy_tree(&repo().join("vectors/sample"), &source);
+    let source_text = source.to_str().unwrap();
+    let before = tree_identity(&source);
+    // Inside, whichever way it is spelled: `nope/..` once slipped past the check, because a
+    // folder that does not exist yet could not be resolved.
+    for dest in [
+        format!("{source_text}/copy"),
+        format!("{source_text}/nope/../evil"),
+        format!("{source_text}/./a/b/../../c"),
+        format!("{}/elsewhere/../source/d", tmp.path().display()),
+    ] {
+        let run = ctverify_env(["mirror", source_text, &dest], &aws_env(None));
+        assert_eq!(run.code, 2, "{dest}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("inside SOURCE"),
+            "{dest}: {}",
+            run.stderr
+        );
+        // The refusal comes before anything is written.
+        assert_eq!(tree_identity(&source), before, "{dest}");
+    }
 }
 
 /// The number printed just before `label` in the mirror's summary line.
@@ -268,6 +281,15 @@ fn mirror_never_writes_through_a_symlink_in_its_destination() {
         let dest = tmp.path().join("dest");
         std::fs::create_dir(&dest).unwrap();
         std::os::unix::fs::symlink(source.join(linked), dest.join(linked)).unwrap();
+        if linked != ".ctverify" {
+            // A bundle of the same bucket, so that the mirror goes as far as writing.
+            std::fs::create_dir(dest.join(".ctverify")).unwrap();
+            std::fs::copy(
+                source.join(".ctverify/bundle.json"),
+                dest.join(".ctverify/bundle.json"),
+            )
+            .unwrap();
+        }
         let before = tree_identity(&source);
         let run = ctverify_env(
             ["mirror", source.to_str().unwrap(), dest.to_str().unwrap()],
@@ -282,6 +304,53 @@ fn mirror_never_writes_through_a_symlink_in_its_destination() {
         );
         assert_ne!(run.code, 0, "{linked}: {} {}", run.stdout, run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn mirror_refuses_a_destination_holding_files_it_did_not_write() {
+    // A file already in DEST is taken as the copy of the source's (that is how a run resumes),
+    // so a DEST holding another copy would have its files verified as the source's: a
+    // rewritten log there reported the intact source as tampered.
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    copy_tree(&repo().join("vectors/sample"), &source);
+    let log = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/foreign.json.gz";
+    let other_bucket = r#"{"bucket": "another-bucket", "prefix": ""}"#;
+    for (name, files) in [
+        ("a plain copy", vec![(log, "not the source's")]),
+        (
+            "another bucket's bundle",
+            vec![
+                (log, "not the source's"),
+                (".ctverify/bundle.json", other_bucket),
+            ],
+        ),
+    ] {
+        let dest = tmp.path().join(name.replace(' ', "-"));
+        for (file, text) in &files {
+            let path = dest.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let before = tree_identity(&dest);
+        let run = ctverify_env(
+            ["mirror", source.to_str().unwrap(), dest.to_str().unwrap()],
+            &aws_env(None),
+        );
+        assert_eq!(run.code, 2, "{name}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("not empty"), "{name}: {}", run.stderr);
+        assert_eq!(tree_identity(&dest), before, "{name}: DEST untouched");
+    }
+    // An empty DEST, and the bundle a run left, are taken.
+    let dest = tmp.path().join("fresh");
+    std::fs::create_dir(&dest).unwrap();
+    for pass in ["first", "resumed"] {
+        let run = ctverify_env(
+            ["mirror", source.to_str().unwrap(), dest.to_str().unwrap()],
+            &aws_env(None),
+        );
+        assert_eq!(run.code, 0, "{pass}: {}{}", run.stdout, run.stderr);
     }
 }
 

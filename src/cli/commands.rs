@@ -79,12 +79,15 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
         // Never write into the source.
         let source = std::fs::canonicalize(&args.source).ok();
         let dest = resolve_unborn(&args.dest);
-        if let (Some(source), Some(dest)) = (source, dest) {
-            if dest.starts_with(&source) || source.starts_with(&dest) {
-                return Err(CliError::usage(
-                    "DEST must not be inside SOURCE (nor SOURCE inside DEST)",
-                ));
-            }
+        let (Some(source), Some(dest)) = (source, dest) else {
+            return Err(CliError::usage(
+                "cannot tell where DEST lies against SOURCE: give paths that can be resolved",
+            ));
+        };
+        if dest.starts_with(&source) || source.starts_with(&dest) {
+            return Err(CliError::usage(
+                "DEST must not be inside SOURCE (nor SOURCE inside DEST)",
+            ));
         }
     }
     let outcome = crate::mirror::mirror(
@@ -96,7 +99,10 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
     )
     .map_err(|e| CliError {
         message: e.to_string(),
-        exit_code: EXIT_INCOMPLETE,
+        exit_code: match e {
+            crate::mirror::MirrorError::ForeignDestination(_) => super::EXIT_USAGE,
+            _ => EXIT_INCOMPLETE,
+        },
     })?;
     let reports: Vec<_> = outcome
         .validation

@@ -16,19 +16,34 @@ use crate::verify::{self, ChainFilter, ValidateOptions};
 
 use super::{parse_time, read_key_file, CliError, TrailArn, ValidateArgs, EXIT_INCOMPLETE};
 
-/// The real path `path` has or will have: its nearest existing ancestor canonicalized, with
-/// the rest appended (so that symlinks cannot hide that DEST lies inside SOURCE).
+/// The real path `path` has or will have: each part that exists resolved as the system would
+/// (symlinks followed), the rest appended, `..` in the rest taken lexically (a folder not
+/// made yet is no symlink), so that neither a symlink nor `nope/..` can hide that DEST lies
+/// inside SOURCE.
 pub(super) fn resolve_unborn(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
     let absolute = std::path::absolute(path).ok()?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        rest.push(existing.file_name()?.to_os_string());
-        existing = existing.parent()?;
-    }
-    let mut real = std::fs::canonicalize(existing).ok()?;
-    for part in rest.into_iter().rev() {
-        real.push(part);
+    let mut real = PathBuf::new();
+    let mut unborn = false;
+    for component in absolute.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => real.push(component),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // `real` has no symlink in it, so its parent is the parent.
+                real.pop();
+            }
+            Component::Normal(name) => {
+                real.push(name);
+                if !unborn {
+                    match std::fs::symlink_metadata(&real) {
+                        Ok(_) => real = std::fs::canonicalize(&real).ok()?,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => unborn = true,
+                        Err(_) => return None,
+                    }
+                }
+            }
+        }
     }
     Some(real)
 }
