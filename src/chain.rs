@@ -447,9 +447,12 @@ pub fn walk_streaming(
                 nodes[i].link_note = Some(LinkNote::NotOlder);
             }
             Some(t) => {
+                // Every claimant hands down what it recorded (see `links_to`): which one is
+                // authentic is known only once each is decided, and a planted digest naming
+                // the same predecessor must not take the real successor's word away.
+                nodes[i].predecessor = Some(t);
                 if nodes[t].successor.is_none() {
                     nodes[t].successor = Some(i);
-                    nodes[i].predecessor = Some(t);
                 } else {
                     nodes[i].link_note = Some(LinkNote::AlreadyNamed);
                 }
@@ -462,7 +465,8 @@ pub fn walk_streaming(
     // and hands it what it recorded of it. Then the digest's logs, checked against it if it
     // is authentic (unverified otherwise): each digest's log list is handed over as it is
     // loaded, so the lists and the checks built from them are never all held at once.
-    let mut links_to: HashMap<usize, SuccessorLink> = HashMap::new();
+    // What each claimant of a predecessor recorded of it, newest claimant first.
+    let mut links_to: HashMap<usize, Vec<SuccessorLink>> = HashMap::new();
     let mut verified_windows = Vec::new();
     let mut listed_logs = LogKeySet::default();
     let mut unreported_logs = LogKeySet::default();
@@ -473,7 +477,11 @@ pub fn walk_streaming(
     // shared by all its logs).
     let mut untrusted: BTreeMap<(String, String), ListedBy> = BTreeMap::new();
     for (i, node) in nodes.iter_mut().enumerate() {
-        let successor_link = links_to.remove(&i);
+        // An authentic claimant's word decides; otherwise the newest claimant's.
+        let successor_link = links_to.remove(&i).and_then(|mut links| {
+            let chosen = links.iter().position(|l| l.authentic).unwrap_or(0);
+            (chosen < links.len()).then(|| links.swap_remove(chosen))
+        });
         let loaded = load_node(node)?;
         let mut entry = FileEntry::new(FileKind::Digest, &node.bucket, &node.key, Status::Valid);
         entry.backfill = chain.backfill;
@@ -543,15 +551,12 @@ pub fn walk_streaming(
         // the predecessor whoever passed it on, so a copy without metadata verifies all but
         // its newest digest.
         if let (Some(t), Some(previous)) = (node.predecessor, parsed.digest.previous.take()) {
-            links_to.insert(
-                t,
-                SuccessorLink {
-                    url: digest_url(&node.bucket, &node.key),
-                    hash: previous.hash,
-                    signature: previous.signature,
-                    authentic,
-                },
-            );
+            links_to.entry(t).or_default().push(SuccessorLink {
+                url: digest_url(&node.bucket, &node.key),
+                hash: previous.hash,
+                signature: previous.signature,
+                authentic,
+            });
         }
         let logs = std::mem::take(&mut parsed.digest.log_files);
         let d = &parsed.digest;

@@ -1221,9 +1221,11 @@ fn previous_digest_pointers_that_loop_end_the_walk() {
     // 4 -> 3 is a link whose hash no longer matches: digest 3 changed after 4 recorded it.
     assert_eq!(status(&doc, "digest", &keys[3]), "hash_mismatch");
     assert_eq!(status(&doc, "digest", &keys[4]), "valid");
-    // Every digest carries a signature the trusted key made over its content, so none of the
-    // others is evidence of tampering in itself; the loops are noted in the details.
-    assert_eq!(status(&doc, "digest", &keys[1]), "valid");
+    // Digest 2 still names digest 1 with the hash digest 1 had before it was rewritten, and
+    // digest 2 verifies: its word decides, though digest 3 (which does not verify) names
+    // digest 1 too and is newer.
+    assert_eq!(status(&doc, "digest", &keys[2]), "valid");
+    assert_eq!(status(&doc, "digest", &keys[1]), "hash_mismatch");
     assert_eq!(code, 1);
 }
 
@@ -1748,6 +1750,50 @@ fn an_account_folder_the_search_cannot_list_leaves_the_other_verdicts_standing()
         text.contains(&format!("account {ACCOUNT} region (unknown)")),
         "{text}"
     );
+}
+
+#[test]
+fn a_planted_digest_naming_the_same_predecessor_cannot_take_the_real_successors_word() {
+    // A copy with only the newest digest's metadata. Digest 1 is rewritten (one log dropped
+    // from its list); digest 2, which CloudTrail signed, records digest 1's true hash. A forged
+    // unsigned digest planted a minute after digest 2 also names digest 1: it must not stand
+    // in for digest 2 and turn the proof of tampering (hash_mismatch, exit 1) into
+    // "could not be checked" (unsigned, exit 3).
+    let mut trail = trail(5, 2);
+    let newest = trail.digest(4);
+    trail.bundle.metadata.retain(|key, _| *key == newest);
+    let d1 = trail.digest(1);
+    trail.bundle.edit_digest(&d1, |v| {
+        v["logFiles"].as_array_mut().expect("logFiles").remove(0);
+    });
+    let without_forgery = trail.write();
+    let (code, doc) = validate(without_forgery.path(), &[]);
+    assert_eq!(status(&doc, "digest", &d1), "hash_mismatch");
+    assert_eq!(code, 1);
+
+    let d2 = trail.digest(2);
+    let mut forged: Value =
+        serde_json::from_slice(&trail.bundle.inflated(&d2)).expect("digest 2 JSON");
+    let end = t(forged["digestEndTime"].as_str().expect("end")).plus_seconds(60);
+    let forged_key = chain_id().digest_key(end);
+    forged["digestEndTime"] = end.to_string().into();
+    forged["digestS3Object"] = forged_key.clone().into();
+    forged["logFiles"] = json!([]);
+    trail.bundle.objects.insert(
+        forged_key.clone(),
+        gzip(&serde_json::to_vec(&forged).expect("json")),
+    );
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(
+        status(&doc, "digest", &d1),
+        "hash_mismatch",
+        "{:#}",
+        doc["files"]
+    );
+    assert_eq!(status(&doc, "digest", &d2), "valid");
+    assert_eq!(status(&doc, "digest", &forged_key), "unsigned");
+    assert_eq!(code, 1);
 }
 
 #[test]
