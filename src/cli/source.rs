@@ -310,7 +310,7 @@ fn open_source(
     // A prefix that names no folder under the root can never be listed: say so before anything
     // runs (the search would only report its `AWSLogs/` folder as unlistable).
     if let Some(prefix) = &prefix {
-        let root_folder = format!("{}/AWSLogs/", prefix.trim_matches('/'));
+        let root_folder = format!("{}/AWSLogs", prefix.trim_matches('/'));
         if let Err(why) = crate::store::dir::check_folder_key(root_folder.trim_start_matches('/')) {
             return Err(CliError::usage(format!(
                 "prefix {prefix:?} cannot be read under {source}: {why}"
