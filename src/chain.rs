@@ -780,35 +780,34 @@ pub fn walk_streaming(
             continue;
         }
         let url = digest_url(&node.bucket, &node.key);
-        match node.head() {
-            Some(head) => unverifiable_windows.push((
+        // The hours its place in the chain says it covers: from the next older digest's end to
+        // its successor's start. Without a successor (the newest digest read) they end at the
+        // end time its key names; without an older one they start an hour before that (a
+        // digest covers an hour). Logs delivered then are `unverified`, not left out of the
+        // report. The times in its content are the attacker's to choose (a replayed older
+        // digest names other hours), so they only ever add to this window. Too wide a window
+        // cannot hide a planted file: a verified window always decides first.
+        let named_end = node.named_end;
+        let end = node
+            .successor
+            .and_then(|s| nodes[s].head())
+            .map_or(named_end, |h| h.start_time);
+        let start = nodes
+            .iter()
+            .skip(i + 1)
+            .find(|n| n.head().is_some())
+            .map_or(named_end.plus_seconds(-3600), Node::end_time);
+        if start < end {
+            unverifiable_windows.push((TimeRange { start, end }, url.clone()));
+        }
+        if let Some(head) = node.head() {
+            unverifiable_windows.push((
                 TimeRange {
                     start: head.start_time,
                     end: head.end_time,
                 },
                 url,
-            )),
-            None => {
-                // An unreadable digest's window runs from the next older digest's end to its
-                // successor's start. Without a successor (the newest digest read) it ends at
-                // the end time its key names; without an older one it starts an hour before
-                // that (a digest covers an hour). Logs delivered then are `unverified`, not
-                // left out of the report. Too wide a window cannot hide a planted file: a
-                // verified window always decides first.
-                let named_end = node.named_end;
-                let end = node
-                    .successor
-                    .and_then(|s| nodes[s].head())
-                    .map_or(named_end, |h| h.start_time);
-                let start = nodes
-                    .iter()
-                    .skip(i + 1)
-                    .find(|n| n.head().is_some())
-                    .map_or(named_end.plus_seconds(-3600), Node::end_time);
-                if start < end {
-                    unverifiable_windows.push((TimeRange { start, end }, url));
-                }
-            }
+            ));
         }
     }
     Ok(ChainOutcome {

@@ -141,6 +141,12 @@ fn write_summary(
     let found_end = chains.iter().filter_map(|c| c.found.map(|f| f.end)).max();
     match (found_start, found_end) {
         (Some(start), Some(end)) => writeln!(out, "Results found for {start} to {end}:")?,
+        // Digests were found but none could be read for the times it covers: the counts
+        // still say what became of them (they used to be left out, disagreeing with json).
+        _ if digests.total() > 0 || logs.total() > 0 => writeln!(
+            out,
+            "Results found (no digest could be read for its times):"
+        )?,
         _ => {
             writeln!(out, "No digests found")?;
             return writeln!(out);
@@ -241,6 +247,9 @@ pub fn write_text(
         }
         writeln!(out)?;
         write_summary(out, run, &[report], report.backfill)?;
+    }
+    if chains.is_empty() {
+        write_summary(out, run, &[], false)?;
     }
     if chains.len() > 1 {
         writeln!(out, "Total for {} digest chains:", chains.len())?;

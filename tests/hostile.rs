@@ -1797,6 +1797,83 @@ fn a_planted_digest_naming_the_same_predecessor_cannot_take_the_real_successors_
 }
 
 #[test]
+fn the_text_summary_counts_digests_none_of_which_could_be_read() {
+    // Every digest of the chain unreadable: the json counts them invalid, and the text summary
+    // must say the same (it printed "No digests found" and left the counts out).
+    let mut trail = trail(2, 1);
+    for h in 0..2 {
+        let key = trail.digest(h);
+        trail.bundle.objects.insert(key, b"not gzip".to_vec());
+    }
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["summary"]["digests"]["invalid"], 2);
+    let text = Command::new(env!("CARGO_BIN_EXE_ctverify"))
+        .args([
+            "validate",
+            dir.path().to_str().expect("utf-8"),
+            "--no-progress",
+        ])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("0/2 digest files valid, 2/2 digest files INVALID"),
+        "{text}"
+    );
+    assert!(!text.contains("No digests found"), "{text}");
+
+    // Nothing in range at all: still the range requested, and no counts.
+    let text = Command::new(env!("CARGO_BIN_EXE_ctverify"))
+        .args([
+            "validate",
+            dir.path().to_str().expect("utf-8"),
+            "--no-progress",
+        ])
+        .args(["--start-time", "2023-01-01", "--end-time", "2023-01-02"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Results requested for 2023-01-01T00:00:00Z to 2023-01-02T00:00:00Z"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_digest_replaced_by_a_replay_still_answers_for_its_own_hour() {
+    // Digest 3's key holds digest 1, signature metadata and all (a validly signed replay): it
+    // is hash_mismatch, and the hours it names in its content are digest 1's. Hour 3's real
+    // log and a log planted in hour 3 must still be in the report, not left out because no
+    // digest's content covers their hour.
+    let mut trail = trail(5, 1);
+    let (d1, d3) = (trail.digest(1), trail.digest(3));
+    let replay = trail.bundle.objects[&d1].clone();
+    let metadata = trail.bundle.metadata[&d1].clone();
+    trail.bundle.objects.insert(d3.clone(), replay);
+    trail.bundle.metadata.insert(d3.clone(), metadata);
+    let real = trail.hours[3].log_keys[0].clone();
+    let planted =
+        ChainWriter::new(chain_id()).log_key(trail.hours[3].end.plus_seconds(-600), "planted");
+    trail
+        .bundle
+        .objects
+        .insert(planted.clone(), gzip(b"{\"Records\":[]}"));
+    let dir = trail.write();
+    let (code, doc) = validate(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&doc, "digest", &d3), "hash_mismatch");
+    assert_eq!(
+        status(&doc, "log", &real),
+        "unverified",
+        "{:#}",
+        doc["files"]
+    );
+    assert_eq!(status(&doc, "log", &planted), "unverified");
+}
+
+#[test]
 fn an_unverified_digest_cannot_size_the_report_at_will() {
     // The newest digest (unsigned: no metadata) lists 12,000 logs: the first 10,000 are
     // reported unverified, and of the rest only those the log folder holds.
