@@ -44,6 +44,11 @@ pub enum BundleError {
     },
     /// The temporary file the entries are indexed into failed: this machine, not the bundle.
     Spill(std::io::Error),
+    /// A bundle file reached through a symlink out of the copy: the keys, signatures or bucket
+    /// name would be taken from somewhere else.
+    Outside {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for BundleError {
@@ -65,6 +70,11 @@ impl fmt::Display for BundleError {
             BundleError::Spill(error) => {
                 write!(f, "temporary file for the S3 metadata failed: {error}")
             }
+            BundleError::Outside { path } => write!(
+                f,
+                "{} leads outside the copy (a symlink): a bundle's files must be its own",
+                path.display()
+            ),
         }
     }
 }
@@ -73,6 +83,28 @@ impl std::error::Error for BundleError {}
 
 pub fn bundle_path(root: &Path, file: &str) -> PathBuf {
     root.join(BUNDLE_DIR).join(file)
+}
+
+/// `root`'s bundle file `file`, when it has one: a path that resolves inside `root`.
+pub fn existing_bundle_file(root: &Path, file: &str) -> Result<Option<PathBuf>, BundleError> {
+    let path = bundle_path(root, file);
+    let read_error = |error| BundleError::Read {
+        path: path.clone(),
+        error,
+    };
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+        Ok(_) => {}
+    }
+    // `.ctverify` itself may be the link, so the whole path is resolved, not the file alone.
+    let real = std::fs::canonicalize(&path).map_err(read_error)?;
+    let real_root = std::fs::canonicalize(root).map_err(read_error)?;
+    if real.starts_with(&real_root) {
+        Ok(Some(path))
+    } else {
+        Err(BundleError::Outside { path })
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
@@ -88,10 +120,9 @@ fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
 
 /// `bundle.json`, when the directory has one.
 pub fn read_bundle_info(root: &Path) -> Result<Option<BundleInfo>, BundleError> {
-    let path = bundle_path(root, BUNDLE_FILE);
-    if !path.exists() {
+    let Some(path) = existing_bundle_file(root, BUNDLE_FILE)? else {
         return Ok(None);
-    }
+    };
     let bytes = read(&path)?;
     serde_json::from_slice(&bytes)
         .map(Some)

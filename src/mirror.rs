@@ -336,12 +336,12 @@ pub fn mirror(
     .map_err(|e| dest_error("cannot write the bundle file in", e))?;
 
     // Resuming: metadata recorded by an earlier run, for the digests already copied.
-    let metadata_path = bundle::bundle_path(&dest, bundle::METADATA_FILE);
-    let earlier = if metadata_path.exists() {
-        bundle::read_signatures(&metadata_path, &bucket)
-            .map_err(|e| MirrorError::Destination(e.to_string()))?
-    } else {
-        Default::default()
+    let earlier = match bundle::existing_bundle_file(&dest, bundle::METADATA_FILE)
+        .map_err(|e| MirrorError::Destination(e.to_string()))?
+    {
+        Some(path) => bundle::read_signatures(&path, &bucket)
+            .map_err(|e| MirrorError::Destination(e.to_string()))?,
+        None => Default::default(),
     };
     let recorder = RecordingStore {
         source,

@@ -1874,6 +1874,54 @@ fn a_digest_replaced_by_a_replay_still_answers_for_its_own_hour() {
 }
 
 #[test]
+fn bundle_files_reached_through_a_symlink_out_of_the_copy_are_refused() {
+    // Keys, signatures and the bucket name come from the copy's own `.ctverify/`; a link out
+    // of it would take them from anywhere.
+    let outer = tempfile::tempdir().expect("tempdir");
+    let elsewhere = outer.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("elsewhere");
+    std::fs::write(
+        elsewhere.join("bundle.json"),
+        br#"{"bucket": "not-this-one"}"#,
+    )
+    .expect("write");
+    let copy = |name: &str| {
+        let root = outer.path().join(name);
+        trail(2, 1).bundle.write_to(&root).expect("write");
+        root
+    };
+    let whole_folder = copy("whole-folder");
+    let bundle_dir = whole_folder.join(".ctverify");
+    for file in ["bundle.json", "metadata.json", "public-keys.json"] {
+        std::fs::rename(bundle_dir.join(file), elsewhere.join(file)).ok();
+    }
+    std::fs::remove_dir(&bundle_dir).expect("rmdir");
+    std::os::unix::fs::symlink(&elsewhere, &bundle_dir).expect("symlink");
+    let one_file = copy("one-file");
+    let info = one_file.join(".ctverify/bundle.json");
+    std::fs::remove_file(&info).ok();
+    std::os::unix::fs::symlink(elsewhere.join("bundle.json"), &info).expect("symlink");
+
+    for root in [whole_folder, one_file] {
+        let args = vec!["validate".to_string(), root.display().to_string()];
+        let run = run_bounded(&args, false);
+        assert_eq!(
+            run.code,
+            2,
+            "{}: {}{}",
+            root.display(),
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("leads outside the copy"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn an_unverified_digest_cannot_size_the_report_at_will() {
     // The newest digest (unsigned: no metadata) lists 12,000 logs: the first 10,000 are
     // reported unverified, and of the rest only those the log folder holds.

@@ -182,10 +182,12 @@ pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
                     args.source
                 )));
             }
-            let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
             let keys = if !args.public_keys.is_empty() {
                 fixed_keys(&args.public_keys)?
-            } else if bundled.exists() {
+            } else if let Some(bundled) =
+                bundle::existing_bundle_file(&root, bundle::PUBLIC_KEYS_FILE)
+                    .map_err(|e| CliError::usage(e.to_string()))?
+            {
                 fixed_keys(&[bundled])?
             } else {
                 return Err(CliError::usage(

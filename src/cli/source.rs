@@ -318,10 +318,11 @@ fn open_source(
         }
     }
 
-    let bundled = bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE);
     let keys: Box<dyn KeySource> = if !args.public_keys.is_empty() {
         fixed_keys(&args.public_keys)?
-    } else if bundled.exists() {
+    } else if let Some(bundled) = bundle::existing_bundle_file(&root, bundle::PUBLIC_KEYS_FILE)
+        .map_err(|e| CliError::usage(e.to_string()))?
+    {
         // The bundle is the source's: a FIFO in place of its key file must not hang the run.
         crate::store::dir::open_regular_file(&bundled)
             .map_err(|e| CliError::usage(format!("cannot read {}: {e}", bundled.display())))?;
@@ -336,7 +337,10 @@ fn open_source(
     let signatures_path = args
         .signatures
         .clone()
-        .or_else(|| Some(bundle::bundle_path(&root, bundle::METADATA_FILE)).filter(|p| p.exists()));
+        .map(Ok)
+        .or_else(|| bundle::existing_bundle_file(&root, bundle::METADATA_FILE).transpose())
+        .transpose()
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let metadata = match &signatures_path {
         Some(path) => bundle::SignatureIndex::open(path, &bucket).map_err(|e| {
             // A temporary file that fails is this machine's problem, not the command line's.
