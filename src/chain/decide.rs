@@ -352,3 +352,257 @@ fn judge(
         moved_from: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::generate::TestSigner;
+    use crate::keys::PublicKey;
+
+    const BUCKET: &str = "bucket";
+    const KEY: &str = "digest/0001.json.gz";
+    const SUCCESSOR: &str = "s3://bucket/digest/0002.json.gz";
+
+    fn signer(name: &str) -> TestSigner {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "vectors/test-keys/TEST-KEY-DO-NOT-TRUST-{name}.pem"
+        ));
+        TestSigner::from_pem_file(&path).expect("the committed test key")
+    }
+
+    fn ring(signer: &TestSigner) -> KeyRing {
+        let mut ring = KeyRing::new();
+        ring.add(PublicKey::from_der(signer.public_der()).expect("a test key"));
+        ring
+    }
+
+    fn chain() -> ChainId {
+        ChainId {
+            prefix: String::new(),
+            organization_id: None,
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            trail: "trail".into(),
+            home_region: "us-east-1".into(),
+            backfill: false,
+        }
+    }
+
+    /// A digest signed (by fingerprint) by `signer`, its S3 metadata holding `metadata`.
+    fn parsed(signer: &TestSigner, metadata: &[(&str, String)]) -> ParsedDigest {
+        let end_time = UtcTime::from_unix(1_709_254_800);
+        ParsedDigest {
+            digest: Digest {
+                account_id: "111122223333".into(),
+                start_time: end_time.plus_seconds(-3600),
+                end_time,
+                bucket: BUCKET.into(),
+                object: KEY.into(),
+                fingerprint: signer.fingerprint(),
+                newest_event_time: None,
+                oldest_event_time: None,
+                previous: None,
+                log_files: Vec::new(),
+            },
+            sha256: Sha256::of(b"the digest's bytes"),
+            metadata: Arc::new(
+                metadata
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `by`'s signature over what `parsed` signs.
+    fn signature(by: &TestSigner, parsed: &ParsedDigest) -> String {
+        by.sign(parsed.digest.signed_message(&parsed.sha256).as_bytes())
+    }
+
+    fn link(hash: Sha256, signature: &str, successor: Trust) -> SuccessorLink {
+        SuccessorLink {
+            url: SUCCESSOR.into(),
+            hash,
+            signature: Signature::parse_hex(signature).expect("hex"),
+            successor,
+        }
+    }
+
+    fn read_here(has_successor: bool) -> ReadAt<'static> {
+        ReadAt {
+            bucket: BUCKET,
+            key: KEY,
+            has_successor,
+        }
+    }
+
+    fn run(
+        parsed: ParsedDigest,
+        link: Option<SuccessorLink>,
+        keys: Result<&KeyRing, &str>,
+    ) -> (Status, Vec<ChainReason>, Trust) {
+        let decision = decide(read_here(link.is_some()), parsed, link, &chain(), keys);
+        let trust = decision.checked.trust();
+        (decision.status, decision.reasons, trust)
+    }
+
+    #[test]
+    fn its_own_metadata_signature_verifies_it_or_not() {
+        let key = signer("us-east-1-a");
+        let unsigned = parsed(&key, &[]);
+        let good = parsed(&key, &[("signature", signature(&key, &unsigned))]);
+        assert_eq!(
+            run(good, None, Ok(&ring(&key))),
+            (Status::Valid, vec![], Trust::Authentic)
+        );
+        let forged = parsed(
+            &key,
+            &[("signature", signature(&signer("attacker"), &unsigned))],
+        );
+        assert_eq!(
+            run(forged, None, Ok(&ring(&key))),
+            (
+                Status::SignatureInvalid,
+                vec![ChainReason::SignatureFailed],
+                Trust::Failed
+            )
+        );
+        assert_eq!(
+            run(unsigned, None, Ok(&ring(&key))),
+            (
+                Status::Unsigned,
+                vec![ChainReason::Unsigned(NoSignature::NewestWithoutMetadata)],
+                Trust::Unsigned
+            )
+        );
+    }
+
+    #[test]
+    fn without_keys_or_with_another_algorithm_there_is_no_verdict_on_the_signature() {
+        let key = signer("us-east-1-a");
+        let (status, reasons, trust) = run(parsed(&key, &[]), None, Err("no network"));
+        assert_eq!((status, trust), (Status::Error, Trust::Failed));
+        assert_eq!(
+            reasons,
+            [ChainReason::KeysUnavailable {
+                region: "us-east-1".into(),
+                why: "no network".into()
+            }]
+        );
+        let other_key = parsed(&signer("attacker"), &[]);
+        let (status, _, trust) = run(other_key, None, Ok(&ring(&key)));
+        assert_eq!((status, trust), (Status::KeyNotFound, Trust::Failed));
+        let algorithm = parsed(&key, &[("signature-algorithm", "MD5withRSA".into())]);
+        assert_eq!(
+            run(algorithm, None, Ok(&ring(&key))),
+            (
+                Status::SignatureInvalid,
+                vec![ChainReason::MetadataAlgorithm {
+                    algorithm: "MD5withRSA".into()
+                }],
+                Trust::Failed
+            )
+        );
+    }
+
+    #[test]
+    fn an_authentic_successor_link_decides_the_hash() {
+        let key = signer("us-east-1-a");
+        let digest = parsed(&key, &[]);
+        let linked = signature(&key, &digest);
+        let own_hash = digest.sha256;
+        let good = link(own_hash, &linked, Trust::Authentic);
+        assert_eq!(
+            run(parsed(&key, &[]), Some(good), Ok(&ring(&key))),
+            (Status::Valid, vec![], Trust::Authentic)
+        );
+        // The bytes changed since the successor recorded them; the signature still holds.
+        let wrong_hash = link(Sha256([9; 32]), &linked, Trust::Authentic);
+        assert_eq!(
+            run(parsed(&key, &[]), Some(wrong_hash), Ok(&ring(&key))),
+            (
+                Status::HashMismatch,
+                vec![ChainReason::HashDiffersFromLink {
+                    sha256: own_hash,
+                    recorded: Sha256([9; 32]),
+                    successor_url: SUCCESSOR.into()
+                }],
+                Trust::Authentic
+            )
+        );
+        let forged = signature(&signer("attacker"), &digest);
+        let bad_signature = link(own_hash, &forged, Trust::Authentic);
+        assert_eq!(
+            run(parsed(&key, &[]), Some(bad_signature), Ok(&ring(&key))),
+            (
+                Status::SignatureInvalid,
+                vec![ChainReason::LinkedSignatureFailed {
+                    successor_url: SUCCESSOR.into()
+                }],
+                Trust::Failed
+            )
+        );
+    }
+
+    #[test]
+    fn an_unverified_successor_proves_only_through_its_signature() {
+        let key = signer("us-east-1-a");
+        let digest = parsed(&key, &[]);
+        let linked = signature(&key, &digest);
+        let wrong_hash = link(Sha256([9; 32]), &linked, Trust::Unsigned);
+        assert_eq!(
+            run(parsed(&key, &[]), Some(wrong_hash), Ok(&ring(&key))),
+            (
+                Status::Valid,
+                vec![
+                    ChainReason::UnverifiedLinkHashWrong {
+                        recorded: Sha256([9; 32]),
+                        successor_url: SUCCESSOR.into()
+                    },
+                    ChainReason::VerifiedByUnverifiedSuccessor {
+                        successor_url: SUCCESSOR.into()
+                    }
+                ],
+                Trust::Authentic
+            )
+        );
+        // Its signature does not verify: the digest stands on its own metadata.
+        let forged = signature(&signer("attacker"), &digest);
+        let unproven = link(digest.sha256, &forged, Trust::Unsigned);
+        assert_eq!(
+            run(parsed(&key, &[]), Some(unproven), Ok(&ring(&key))),
+            (
+                Status::Unsigned,
+                vec![ChainReason::Unsigned(NoSignature::UnprovenLink {
+                    successor_url: SUCCESSOR.into()
+                })],
+                Trust::Unsigned
+            )
+        );
+    }
+
+    #[test]
+    fn an_authentic_digest_read_elsewhere_is_moved_from_where_it_belongs() {
+        let key = signer("us-east-1-a");
+        let unsigned = parsed(&key, &[]);
+        let signed = parsed(&key, &[("signature", signature(&key, &unsigned))]);
+        let at = ReadAt {
+            bucket: BUCKET,
+            key: "elsewhere.json.gz",
+            has_successor: false,
+        };
+        let decision = decide(at, signed, None, &chain(), Ok(&ring(&key)));
+        assert_eq!(decision.status, Status::Moved);
+        assert_eq!(decision.moved_from.as_deref(), Some(KEY));
+        assert!(matches!(decision.checked, Checked::Authentic(_)));
+        assert_eq!(
+            decision.reasons,
+            [ChainReason::Moved {
+                original_url: format!("s3://{BUCKET}/{KEY}")
+            }]
+        );
+    }
+}
