@@ -632,3 +632,72 @@ pub fn write_query(
     }
     Ok(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Sha256;
+
+    #[test]
+    fn the_chain_reasons_read_as_they_always_have() {
+        let url = "s3://b/d.json.gz".to_string();
+        let entry = FileEntry::new(FileKind::Digest, "b", "c.json.gz", Status::HashMismatch)
+            .with_detail(Detail::Reasons(vec![
+                ChainReason::HashDiffersFromLink {
+                    sha256: Sha256([1; 32]),
+                    recorded: Sha256([2; 32]),
+                    successor_url: url.clone(),
+                },
+                ChainReason::PredecessorNotOlder {
+                    named: "a.json.gz".into(),
+                },
+                ChainReason::ListCapped {
+                    listed: 12_000,
+                    reported: 10_000,
+                },
+            ]));
+        let expected = format!(
+            "SHA-256 {} differs from previousDigestHashValue {} in {url}; \
+             previousDigestS3Object names a.json.gz which is not older; \
+             it lists 12000 logs: only the first 10000 are reported (unverified); of the other \
+             2000, those found in the log folder are",
+            "01".repeat(32),
+            "02".repeat(32)
+        );
+        assert_eq!(entry.detail_text().as_deref(), Some(expected.as_str()));
+        assert_eq!(
+            text_verdict(&entry),
+            format!("INVALID: hash value doesn't match ({expected})")
+        );
+        let json = serde_json::to_value(&entry).expect("serializable");
+        assert_eq!(json["detail"], Value::String(expected));
+
+        let inferred = FileEntry::new(FileKind::Digest, "b", "k", Status::NotFound).with_detail(
+            ChainReason::InferredMissing {
+                successor_url: url.clone(),
+                older_url: "s3://b/a.json.gz".into(),
+                hour_end: crate::time::UtcTime::from_unix(3600),
+            },
+        );
+        assert_eq!(
+            text_verdict(&inferred),
+            "INVALID: not found (inferred: the chain from s3://b/d.json.gz back to \
+             s3://b/a.json.gz has no digest for the hour ending about 1970-01-01T01:00:00Z; \
+             exact key unknown)"
+        );
+        let metadata = FileEntry::new(FileKind::Digest, "b", "k", Status::SignatureInvalid)
+            .with_detail(ChainReason::MetadataSignatureDiffers { successor_url: url });
+        assert_eq!(
+            text_verdict(&metadata),
+            "INVALID: S3 metadata signature differs from previousDigestSignature of s3://b/d.json.gz"
+        );
+        // A text detail is written as it is.
+        let text =
+            FileEntry::new(FileKind::Log, "b", "l", Status::Error).with_detail("read failed");
+        assert_eq!(text_verdict(&text), "ERROR: read failed");
+        assert_eq!(
+            serde_json::to_value(&text).expect("serializable")["detail"],
+            "read failed"
+        );
+    }
+}

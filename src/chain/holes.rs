@@ -150,3 +150,157 @@ pub(super) fn report_missing(
     }
     Ok(hole_windows)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::index::tests::{at, key, parsed, BUCKET};
+    use super::super::link::link;
+    use super::super::FetchedDigest;
+    use super::*;
+    use crate::digest::Digest;
+    use crate::hash::Sha256;
+
+    /// Collects what is reported.
+    #[derive(Default)]
+    struct Entries(Vec<FileEntry>);
+
+    impl WalkSink for Entries {
+        fn digest(&mut self, entry: FileEntry) {
+            self.0.push(entry);
+        }
+
+        fn log_check(&mut self, _: super::super::LogCheck) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn chain() -> ChainId {
+        ChainId {
+            prefix: String::new(),
+            organization_id: None,
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            trail: "trail".into(),
+            home_region: "us-east-1".into(),
+            backfill: false,
+        }
+    }
+
+    /// The digest of `hour` as the loader gives it, naming `previous` (the hash and
+    /// signature do not matter here).
+    fn loaded(hour: i64, previous: Option<i64>) -> ParsedDigest {
+        let previous = previous.map_or_else(String::new, |p| {
+            format!(
+                r#""previousDigestS3Bucket": "{BUCKET}", "previousDigestS3Object": "{}",
+                "previousDigestHashValue": "{}", "previousDigestHashAlgorithm": "SHA-256",
+                "previousDigestSignature": "abcd","#,
+                key(p),
+                "00".repeat(32)
+            )
+        });
+        let json = format!(
+            r#"{{"awsAccountId": "111122223333", "digestStartTime": "{}", "digestEndTime": "{}",
+            "digestS3Bucket": "{BUCKET}", "digestS3Object": "{}",
+            "digestPublicKeyFingerprint": "{}", "digestSignatureAlgorithm": "SHA256withRSA",
+            {previous} "logFiles": []}}"#,
+            at(hour - 1),
+            at(hour),
+            key(hour),
+            "00".repeat(16)
+        );
+        ParsedDigest {
+            digest: Digest::parse(json.as_bytes()).expect("a well-formed digest"),
+            sha256: Sha256([0; 32]),
+            metadata: Arc::default(),
+        }
+    }
+
+    /// Digest 6 names 5, which is missing; 2 is the next older digest present.
+    fn run(trust_of_6: Trust) -> (Vec<FileEntry>, Vec<TimeRange>) {
+        let fetched: Vec<FetchedDigest<_>> = vec![parsed(6, Some(5)), parsed(2, None)];
+        let index = ChainIndex::of(fetched);
+        let links = link(&index);
+        assert_eq!(links.missing, [0]);
+        let load = |node: &Node| -> std::io::Result<Option<ParsedDigest>> {
+            Ok(node.head().map(|h| {
+                let hour = h.stored as i64;
+                loaded(hour, (hour == 6).then_some(5))
+            }))
+        };
+        let range = RequestedRange {
+            start: None,
+            end: at(100),
+        };
+        let mut report = ChainReport::new(BUCKET, &chain());
+        let mut sink = Entries::default();
+        let holes = report_missing(
+            &index,
+            &links,
+            &[trust_of_6, Trust::Authentic],
+            &chain(),
+            BUCKET,
+            &range,
+            &load,
+            &mut report,
+            &mut sink,
+        )
+        .expect("nothing to fail");
+        assert_eq!(report.digests.total(), sink.0.len() as u64);
+        (sink.0, holes)
+    }
+
+    #[test]
+    fn an_authentic_successor_proves_each_hour_of_the_hole() {
+        let (entries, holes) = run(Trust::Authentic);
+        let successor_url = format!("s3://{BUCKET}/{}", key(6));
+        let named = &entries[0];
+        assert_eq!(
+            (named.key.as_str(), named.status),
+            (key(5).as_str(), Status::NotFound)
+        );
+        assert_eq!(
+            named.detail,
+            Some(
+                ChainReason::NamedAsPredecessor {
+                    successor_url: successor_url.clone()
+                }
+                .into()
+            )
+        );
+        let inferred: Vec<_> = entries[1..].iter().map(|e| e.key.clone()).collect();
+        assert_eq!(
+            inferred,
+            [chain().digest_key(at(3)), chain().digest_key(at(4))]
+        );
+        assert_eq!(
+            entries[1].detail,
+            Some(
+                ChainReason::InferredMissing {
+                    successor_url,
+                    older_url: format!("s3://{BUCKET}/{}", key(2)),
+                    hour_end: at(3),
+                }
+                .into()
+            )
+        );
+        assert_eq!(
+            holes,
+            [TimeRange {
+                start: at(2),
+                end: at(5)
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unsigned_successor_names_its_predecessor_but_proves_no_hole() {
+        let (entries, holes) = run(Trust::Unsigned);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].key, key(5));
+        assert!(holes.is_empty());
+        let (entries, holes) = run(Trust::Failed);
+        assert!(entries.is_empty() && holes.is_empty());
+    }
+}

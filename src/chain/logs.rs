@@ -139,3 +139,67 @@ impl LogLedger {
         (entries, listed, unreported)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Sha256;
+
+    fn record(key: &str) -> LogFileRecord {
+        LogFileRecord {
+            bucket: "bucket".into(),
+            object: key.into(),
+            hash: Sha256([3; 32]),
+            newest_event_time: None,
+            oldest_event_time: None,
+        }
+    }
+
+    #[test]
+    fn a_log_listed_only_by_unverified_digests_names_the_first_of_them() {
+        let mut ledger = LogLedger::default();
+        ledger.list_unverified(
+            vec![record("a"), record("b")],
+            "s3://bucket/new",
+            "new",
+            Status::Unsigned,
+        );
+        ledger.list_unverified(
+            vec![record("a")],
+            "s3://bucket/old",
+            "old",
+            Status::SignatureInvalid,
+        );
+        let (entries, listed, unreported) = ledger.unverified_logs(true);
+        assert_eq!(listed.len(), 2);
+        assert!(unreported.is_empty());
+        let a = &entries[0];
+        assert_eq!((a.key.as_str(), a.status), ("a", Status::Unverified));
+        assert_eq!(a.digest.as_deref(), Some("new"));
+        assert!(a.backfill);
+        assert_eq!(
+            a.detail,
+            Some(
+                ChainReason::ListedOnlyBy {
+                    digest_url: Arc::from("s3://bucket/new"),
+                    status: Status::Unsigned
+                }
+                .into()
+            )
+        );
+    }
+
+    #[test]
+    fn past_the_cap_an_unverified_list_is_kept_only_as_names() {
+        let mut ledger = LogLedger::default();
+        let logs = (0..MAX_UNVERIFIED_LISTED + 2)
+            .map(|n| record(&n.to_string()))
+            .collect();
+        ledger.list_unverified(logs, "s3://bucket/d", "d", Status::Unsigned);
+        let (entries, listed, unreported) = ledger.unverified_logs(false);
+        assert_eq!(entries.len(), MAX_UNVERIFIED_LISTED);
+        assert_eq!(listed.len(), MAX_UNVERIFIED_LISTED);
+        assert_eq!(unreported.len(), 2);
+        assert!(unreported.contains("bucket", &MAX_UNVERIFIED_LISTED.to_string()));
+    }
+}
