@@ -11,7 +11,8 @@
 //! - [`verify`]: the pipeline: discovery, reading, the walk, log checks;
 //! - [`folder_gate`]: how many account-and-region folders are verified at once (memory budget);
 //! - [`spill`]: per-log state on disk (anonymous temporary files), so memory stays flat;
-//! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
+//! - [`status`], [`report`], [`reason`], [`report_format`]: verdicts, the report model (with
+//!   the chain walk's reasons as data), and its formats (where the reasons get their words);
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
 //! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
 //!
@@ -36,6 +37,7 @@ pub mod mirror;
 pub mod pages;
 pub mod progress;
 pub mod read_ahead;
+pub mod reason;
 pub mod report;
 pub mod report_format;
 pub mod spill;

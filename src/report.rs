@@ -2,10 +2,11 @@
 //!
 //! Writers for the three formats live in `report_format`; this module holds only data.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::digest::ChainId;
 use crate::hash::Fingerprint;
+use crate::reason::ChainReason;
 use crate::status::{Counts, FileKind, Outcome, Status};
 use crate::time::UtcTime;
 
@@ -17,7 +18,7 @@ pub struct FileEntry {
     /// For a moved file, the key it belongs at; `moved_to` says where it was found.
     pub key: String,
     pub status: Status,
-    pub detail: Option<String>,
+    pub detail: Option<Detail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
     /// For a log: the digest that lists it.
@@ -42,9 +43,71 @@ impl FileEntry {
         }
     }
 
-    pub fn with_detail(mut self, detail: impl Into<String>) -> FileEntry {
+    pub fn with_detail(mut self, detail: impl Into<Detail>) -> FileEntry {
         self.detail = Some(detail.into());
         self
+    }
+
+    /// The detail as the reports write it.
+    pub fn detail_text(&self) -> Option<String> {
+        self.detail.as_ref().map(Detail::to_string)
+    }
+}
+
+/// Why a file got its verdict: the chain walk's reasons as data, or a text from elsewhere (a
+/// read error, a parser's message). Written as one string in every format (`report_format`
+/// holds the words); the chain's reasons are joined with `"; "`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// One or more reasons, in the order they are written. Never empty: see
+    /// [`Detail::from_reasons`].
+    Reasons(Vec<ChainReason>),
+    Text(String),
+}
+
+impl Detail {
+    /// `None` when there is no reason to give.
+    pub fn from_reasons(reasons: Vec<ChainReason>) -> Option<Detail> {
+        (!reasons.is_empty()).then_some(Detail::Reasons(reasons))
+    }
+
+    /// The reason written first, when the detail is the chain's.
+    pub fn first_reason(&self) -> Option<&ChainReason> {
+        match self {
+            Detail::Reasons(reasons) => reasons.first(),
+            Detail::Text(_) => None,
+        }
+    }
+}
+
+impl From<ChainReason> for Detail {
+    fn from(reason: ChainReason) -> Detail {
+        Detail::Reasons(vec![reason])
+    }
+}
+
+impl From<String> for Detail {
+    fn from(text: String) -> Detail {
+        Detail::Text(text)
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(text: &str) -> Detail {
+        Detail::Text(text.to_string())
+    }
+}
+
+impl From<&String> for Detail {
+    fn from(text: &String) -> Detail {
+        Detail::Text(text.clone())
+    }
+}
+
+/// The same string the text report writes.
+impl Serialize for Detail {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -1,12 +1,16 @@
 //! Report writers: `text` (the AWS CLI's lines and summary), `json` (one document) and `jsonl`
 //! (one object per line as chains finish, the summary last), as cli.md specifies.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::report::{BucketOrigin, ChainReport, FileEntry, RequestedRange, RunInfo, Summary};
+use crate::reason::{ChainReason, NoSignature};
+use crate::report::{
+    BucketOrigin, ChainReport, Detail, FileEntry, RequestedRange, RunInfo, Summary,
+};
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
 
@@ -21,9 +25,154 @@ fn url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
+/// The words of each reason the chain walk gives.
+impl fmt::Display for ChainReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainReason::KeysUnavailable { region, why } => {
+                write!(f, "public keys for region {region} could not be obtained: {why}")
+            }
+            ChainReason::KeyNotFound { why } => f.write_str(why),
+            ChainReason::MetadataSignatureMalformed { why } => {
+                write!(f, "S3 metadata signature is malformed: {why}")
+            }
+            ChainReason::MetadataAlgorithm { algorithm } => {
+                write!(f, "S3 metadata signature-algorithm is {algorithm:?}")
+            }
+            ChainReason::HashDiffersFromLink {
+                sha256,
+                recorded,
+                successor_url,
+            } => write!(
+                f,
+                "SHA-256 {sha256} differs from previousDigestHashValue {recorded} in {successor_url}"
+            ),
+            ChainReason::UnverifiedLinkHashWrong {
+                recorded,
+                successor_url,
+            } => write!(
+                f,
+                "previousDigestHashValue {recorded} in {successor_url}, which could not be verified, is not its SHA-256"
+            ),
+            ChainReason::LinkedSignatureFailed { successor_url } => write!(
+                f,
+                "signature verification failed (signature from previousDigestSignature of {successor_url})"
+            ),
+            ChainReason::VerifiedByUnverifiedSuccessor { successor_url } => write!(
+                f,
+                "verified by the previousDigestSignature of {successor_url}, which could not itself be verified"
+            ),
+            ChainReason::MetadataSignatureDiffers { successor_url } => write!(
+                f,
+                "S3 metadata signature differs from previousDigestSignature of {successor_url}"
+            ),
+            ChainReason::Unsigned(NoSignature::UnprovenLink { successor_url }) => write!(
+                f,
+                "no signature: not in the digest metadata, and the previousDigestSignature of {successor_url}, which could not itself be verified, does not verify it"
+            ),
+            ChainReason::Unsigned(NoSignature::SuccessorUnreadable) => f.write_str(
+                "no signature: not in the digest metadata, and its successor could not be read or parsed",
+            ),
+            ChainReason::Unsigned(NoSignature::NewestWithoutMetadata) => f.write_str(
+                "no signature: not in the digest metadata (newest digest of a copy without metadata)",
+            ),
+            ChainReason::SignatureFailed => f.write_str("signature verification failed"),
+            ChainReason::VerifiedDespiteUnprovenLink { successor_url } => write!(
+                f,
+                "verified by its own metadata signature; the previousDigestSignature of {successor_url}, which could not itself be verified, does not verify it"
+            ),
+            ChainReason::VerifiedWithoutSuccessor => f.write_str(
+                "verified by its own metadata signature; its successor could not be read or parsed",
+            ),
+            ChainReason::Moved { original_url } => {
+                write!(f, "has been moved from its original location {original_url}")
+            }
+            ChainReason::PredecessorNotOlder { named } => {
+                write!(f, "previousDigestS3Object names {named} which is not older")
+            }
+            ChainReason::PredecessorAlreadyNamed { named } => {
+                write!(f, "another digest already names {named} as its predecessor")
+            }
+            ChainReason::ListCapped { listed, reported } => write!(
+                f,
+                "it lists {listed} logs: only the first {reported} are reported (unverified); of the other {}, those found in the log folder are",
+                listed.saturating_sub(*reported)
+            ),
+            ChainReason::PredecessorInForeignBucket {
+                successor_url,
+                bucket,
+            } => write!(
+                f,
+                "named as predecessor by {successor_url}, in bucket {bucket} which this source does not hold"
+            ),
+            ChainReason::NamedAsPredecessor { successor_url } => {
+                write!(f, "named as predecessor by {successor_url}")
+            }
+            ChainReason::InferredMissing {
+                successor_url,
+                older_url,
+                hour_end,
+            } => write!(
+                f,
+                "inferred: the chain from {successor_url} back to {older_url} has no digest for the hour ending about {hour_end}; exact key unknown"
+            ),
+            ChainReason::ListedOnlyBy { digest_url, status } => {
+                write!(f, "listed only by {digest_url} whose status is {status}")
+            }
+        }
+    }
+}
+
+/// A file's detail as every format writes it: the chain's reasons joined with `"; "`.
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Detail::Text(text) => f.write_str(text),
+            Detail::Reasons(reasons) => {
+                for (i, reason) in reasons.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{reason}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A missing digest the chain inferred (its key is a guess), as opposed to one a successor
+/// names. A detail given as text keeps being read by its words.
+fn is_inferred(detail: Option<&Detail>) -> bool {
+    match detail {
+        Some(Detail::Text(text)) => text.starts_with("inferred"),
+        Some(reasons) => matches!(
+            reasons.first_reason(),
+            Some(ChainReason::InferredMissing { .. })
+        ),
+        None => false,
+    }
+}
+
+/// A signature verdict about the S3 metadata, which the text report spells out.
+fn is_about_metadata_signature(detail: Option<&Detail>) -> bool {
+    match detail {
+        Some(Detail::Text(text)) => text.starts_with("S3 metadata"),
+        Some(reasons) => matches!(
+            reasons.first_reason(),
+            Some(
+                ChainReason::MetadataSignatureMalformed { .. }
+                    | ChainReason::MetadataAlgorithm { .. }
+                    | ChainReason::MetadataSignatureDiffers { .. }
+            )
+        ),
+        None => false,
+    }
+}
+
 /// The text of one file's line after the tab: the AWS CLI's wording where it has one.
 pub fn text_verdict(file: &FileEntry) -> String {
-    let detail = file.detail.as_deref().unwrap_or("");
+    let detail = file.detail_text().unwrap_or_default();
     let with_detail = |base: &str| {
         if detail.is_empty() {
             base.to_string()
@@ -33,12 +182,12 @@ pub fn text_verdict(file: &FileEntry) -> String {
     };
     match (file.status, file.kind) {
         (Status::Valid, _) => "valid".into(),
-        (Status::NotFound, FileKind::Digest) if detail.starts_with("inferred") => {
+        (Status::NotFound, FileKind::Digest) if is_inferred(file.detail.as_ref()) => {
             with_detail("INVALID: not found")
         }
         (Status::NotFound, _) => "INVALID: not found".into(),
         (Status::SignatureInvalid, _) => {
-            if detail.starts_with("S3 metadata") {
+            if is_about_metadata_signature(file.detail.as_ref()) {
                 format!("INVALID: {detail}")
             } else {
                 "INVALID: signature verification failed".into()
@@ -482,4 +631,73 @@ pub fn write_query(
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Sha256;
+
+    #[test]
+    fn the_chain_reasons_read_as_they_always_have() {
+        let url = "s3://b/d.json.gz".to_string();
+        let entry = FileEntry::new(FileKind::Digest, "b", "c.json.gz", Status::HashMismatch)
+            .with_detail(Detail::Reasons(vec![
+                ChainReason::HashDiffersFromLink {
+                    sha256: Sha256([1; 32]),
+                    recorded: Sha256([2; 32]),
+                    successor_url: url.clone(),
+                },
+                ChainReason::PredecessorNotOlder {
+                    named: "a.json.gz".into(),
+                },
+                ChainReason::ListCapped {
+                    listed: 12_000,
+                    reported: 10_000,
+                },
+            ]));
+        let expected = format!(
+            "SHA-256 {} differs from previousDigestHashValue {} in {url}; \
+             previousDigestS3Object names a.json.gz which is not older; \
+             it lists 12000 logs: only the first 10000 are reported (unverified); of the other \
+             2000, those found in the log folder are",
+            "01".repeat(32),
+            "02".repeat(32)
+        );
+        assert_eq!(entry.detail_text().as_deref(), Some(expected.as_str()));
+        assert_eq!(
+            text_verdict(&entry),
+            format!("INVALID: hash value doesn't match ({expected})")
+        );
+        let json = serde_json::to_value(&entry).expect("serializable");
+        assert_eq!(json["detail"], Value::String(expected));
+
+        let inferred = FileEntry::new(FileKind::Digest, "b", "k", Status::NotFound).with_detail(
+            ChainReason::InferredMissing {
+                successor_url: url.clone(),
+                older_url: "s3://b/a.json.gz".into(),
+                hour_end: crate::time::UtcTime::from_unix(3600),
+            },
+        );
+        assert_eq!(
+            text_verdict(&inferred),
+            "INVALID: not found (inferred: the chain from s3://b/d.json.gz back to \
+             s3://b/a.json.gz has no digest for the hour ending about 1970-01-01T01:00:00Z; \
+             exact key unknown)"
+        );
+        let metadata = FileEntry::new(FileKind::Digest, "b", "k", Status::SignatureInvalid)
+            .with_detail(ChainReason::MetadataSignatureDiffers { successor_url: url });
+        assert_eq!(
+            text_verdict(&metadata),
+            "INVALID: S3 metadata signature differs from previousDigestSignature of s3://b/d.json.gz"
+        );
+        // A text detail is written as it is.
+        let text =
+            FileEntry::new(FileKind::Log, "b", "l", Status::Error).with_detail("read failed");
+        assert_eq!(text_verdict(&text), "ERROR: read failed");
+        assert_eq!(
+            serde_json::to_value(&text).expect("serializable")["detail"],
+            "read failed"
+        );
+    }
 }

@@ -644,10 +644,9 @@ fn check_logs_and_scan_folder(
             if let Some(to) = moved.get(file.key.as_str()) {
                 file.status = Status::Moved;
                 file.moved_to = Some(to.to_string());
-                file.detail = Some(format!(
-                    "found at s3://{}/{to} with the recorded hash",
-                    file.bucket
-                ));
+                file.detail = Some(
+                    format!("found at s3://{}/{to} with the recorded hash", file.bucket).into(),
+                );
             }
             work.decide(file, sink);
         }

@@ -511,7 +511,7 @@ fuzz_target!(|input: Input| {
         let own: Id = (entry.bucket.clone(), entry.key.clone());
         let verdict_for: Option<Id> = match &entry.moved_to {
             Some(found_at) => Some((entry.bucket.clone(), found_at.clone())),
-            None if input_ids.contains(&own) && !is_extra_entry(entry.detail.as_deref()) => {
+            None if input_ids.contains(&own) && !is_extra_entry(entry.detail_text().as_deref()) => {
                 Some(own.clone())
             }
             None => None,
@@ -527,7 +527,7 @@ fuzz_target!(|input: Input| {
             None => {
                 assert!(
                     matches!(entry.status, Status::NotFound | Status::Error)
-                        && is_extra_entry(entry.detail.as_deref()),
+                        && is_extra_entry(entry.detail_text().as_deref()),
                     "unexpected extra entry {entry:?}"
                 );
                 // Known bug (hostile.rs `a_key_holding_a_copy_is_not_also_inferred_missing`):
@@ -535,7 +535,7 @@ fuzz_target!(|input: Input| {
                 // digest's.
                 let known = skip_known_bugs()
                     && entry
-                        .detail
+                        .detail_text()
                         .as_deref()
                         .is_some_and(|d| d.starts_with("inferred:"))
                     && by_id.get(&own).is_some_and(|b| match &b.fetched.outcome {
@@ -569,7 +569,7 @@ fuzz_target!(|input: Input| {
     // A missing digest is one file: reported once, however many digests name it.
     let mut missing: HashSet<Id> = HashSet::new();
     for entry in &outcome.digests {
-        if entry.moved_to.is_none() && is_extra_entry(entry.detail.as_deref()) {
+        if entry.moved_to.is_none() && is_extra_entry(entry.detail_text().as_deref()) {
             assert!(
                 missing.insert((entry.bucket.clone(), entry.key.clone())),
                 "missing digest reported twice: {entry:?}\n{:#?}",

@@ -141,7 +141,7 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
             eprintln!(
                 "ctverify: {}: {}",
                 file.key,
-                file.detail.as_deref().unwrap_or("could not be read")
+                file.detail_text().as_deref().unwrap_or("could not be read")
             );
         }
         eprintln!("ctverify: the bundle is incomplete: run the same command again to finish it");
