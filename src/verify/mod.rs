@@ -1,12 +1,15 @@
 //! The verification pipeline, as a driver: find the chains, read their digests, walk them,
-//! check the logs, scan each log folder. The steps live beside this file:
-//! - [`search`]: finding the `AWSLogs/` roots, the digest folders and their digest listings;
-//! - [`fetch`]: reading, parsing and spilling a chain's digests (and following it into
-//!   another bucket);
-//! - [`logs`]: checking each log against the hash its digest recorded;
-//! - [`scan`]: the log-folder scan for unreferenced and moved logs;
-//! - [`verdicts`]: where a chain's verdicts collect and how they stream to the caller;
-//! - [`retry`]: trying a read again when it broke off; [`error`]: how a run fails as a whole.
+//! check the logs, scan each log folder. This file drives the steps and holds the run's
+//! public types; each step lives in a file of its own beside it:
+//! - `search.rs`: finding the `AWSLogs/` roots, the digest folders and their digest listings
+//!   (and the listings a run can send before it starts);
+//! - `fetch.rs`: reading, parsing and spilling a chain's digests, following the chain into
+//!   another bucket;
+//! - `logs.rs`: checking each log against the hash its digest recorded;
+//! - `scan.rs`: the log-folder scan for unreferenced and moved logs;
+//! - `verdicts.rs`: where a chain's verdicts collect, and how they stream to the caller;
+//! - `retry.rs`: trying a read again when it broke off;
+//! - `error.rs`: how a run fails as a whole ([`ValidateError`]).
 //!
 //! Work is spread over a thread pool of `concurrency` threads, which is also the bound on
 //! requests in flight (apart from each folder's log listing, which a remote store may send
@@ -45,7 +48,7 @@ pub use search::{first_listings, listings_ahead, named_digest_folders};
 
 use fetch::{fetch_chain_digests, load_digest};
 use scan::FolderScan;
-use search::{digest_folders, list_digests, log_listing_ahead};
+use search::{list_digests, log_listing_ahead};
 use verdicts::{ChainWork, Sink};
 
 /// Which chains to verify; empty lists mean all.
@@ -148,9 +151,8 @@ pub fn validate(
         MAX_FOLDERS_IN_FLIGHT,
         first_folder_estimate(&options.range).min((options.folder_budget / 8).max(1)),
     );
-    let mut done: Vec<(String, Vec<ChainResult>)> = Vec::new();
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
-    std::thread::scope(|scope| {
+    let mut done = std::thread::scope(|scope| {
         let named = &named;
         let pool = &pool;
         let gate = &gate;
@@ -163,74 +165,19 @@ pub fn validate(
             // that waits on the gate, and the folders' own parallel work keeps every worker.
             pool.in_place_scope(|s| {
                 let searching = sender.clone();
-                s.spawn(move |_| match digest_folders(store, options) {
-                    Err(e) => {
-                        let _ = searching.send(Message::Failed(e));
-                    }
-                    Ok(search) if search.folders.is_empty() && search.unsearched.is_empty() => {
-                        let _ = searching.send(Message::Failed(ValidateError::NoTrail {
-                            searched: store.describe(),
-                        }));
-                    }
-                    Ok(search) => {
-                        let sink = Sink {
-                            sender: &searching,
-                            verbose: options.verbose,
-                        };
-                        for (folder, error) in search.unsearched {
-                            let work =
-                                ChainWork::unsearched_folder(store, options, &folder, error, &sink);
-                            let _ = searching.send(Message::Folder(folder, vec![work]));
-                        }
-                        for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
-                            let _ = to_verify.send(folder);
-                        }
-                    }
-                });
+                s.spawn(move |_| search_the_others(store, options, named, to_verify, &searching));
                 for folder in folders {
                     let ticket = gate.admit();
                     let sender = sender.clone();
                     s.spawn(move |_| {
-                        let sink = Sink {
-                            sender: &sender,
-                            verbose: options.verbose,
-                        };
-                        let message =
-                            match verify_folder(store, keys, options, &folder, &sink, &ticket) {
-                                Ok(works) => Message::Folder(folder, works),
-                                Err(e) => Message::Failed(e),
-                            };
-                        let _ = sender.send(message);
+                        verify_folder_and_send(store, keys, options, folder, &ticket, &sender);
                         // What the folder held is now the report's, or gone: let the next in.
                         drop(ticket);
                     });
                 }
             });
         });
-        let mut first_error: Option<ValidateError> = None;
-        for message in receiver {
-            match message {
-                Message::File(entry) => on_decided(Decided::File(&entry)),
-                Message::Failed(e) => {
-                    first_error.get_or_insert(e);
-                }
-                Message::Folder(folder, works) => {
-                    let mut results = Vec::with_capacity(works.len());
-                    for work in works {
-                        on_decided(Decided::Chain(&work.report));
-                        results.push(ChainResult {
-                            report: work.report,
-                            files: work.files,
-                        });
-                    }
-                    done.push((folder, results));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        receive(receiver, on_decided)
     })?;
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
@@ -238,6 +185,93 @@ pub fn validate(
         chains: done.into_iter().flat_map(|(_, results)| results).collect(),
         peak_folders_in_flight: gate.peak(),
     })
+}
+
+/// Searches the source for digest folders and sends those not `named` (already on their way)
+/// to `to_verify`; a folder the search could not list is reported as it is.
+fn search_the_others(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    named: &[String],
+    to_verify: std::sync::mpsc::Sender<String>,
+    sender: &std::sync::mpsc::Sender<Message>,
+) {
+    match search::digest_folders(store, options) {
+        Err(e) => {
+            let _ = sender.send(Message::Failed(e));
+        }
+        Ok(search) if search.folders.is_empty() && search.unsearched.is_empty() => {
+            let _ = sender.send(Message::Failed(ValidateError::NoTrail {
+                searched: store.describe(),
+            }));
+        }
+        Ok(search) => {
+            let sink = Sink {
+                sender,
+                verbose: options.verbose,
+            };
+            for (folder, error) in search.unsearched {
+                let work = ChainWork::unsearched_folder(store, options, &folder, error, &sink);
+                let _ = sender.send(Message::Folder(folder, vec![work]));
+            }
+            for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
+                let _ = to_verify.send(folder);
+            }
+        }
+    }
+}
+
+/// Verifies one digest folder and sends its chains (or the failure) to the caller's thread.
+fn verify_folder_and_send(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: String,
+    ticket: &FolderTicket,
+    sender: &std::sync::mpsc::Sender<Message>,
+) {
+    let sink = Sink {
+        sender,
+        verbose: options.verbose,
+    };
+    let message = match verify_folder(store, keys, options, &folder, &sink, ticket) {
+        Ok(works) => Message::Folder(folder, works),
+        Err(e) => Message::Failed(e),
+    };
+    let _ = sender.send(message);
+}
+
+/// Hands each message to `on_decided` as it comes, until every worker is done: the folders'
+/// results (in the order they finished), or the first failure.
+fn receive(
+    receiver: std::sync::mpsc::Receiver<Message>,
+    on_decided: &mut dyn FnMut(Decided<'_>),
+) -> Result<Vec<(String, Vec<ChainResult>)>, ValidateError> {
+    let mut done = Vec::new();
+    let mut first_error: Option<ValidateError> = None;
+    for message in receiver {
+        match message {
+            Message::File(entry) => on_decided(Decided::File(&entry)),
+            Message::Failed(e) => {
+                first_error.get_or_insert(e);
+            }
+            Message::Folder(folder, works) => {
+                let mut results = Vec::with_capacity(works.len());
+                for work in works {
+                    on_decided(Decided::Chain(&work.report));
+                    results.push(ChainResult {
+                        report: work.report,
+                        files: work.files,
+                    });
+                }
+                done.push((folder, results));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
 }
 
 /// Folders verified at once at most, however little they hold: enough to keep the workers busy
@@ -278,6 +312,8 @@ fn verify_folder(
     result
 }
 
+/// [`verify_folder`] once its log folder's listing is on its way: lists the folder's digests,
+/// walks its chains, then checks their logs and scans their log folder.
 fn verify_folder_chains(
     store: &dyn ObjectStore,
     keys: &dyn KeySource,
@@ -302,10 +338,7 @@ fn verify_folder_chains(
     let digests: u64 = listing.chains.values().map(|l| l.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, 0));
     Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
-    Progress::add(
-        &options.progress.digests_found,
-        listing.chains.values().map(|l| l.len() as u64).sum(),
-    );
+    Progress::add(&options.progress.digests_found, digests);
     // The chains' public keys (ListPublicKeys, once per region) are fetched while their
     // digests are read, not after: each walk needs them as soon as its last digest is in.
     let mut regions: Vec<String> = listing.chains.keys().map(|c| c.region.clone()).collect();
