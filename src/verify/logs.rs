@@ -1,0 +1,157 @@
+//! Checking logs against their digests: every log an authentic digest lists is read (tried
+//! again when the read breaks off), inflated through the strict gzip reader and its SHA-256
+//! compared with the one recorded. A log not found where listed waits for the log-folder scan
+//! ([`super::scan`]), which may find it moved.
+
+use rayon::prelude::*;
+
+use super::retry::{with_retries, Attempt};
+use super::verdicts::{ChainWork, Sink};
+use super::{ValidateError, ValidateOptions};
+use crate::chain::LogCheck;
+use crate::gzip::{inflate_and_hash, GzipError, Keep};
+use crate::progress::Progress;
+use crate::report::FileEntry;
+use crate::status::{Counts, FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+
+/// Checks the logs of every chain in `works` (see [`check_chain_logs`]).
+pub(super) fn check_logs(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    works: &mut [ChainWork],
+    sink: &Sink,
+) -> Result<(), ValidateError> {
+    works
+        .par_iter_mut()
+        .try_for_each(|work| check_chain_logs(store, options, work, sink))
+}
+
+/// The log checks of one chain, gathered per worker thread.
+#[derive(Default)]
+struct LogResults {
+    counts: Counts,
+    kept: Vec<FileEntry>,
+    not_found: Vec<(LogCheck, FileEntry)>,
+    spill_error: Option<std::io::Error>,
+}
+
+impl LogResults {
+    fn merge(mut self, other: LogResults) -> LogResults {
+        self.counts.merge(&other.counts);
+        self.kept.extend(other.kept);
+        self.not_found.extend(other.not_found);
+        self.spill_error = self.spill_error.or(other.spill_error);
+        self
+    }
+}
+
+/// Reads, inflates and hashes every log the chain's authentic digests list, as the workers
+/// take them from the spill file. Logs not found are left in `work.not_found`, undecided.
+fn check_chain_logs(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    work: &mut ChainWork,
+    sink: &Sink,
+) -> Result<(), ValidateError> {
+    let backfill = work.id.backfill;
+    let Some(checks) = work.log_checks.take() else {
+        return Ok(());
+    };
+    let results = checks
+        .par_bridge()
+        .fold(LogResults::default, |mut acc, check| {
+            let check = match check {
+                Ok(check) => check,
+                Err(e) => {
+                    acc.spill_error.get_or_insert(e);
+                    return acc;
+                }
+            };
+            let entry = check_log(store, &check, backfill, &options.progress);
+            if entry.status == Status::NotFound {
+                acc.not_found.push((check, entry));
+            } else {
+                acc.counts.add(entry.status);
+                if let Some(entry) = sink.pass(entry) {
+                    acc.kept.push(entry);
+                }
+            }
+            acc
+        })
+        .reduce(LogResults::default, LogResults::merge);
+    for key in std::mem::take(&mut work.read_ahead) {
+        store.discard_read_ahead(store.bucket(), &key);
+    }
+    if let Some(e) = results.spill_error {
+        return Err(ValidateError::Spill(e));
+    }
+    work.report.logs.merge(&results.counts);
+    work.files.extend(results.kept);
+    work.not_found = results.not_found;
+    Ok(())
+}
+
+fn check_log(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+    backfill: bool,
+    progress: &Progress,
+) -> FileEntry {
+    let entry = with_retries(|| check_log_once(store, check, backfill, &progress.bytes));
+    Progress::add(&progress.logs_done, 1);
+    entry
+}
+
+/// Counts the bytes read through it (for the progress bar's rate).
+struct Counting<'a, R> {
+    inner: R,
+    bytes: &'a std::sync::atomic::AtomicU64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Progress::add(self.bytes, n as u64);
+        Ok(n)
+    }
+}
+
+/// One attempt at reading, inflating and hashing a log.
+fn check_log_once(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+    backfill: bool,
+    bytes: &std::sync::atomic::AtomicU64,
+) -> Attempt<FileEntry> {
+    let entry = |status| {
+        let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
+        e.digest = Some(check.digest_key.to_string());
+        e.backfill = backfill;
+        e
+    };
+    let object = match store.get(&check.bucket, &check.key) {
+        Ok(object) => object,
+        Err(StoreError::NotFound) => return Attempt::Final(entry(Status::NotFound)),
+        Err(e) => return Attempt::after(&e, entry(Status::Error).with_detail(e.to_string())),
+    };
+    match inflate_and_hash(
+        Counting {
+            inner: object.body,
+            bytes,
+        },
+        Keep::Nothing,
+    ) {
+        Ok(inflated) if inflated.sha256 == check.expected => Attempt::Final(entry(Status::Valid)),
+        Ok(inflated) => Attempt::Final(entry(Status::HashMismatch).with_detail(format!(
+            "hash value doesn't match: SHA-256 of the inflated file is {}, the digest records {}",
+            inflated.sha256, check.expected
+        ))),
+        Err(GzipError::TrailingData) => Attempt::Final(entry(Status::TrailingData)),
+        Err(GzipError::Read(e)) => Attempt::Transient(
+            entry(Status::Error)
+                .with_detail(format!("read failed: {}", crate::store::describe_error(&e))),
+        ),
+        Err(e) => Attempt::Final(entry(Status::InvalidFormat).with_detail(e.to_string())),
+    }
+}

@@ -1,0 +1,467 @@
+//! The verification pipeline, as a driver: find the chains, read their digests, walk them,
+//! check the logs, scan each log folder. This file drives the steps and holds the run's
+//! public types; each step lives in a file of its own beside it:
+//! - `search.rs`: finding the `AWSLogs/` roots, the digest folders and their digest listings
+//!   (and the listings a run can send before it starts);
+//! - `fetch.rs`: reading, parsing and spilling a chain's digests, following the chain into
+//!   another bucket;
+//! - `logs.rs`: checking each log against the hash its digest recorded;
+//! - `scan.rs`: the log-folder scan for unreferenced and moved logs;
+//! - `verdicts.rs`: where a chain's verdicts collect, and how they stream to the caller;
+//! - `retry.rs`: trying a read again when it broke off;
+//! - `error.rs`: how a run fails as a whole ([`ValidateError`]).
+//!
+//! Work is spread over a thread pool of `concurrency` threads, which is also the bound on
+//! requests in flight (apart from each folder's log listing, which a remote store may send
+//! ahead): every account-and-region folder is verified in parallel, within it every
+//! chain, within a chain every digest and then every log (streamed through the strict gzip
+//! reader). A remote store may also read a chain's first logs ahead into slots its last
+//! digests leave free ([`crate::read_ahead`]). Results flow back to the caller's thread as each
+//! folder is done. Each file's failure becomes that file's status; nothing one file does stops
+//! the others.
+
+mod error;
+mod fetch;
+mod logs;
+mod retry;
+mod scan;
+mod search;
+mod verdicts;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::chain::{self, LogCheck};
+use crate::digest::ChainId;
+use crate::folder_gate::{FolderGate, FolderTicket};
+use crate::keys::KeySource;
+use crate::progress::Progress;
+use crate::report::{ChainReport, FileEntry, RequestedRange};
+use crate::spill::{CheckSpill, DigestSpill};
+use crate::status::Counts;
+use crate::store::{ObjectStore, StoreError};
+use crate::time::UtcTime;
+
+pub use error::ValidateError;
+pub use search::{first_listings, listings_ahead, named_digest_folders};
+
+use fetch::{fetch_chain_digests, load_digest};
+use scan::FolderScan;
+use search::{list_digests, log_listing_ahead};
+use verdicts::{ChainWork, Sink};
+
+/// Which chains to verify; empty lists mean all.
+#[derive(Debug, Clone, Default)]
+pub struct ChainFilter {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub trails: Vec<String>,
+    /// From `--trail-arn`: the trail's home region.
+    pub home_region: Option<String>,
+}
+
+impl ChainFilter {
+    fn wants_account(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
+    }
+
+    fn wants_region(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|r| r == region)
+    }
+
+    fn wants_chain(&self, chain: &ChainId) -> bool {
+        (self.trails.is_empty() || self.trails.iter().any(|t| t == &chain.trail))
+            && self
+                .home_region
+                .as_ref()
+                .is_none_or(|h| h == &chain.home_region)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    pub range: RequestedRange,
+    /// The trail's S3 prefix, when known; otherwise `AWSLogs/` is searched for.
+    pub prefix: Option<String>,
+    pub filter: ChainFilter,
+    pub verbose: bool,
+    pub concurrency: usize,
+    /// Memory the folders verified at once may hold together (see [`FolderGate`]); a folder
+    /// larger than this runs alone.
+    pub folder_budget: u64,
+    /// Counters for the progress bar.
+    pub progress: Arc<Progress>,
+}
+
+/// One chain's report and the files to show for it (every file with `verbose`, otherwise
+/// those not valid), sorted by key.
+#[derive(Debug)]
+pub struct ChainResult {
+    pub report: ChainReport,
+    pub files: Vec<FileEntry>,
+}
+
+/// The outcome of a run, chain by chain.
+#[derive(Debug, Default)]
+pub struct Validation {
+    pub chains: Vec<ChainResult>,
+    /// The most account-and-region folders that were verified at once (see [`FolderGate`]).
+    pub peak_folders_in_flight: usize,
+}
+
+/// What the workers hand to the caller's thread.
+enum Message {
+    /// A file whose verdict is final and that the report shows.
+    File(FileEntry),
+    /// A folder's chains, done.
+    Folder(String, Vec<ChainWork>),
+    Failed(ValidateError),
+}
+
+/// What [`validate`] reports as it goes.
+pub enum Decided<'a> {
+    /// A file whose verdict is final, among those the report shows (not valid ones, unless
+    /// verbose); files of different chains interleave.
+    File(&'a FileEntry),
+    /// A chain, after all of its files.
+    Chain(&'a ChainReport),
+}
+
+/// Verifies every chain `store` holds within the options' range. `on_decided` sees each file
+/// as soon as its verdict is final, and each chain when it is done (for streaming reports).
+pub fn validate(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    on_decided: &mut dyn FnMut(Decided<'_>),
+) -> Result<Validation, ValidateError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.concurrency.max(1))
+        .build()
+        .map_err(ValidateError::ThreadPool)?;
+
+    // Folders the filter names are verified from the start, while the source is searched for
+    // the others (one account and region each, verified in parallel, as many at once as the
+    // gate lets in). Results come back over a channel so that the caller's reporting stays on
+    // this thread, and are put back in folder order so that reports do not depend on timing.
+    let named = named_digest_folders(options.prefix.as_deref(), &options.filter);
+    let gate = FolderGate::new(
+        options.folder_budget,
+        MAX_FOLDERS_IN_FLIGHT,
+        first_folder_estimate(&options.range).min((options.folder_budget / 8).max(1)),
+    );
+    let (sender, receiver) = std::sync::mpsc::channel::<Message>();
+    let mut done = std::thread::scope(|scope| {
+        let named = &named;
+        let pool = &pool;
+        let gate = &gate;
+        scope.spawn(move || {
+            let (to_verify, folders) = std::sync::mpsc::channel::<String>();
+            for folder in named {
+                let _ = to_verify.send(folder.clone());
+            }
+            // The folders are handed out from this thread, not a pool worker: it is the only one
+            // that waits on the gate, and the folders' own parallel work keeps every worker.
+            pool.in_place_scope(|s| {
+                let searching = sender.clone();
+                s.spawn(move |_| search_the_others(store, options, named, to_verify, &searching));
+                for folder in folders {
+                    let ticket = gate.admit();
+                    let sender = sender.clone();
+                    s.spawn(move |_| {
+                        verify_folder_and_send(store, keys, options, folder, &ticket, &sender);
+                        // What the folder held is now the report's, or gone: let the next in.
+                        drop(ticket);
+                    });
+                }
+            });
+        });
+        receive(receiver, on_decided)
+    })?;
+    // Folder paths sort as the search finds them: roots, then accounts, then regions.
+    done.sort_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(Validation {
+        chains: done.into_iter().flat_map(|(_, results)| results).collect(),
+        peak_folders_in_flight: gate.peak(),
+    })
+}
+
+/// Searches the source for digest folders and sends those not `named` (already on their way)
+/// to `to_verify`; a folder the search could not list is reported as it is.
+fn search_the_others(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    named: &[String],
+    to_verify: std::sync::mpsc::Sender<String>,
+    sender: &std::sync::mpsc::Sender<Message>,
+) {
+    match search::digest_folders(store, options) {
+        Err(e) => {
+            let _ = sender.send(Message::Failed(e));
+        }
+        Ok(search) if search.folders.is_empty() && search.unsearched.is_empty() => {
+            let _ = sender.send(Message::Failed(ValidateError::NoTrail {
+                searched: store.describe(),
+            }));
+        }
+        Ok(search) => {
+            let sink = Sink {
+                sender,
+                verbose: options.verbose,
+            };
+            for (folder, error) in search.unsearched {
+                let work = ChainWork::unsearched_folder(store, options, &folder, error, &sink);
+                let _ = sender.send(Message::Folder(folder, vec![work]));
+            }
+            for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
+                let _ = to_verify.send(folder);
+            }
+        }
+    }
+}
+
+/// Verifies one digest folder and sends its chains (or the failure) to the caller's thread.
+fn verify_folder_and_send(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: String,
+    ticket: &FolderTicket,
+    sender: &std::sync::mpsc::Sender<Message>,
+) {
+    let sink = Sink {
+        sender,
+        verbose: options.verbose,
+    };
+    let message = match verify_folder(store, keys, options, &folder, &sink, ticket) {
+        Ok(works) => Message::Folder(folder, works),
+        Err(e) => Message::Failed(e),
+    };
+    let _ = sender.send(message);
+}
+
+/// Hands each message to `on_decided` as it comes, until every worker is done: the folders'
+/// results (in the order they finished), or the first failure.
+fn receive(
+    receiver: std::sync::mpsc::Receiver<Message>,
+    on_decided: &mut dyn FnMut(Decided<'_>),
+) -> Result<Vec<(String, Vec<ChainResult>)>, ValidateError> {
+    let mut done = Vec::new();
+    let mut first_error: Option<ValidateError> = None;
+    for message in receiver {
+        match message {
+            Message::File(entry) => on_decided(Decided::File(&entry)),
+            Message::Failed(e) => {
+                first_error.get_or_insert(e);
+            }
+            Message::Folder(folder, works) => {
+                let mut results = Vec::with_capacity(works.len());
+                for work in works {
+                    on_decided(Decided::Chain(&work.report));
+                    results.push(ChainResult {
+                        report: work.report,
+                        files: work.files,
+                    });
+                }
+                done.push((folder, results));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Folders verified at once at most, however little they hold: enough to keep the workers busy
+/// with folders of a few digests each, few enough that their temporary files (a few per chain)
+/// stay well under the usual limit of 1,024 open files.
+const MAX_FOLDERS_IN_FLIGHT: usize = 128;
+
+/// What a folder is expected to hold before any folder's listing has said: one chain with a
+/// digest every hour of the range and a log every five minutes (a busy region). The caller caps
+/// it so that a range of years still starts a few folders at once.
+fn first_folder_estimate(range: &RequestedRange) -> u64 {
+    let start = range
+        .start
+        .unwrap_or(UtcTime::from_unix(crate::digest::EARLIEST_DIGEST_TIME));
+    let hours = (range.end.unix() - start.unix()).max(0) as u64 / 3600 + 1;
+    FolderTicket::bytes_for(hours, hours.saturating_mul(12))
+}
+
+/// Every chain of one `CloudTrail-Digest/REGION/` folder, and the scan of its log folder.
+fn verify_folder(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: &str,
+    sink: &Sink,
+    ticket: &FolderTicket,
+) -> Result<Vec<ChainWork>, ValidateError> {
+    // The log folder's listing is sent now, so that the server answers it while the digests
+    // are listed and read; what it fetched is dropped if the scan does not use it.
+    let ahead = log_listing_ahead(folder, &options.range);
+    if let Some(request) = &ahead {
+        store.prefetch_keys(request);
+    }
+    let result = verify_folder_chains(store, keys, options, folder, sink, ticket);
+    if let Some(request) = &ahead {
+        store.discard_prefetched(request);
+    }
+    result
+}
+
+/// [`verify_folder`] once its log folder's listing is on its way: lists the folder's digests,
+/// walks its chains, then checks their logs and scans their log folder.
+fn verify_folder_chains(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    folder: &str,
+    sink: &Sink,
+    ticket: &FolderTicket,
+) -> Result<Vec<ChainWork>, ValidateError> {
+    let listing = match list_digests(store, folder, options) {
+        Ok(listing) => listing,
+        // The folder could not be listed (after retries), or not safely: nothing in it can be
+        // checked, which the report says; the other folders' verdicts still stand.
+        Err(ValidateError::Listing { prefix, error }) if !matches!(error, StoreError::Local(_)) => {
+            let why = format!("listing {prefix:?} failed: {error}");
+            return match ChainWork::unlisted_digest_folder(store, options, folder, why, sink) {
+                Some(work) => Ok(vec![work]),
+                None => Err(ValidateError::Listing { prefix, error }),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let digests: u64 = listing.chains.values().map(|l| l.len() as u64).sum();
+    ticket.holds(FolderTicket::bytes_for(digests, 0));
+    Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
+    Progress::add(&options.progress.digests_found, digests);
+    // The chains' public keys (ListPublicKeys, once per region) are fetched while their
+    // digests are read, not after: each walk needs them as soon as its last digest is in.
+    let mut regions: Vec<String> = listing.chains.keys().map(|c| c.region.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    let (_, works) = rayon::join(
+        || {
+            regions
+                .par_iter()
+                .for_each(|region| drop(keys.keys_for(region, &[])))
+        },
+        || {
+            listing
+                .chains
+                .into_par_iter()
+                .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
+                .collect::<Result<Vec<ChainWork>, _>>()
+        },
+    );
+    let mut works = works?;
+    let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
+    ticket.holds(FolderTicket::bytes_for(digests, logs));
+    check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
+    for work in &mut works {
+        work.files
+            .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
+        Progress::add(&options.progress.chains_done, 1);
+    }
+    Ok(works)
+}
+
+/// Checks the logs of one folder's chains, then scans their log folder for unreferenced and
+/// moved logs. The log folder is listed while the logs are checked: the listing needs only
+/// what the walks established, and a log missing at its key is looked for only once every
+/// check is done.
+fn check_logs_and_scan_folder(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    works: &mut [ChainWork],
+    other_trails_left_out: bool,
+    sink: &Sink,
+) -> Result<(), ValidateError> {
+    let Some(scan) = FolderScan::of(works, options, other_trails_left_out) else {
+        return Ok(());
+    };
+    let (listing, checked) = rayon::join(
+        || scan.list(store),
+        || logs::check_logs(store, options, works, sink),
+    );
+    checked?;
+    scan.finish(store, listing, works, sink)
+}
+
+/// Reads one chain's digests (following it into other buckets) and walks it: every digest's
+/// verdict, and the logs to check.
+fn walk_chain(
+    store: &dyn ObjectStore,
+    keys: &dyn KeySource,
+    options: &ValidateOptions,
+    chain_id: ChainId,
+    listed: Vec<(String, UtcTime)>,
+    sink: &Sink,
+) -> Result<ChainWork, ValidateError> {
+    let spill = DigestSpill::new().map_err(ValidateError::Spill)?;
+    let digests =
+        fetch_chain_digests(store, options, listed, &spill).map_err(ValidateError::Spill)?;
+    // A backfill digest is signed with the key in force when it was generated.
+    let ring = keys.keys_for(&chain_id.region, &digests.backfill_generated);
+    let spilled = spill.into_reader().map_err(ValidateError::Spill)?;
+    let mut walked = WalkOutput {
+        sink,
+        shown: Vec::new(),
+        checks: CheckSpill::new().map_err(ValidateError::Spill)?,
+    };
+    let outcome = chain::walk_streaming(
+        &chain_id,
+        store.bucket(),
+        &options.range,
+        digests.heads,
+        ring.as_deref().map_err(String::as_str),
+        &|stored| load_digest(&spilled, stored),
+        &mut walked,
+    )
+    .map_err(ValidateError::Spill)?;
+    drop(spilled);
+    Progress::add(&options.progress.logs_found, walked.checks.len() as u64);
+    let mut report = outcome.report;
+    // Digests are counted by the walk; logs are counted again as each verdict becomes final.
+    report.logs = Counts::default();
+    let mut work = ChainWork {
+        id: chain_id,
+        report,
+        files: walked.shown,
+        log_checks: Some(walked.checks.into_checks().map_err(ValidateError::Spill)?),
+        not_found: Vec::new(),
+        verified_windows: outcome.verified_windows,
+        unverifiable_windows: outcome.unverifiable_windows,
+        listed_logs: outcome.listed_logs,
+        unreported_logs: outcome.unreported_logs,
+        read_ahead: digests.read_ahead,
+    };
+    for entry in outcome.unverified_logs {
+        work.decide(entry, sink);
+    }
+    Ok(work)
+}
+
+/// Where a chain's walk puts its verdicts: digests straight to the report's sink (only those
+/// it shows are kept), log checks to a spill file.
+struct WalkOutput<'a, 'b> {
+    sink: &'a Sink<'b>,
+    shown: Vec<FileEntry>,
+    checks: CheckSpill,
+}
+
+impl chain::WalkSink for WalkOutput<'_, '_> {
+    fn digest(&mut self, entry: FileEntry) {
+        if let Some(entry) = self.sink.pass(entry) {
+            self.shown.push(entry);
+        }
+    }
+
+    fn log_check(&mut self, check: LogCheck) -> std::io::Result<()> {
+        self.checks.push(&check)
+    }
+}

@@ -1,0 +1,207 @@
+//! The scan of an account and region's log folder, after its chains are walked: the logs no
+//! digest lists (`unreferenced`), and listed logs missing at their key but found elsewhere
+//! with the recorded hash (`moved`), folded into the verdicts of the chains that share the
+//! folder. What counts as either is [`crate::unreferenced`]'s to say; this is the pipeline's
+//! side: what the chains hand over, when the folder is listed, and whose verdict each finding
+//! becomes.
+
+use std::collections::HashMap;
+
+use super::verdicts::{ChainWork, Sink};
+use super::{ValidateError, ValidateOptions};
+use crate::chain::{LogCheck, LogKeySet};
+use crate::report::{FileEntry, LogScan};
+use crate::status::{FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+use crate::unreferenced::{self, Candidates, Findings, LogFolder};
+
+/// One log folder to scan, and what its chains established about it.
+pub(super) struct FolderScan {
+    folder: LogFolder,
+    /// Some chain writing to this folder was left out by `--trail`/`--trail-arn`: the logs it
+    /// lists cannot be told from planted ones, so the folder is not scanned.
+    other_trails_left_out: bool,
+}
+
+/// The log folder's listing, before moved logs are told from unreferenced ones.
+pub(super) enum LogListing {
+    /// Not listed: see [`FolderScan::other_trails_left_out`].
+    NotLookedFor,
+    Listed(Result<Candidates, StoreError>),
+}
+
+impl FolderScan {
+    /// The scan of the log folder `works`' chains share (they are one digest folder's), taking
+    /// the logs their digests list from them. None when there is no chain.
+    pub fn of(
+        works: &mut [ChainWork],
+        options: &ValidateOptions,
+        other_trails_left_out: bool,
+    ) -> Option<FolderScan> {
+        let first = works.first()?;
+        let mut folder = LogFolder {
+            account_root: first.id.account_root(),
+            account_id: first.id.account_id.clone(),
+            region: first.id.region.clone(),
+            windows: works
+                .iter()
+                .flat_map(|w| w.verified_windows.iter().copied())
+                .collect(),
+            unverifiable: works
+                .iter()
+                .flat_map(|w| w.unverifiable_windows.iter().cloned())
+                .collect(),
+            listed: LogKeySet::default(),
+            unreported: LogKeySet::default(),
+            range_start: options.range.start,
+        };
+        for work in works.iter_mut() {
+            folder.listed.extend(std::mem::take(&mut work.listed_logs));
+            folder
+                .unreported
+                .extend(std::mem::take(&mut work.unreported_logs));
+        }
+        Some(FolderScan {
+            folder,
+            other_trails_left_out,
+        })
+    }
+
+    /// Lists the log folder over the chains' windows. Needs only what the walks established,
+    /// so it can run while the chains' logs are checked.
+    pub fn list(&self, store: &dyn ObjectStore) -> LogListing {
+        if self.other_trails_left_out {
+            LogListing::NotLookedFor
+        } else {
+            LogListing::Listed(unreferenced::list_candidates(store, &self.folder))
+        }
+    }
+
+    /// Decides the logs `works`' checks did not find (moved, or not found) and adds the
+    /// folder's unreferenced logs to the chains' verdicts. Runs once every log is checked:
+    /// a log missing at its key is looked for among the files no digest lists.
+    pub fn finish(
+        mut self,
+        store: &dyn ObjectStore,
+        listing: LogListing,
+        works: &mut [ChainWork],
+        sink: &Sink,
+    ) -> Result<(), ValidateError> {
+        // Every check is done: the listed logs are no longer needed.
+        self.folder.listed = LogKeySet::default();
+        let folder = &self.folder;
+        let log_folder = folder.log_folder();
+        let findings = match listing {
+            LogListing::NotLookedFor => {
+                for work in works.iter_mut() {
+                    work.report.unreferenced_scan = Some(LogScan::skipped(
+                        "other trails write to this account and region and were left out by --trail: unreferenced logs were not looked for",
+                    ));
+                }
+                None
+            }
+            LogListing::Listed(candidates) => {
+                let not_found: Vec<LogCheck> = works
+                    .iter()
+                    .flat_map(|w| w.not_found.iter().map(|(check, _)| check.clone()))
+                    .collect();
+                match candidates.and_then(|candidates| {
+                    unreferenced::resolve(store, folder, candidates, &not_found)
+                }) {
+                    // This machine failed, not the source: no verdict.
+                    Err(error @ StoreError::Local(_)) => {
+                        return Err(ValidateError::listing(&log_folder)(error));
+                    }
+                    // The folder could not be listed (after retries), or not safely: the logs
+                    // the digests list are still decided, but planted and moved ones were not
+                    // looked for, so the run cannot pass; and the other folders' verdicts still
+                    // stand.
+                    Err(error) => {
+                        let why = format!(
+                            "listing {log_folder:?} failed: {error}: unreferenced and moved logs were not looked for"
+                        );
+                        for work in works.iter_mut() {
+                            work.report.unreferenced_scan = Some(LogScan::skipped(&why));
+                        }
+                        let entry = FileEntry::new(
+                            FileKind::Log,
+                            store.bucket(),
+                            &log_folder,
+                            Status::Error,
+                        )
+                        .with_detail(why);
+                        works[0].decide(entry, sink);
+                        None
+                    }
+                    Ok(findings) => Some(findings),
+                }
+            }
+        };
+        decide_missing_logs(works, findings.as_ref(), &log_folder, sink);
+        if let Some(findings) = findings {
+            attribute_unlisted_logs(folder, findings, works, sink);
+        }
+        Ok(())
+    }
+}
+
+/// Decides each log not found at its key: `moved` when the scan found it elsewhere, otherwise
+/// `not_found`. Records the windows the scan used in each chain's report.
+fn decide_missing_logs(
+    works: &mut [ChainWork],
+    findings: Option<&Findings>,
+    log_folder: &str,
+    sink: &Sink,
+) {
+    let moved: HashMap<&str, &str> = findings
+        .iter()
+        .flat_map(|f| f.moved.iter())
+        .map(|(from, to)| (from.as_str(), to.as_str()))
+        .collect();
+    for work in works.iter_mut() {
+        for (_, mut file) in std::mem::take(&mut work.not_found) {
+            if let Some(to) = moved.get(file.key.as_str()) {
+                file.status = Status::Moved;
+                file.moved_to = Some(to.to_string());
+                file.detail = Some(
+                    format!("found at s3://{}/{to} with the recorded hash", file.bucket).into(),
+                );
+            }
+            work.decide(file, sink);
+        }
+        if let Some(findings) = findings {
+            work.report.unreferenced_scan = Some(LogScan::windows(log_folder, &findings.windows));
+        }
+    }
+}
+
+/// Adds the files no digest lists to the chains' verdicts, each to a chain whose window holds
+/// its delivery minute (the first chain otherwise).
+fn attribute_unlisted_logs(
+    folder: &LogFolder,
+    findings: Findings,
+    works: &mut [ChainWork],
+    sink: &Sink,
+) {
+    for entry in findings.unreferenced.into_iter().chain(findings.unverified) {
+        let minute = unreferenced::log_delivery_minute(
+            entry.key.rsplit('/').next().unwrap_or(""),
+            &folder.account_id,
+            &folder.region,
+        );
+        let owner = works
+            .iter()
+            .position(|w| {
+                minute.is_some_and(|m| {
+                    w.verified_windows
+                        .iter()
+                        .chain(w.unverifiable_windows.iter().map(|(win, _)| win))
+                        .any(|win| m >= win.start && m <= win.end)
+                })
+            })
+            .unwrap_or(0);
+        let mut entry = entry;
+        entry.backfill = works[owner].id.backfill;
+        works[owner].decide(entry, sink);
+    }
+}
