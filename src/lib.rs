@@ -13,7 +13,6 @@
 //! - [`spill`]: per-log state on disk (anonymous temporary files), so memory stays flat;
 //! - [`status`], [`report`], [`report_format`]: verdicts, the report model, and its formats;
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
-//! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
 //!
 //! The default `aws` feature adds the AWS SDK: the S3 store, ListPublicKeys and DescribeTrails
 //! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library
@@ -27,7 +26,6 @@ pub mod chain;
 pub mod cli;
 pub mod digest;
 pub mod folder_gate;
-pub mod generate;
 pub mod gzip;
 pub mod hash;
 pub mod keys;
