@@ -1,6 +1,7 @@
-//! Signed CloudTrail-shaped trails for test vectors, tests and benchmarks.
+//! Signed CloudTrail-shaped trails for test vectors, tests, benchmarks and fuzz targets.
 //!
-//! This is a signer, so it only ever runs with the TEST keys committed under
+//! A crate of its own, dev-only and never published, so that no signing code ships in the
+//! `ctverify` library. This is a signer, so it only ever runs with the TEST keys committed under
 //! `vectors/test-keys/` (or keys a test makes up). It follows cloudtrail-integrity.md: logs are
 //! gzipped `{"Records":[...]}` documents, each hour gets a digest listing the SHA-256 of each
 //! log's inflated bytes, chained to the previous digest by hash and signature, and signed with
