@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "vectors".into()));
-    let keys = match ctverify::generate::vectors::TestKeys::load(&out.join("test-keys")) {
+    let keys = match ctverify_testgen::vectors::TestKeys::load(&out.join("test-keys")) {
         Ok(keys) => keys,
         Err(e) => {
             eprintln!("generate_vectors: {e}");
@@ -25,7 +25,7 @@ fn main() {
             }
         }
     }
-    if let Err(e) = ctverify::generate::vectors::write_all(&out, &keys) {
+    if let Err(e) = ctverify_testgen::vectors::write_all(&out, &keys) {
         eprintln!("generate_vectors: {e}");
         std::process::exit(1);
     }

@@ -26,10 +26,10 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use ctverify::digest::ChainId;
-use ctverify::generate::vectors::TestKeys;
-use ctverify::generate::{log_records, Bundle, ChainWriter, HourOptions, KeyEntry, TestSigner};
 use ctverify::hash::Sha256;
 use ctverify::time::UtcTime;
+use ctverify_testgen::vectors::TestKeys;
+use ctverify_testgen::{log_records, Bundle, ChainWriter, HourOptions, KeyEntry, TestSigner};
 
 const HOUR: i64 = 3600;
 const REGIONS: &[&str] = &[

@@ -35,7 +35,7 @@ pub enum BundleError {
     },
     Json {
         path: PathBuf,
-        error: String,
+        error: serde_json::Error,
     },
     Entry {
         path: PathBuf,
@@ -46,9 +46,7 @@ pub enum BundleError {
     Spill(std::io::Error),
     /// A bundle file reached through a symlink out of the copy: the keys, signatures or bucket
     /// name would be taken from somewhere else.
-    Outside {
-        path: PathBuf,
-    },
+    Outside { path: PathBuf },
 }
 
 impl fmt::Display for BundleError {
@@ -79,7 +77,15 @@ impl fmt::Display for BundleError {
     }
 }
 
-impl std::error::Error for BundleError {}
+impl std::error::Error for BundleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BundleError::Read { error, .. } | BundleError::Spill(error) => Some(error),
+            BundleError::Json { error, .. } => Some(error),
+            BundleError::Entry { .. } | BundleError::Outside { .. } => None,
+        }
+    }
+}
 
 pub fn bundle_path(root: &Path, file: &str) -> PathBuf {
     root.join(BUNDLE_DIR).join(file)
@@ -126,10 +132,7 @@ pub fn read_bundle_info(root: &Path) -> Result<Option<BundleInfo>, BundleError> 
     let bytes = read(&path)?;
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| BundleError::Json {
-            path,
-            error: e.to_string(),
-        })
+        .map_err(|error| BundleError::Json { path, error })
 }
 
 /// Reads a signatures file: `{"BUCKET/KEY": {"signature": HEX, "signature-algorithm": ...}}`.
@@ -173,9 +176,9 @@ fn for_each_entry(
             path: path.to_path_buf(),
             error: e.into(),
         }),
-        (None, Err(e)) => Err(BundleError::Json {
+        (None, Err(error)) => Err(BundleError::Json {
             path: path.to_path_buf(),
-            error: e.to_string(),
+            error,
         }),
         (None, Ok(())) => Ok(()),
     }
@@ -343,5 +346,27 @@ mod tests {
             SignatureIndex::open(missing, "b"),
             Err(BundleError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn read_and_json_failures_carry_their_cause() {
+        use std::error::Error as _;
+        let not_json = signatures_file(r#"{"b/k": "#);
+        let err = SignatureIndex::open(not_json.path(), "b").unwrap_err();
+        let source = err.source().expect("the JSON error is the cause");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{} is not valid: {source}", not_json.path().display())
+        );
+
+        let missing = std::path::Path::new("/nonexistent/metadata.json");
+        let err = SignatureIndex::open(missing, "b").unwrap_err();
+        let source = err.source().expect("the I/O error is the cause");
+        assert!(source.is::<std::io::Error>(), "{source:?}");
+
+        let no_bucket = signatures_file(r#"{"no-slash": {}}"#);
+        let err = SignatureIndex::open(no_bucket.path(), "b").unwrap_err();
+        assert!(err.source().is_none(), "{err:?}");
     }
 }

@@ -254,9 +254,10 @@ impl DigestKey {
 }
 
 /// Why a digest's content was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum DigestFormatError {
-    Json(String),
+    /// Not JSON, or not the shape of a digest (a field missing or of the wrong type).
+    Json(serde_json::Error),
     Field {
         field: &'static str,
         problem: String,
@@ -272,7 +273,14 @@ impl fmt::Display for DigestFormatError {
     }
 }
 
-impl std::error::Error for DigestFormatError {}
+impl std::error::Error for DigestFormatError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DigestFormatError::Json(e) => Some(e),
+            DigestFormatError::Field { .. } => None,
+        }
+    }
+}
 
 fn field_error(field: &'static str, problem: impl fmt::Display) -> DigestFormatError {
     DigestFormatError::Field {
@@ -391,8 +399,7 @@ fn non_empty(field: &'static str, text: String) -> Result<String, DigestFormatEr
 impl Digest {
     /// Parses the uncompressed digest JSON.
     pub fn parse(bytes: &[u8]) -> Result<Digest, DigestFormatError> {
-        let raw: RawDigest =
-            serde_json::from_slice(bytes).map_err(|e| DigestFormatError::Json(e.to_string()))?;
+        let raw: RawDigest = serde_json::from_slice(bytes).map_err(DigestFormatError::Json)?;
         if !is_account_id(&raw.aws_account_id) {
             return Err(field_error("awsAccountId", "not a 12-digit account id"));
         }
@@ -691,5 +698,21 @@ mod tests {
     fn duplicate_fields_are_malformed() {
         let dup = r#""awsAccountId":"999999999999","#;
         assert!(Digest::parse(sample_json(dup).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_json_refusal_carries_the_parser_error_as_its_source() {
+        use std::error::Error as _;
+        let err = Digest::parse(b"{not json").unwrap_err();
+        let source = err.source().expect("the JSON error is the cause");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("not a digest JSON document: {source}")
+        );
+        // A field's problem is this parser's own finding: nothing beneath it.
+        let partial = r#""previousDigestS3Bucket":"b","previousDigestS3Object":null,"#;
+        let field = Digest::parse(sample_json(partial).as_bytes()).unwrap_err();
+        assert!(field.source().is_none(), "{field:?}");
     }
 }

@@ -24,8 +24,9 @@ pub const DIGEST_SIZE_CAP: u64 = 64 * 1024 * 1024;
 pub enum GzipError {
     /// The first bytes are not a gzip header (or the file is empty).
     NotGzip(String),
-    /// A gzip header, but the stream is corrupt, truncated, or fails its CRC.
-    Corrupt(String),
+    /// A gzip header, but the stream is corrupt, truncated, or fails its CRC: the decoder's
+    /// own error says which.
+    Corrupt(io::Error),
     /// Bytes follow the end of the first gzip member.
     TrailingData,
     /// The inflated content passed the cap the caller set.
@@ -46,7 +47,14 @@ impl std::fmt::Display for GzipError {
     }
 }
 
-impl std::error::Error for GzipError {}
+impl std::error::Error for GzipError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GzipError::Corrupt(e) | GzipError::Read(e) => Some(e),
+            GzipError::NotGzip(_) | GzipError::TrailingData | GzipError::TooLarge { .. } => None,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Inflated {
@@ -342,7 +350,7 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
                 let source = decoder.get_mut().get_mut();
                 return Err(match source.failure.take() {
                     Some(failure) => GzipError::Read(failure),
-                    None => GzipError::Corrupt(e.to_string()),
+                    None => GzipError::Corrupt(e),
                 });
             }
         };
@@ -533,5 +541,31 @@ mod tests {
             inflate_and_hash(failing, Keep::Nothing),
             Err(GzipError::Read(_))
         ));
+    }
+
+    #[test]
+    fn read_and_corruption_errors_carry_the_io_error_beneath() {
+        use std::error::Error as _;
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let failing = FailingAfter {
+            data: gzip(&data),
+            at: 0,
+        };
+        let err = inflate_and_hash(failing, Keep::Nothing).unwrap_err();
+        let source = err.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionReset),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "read failed: reset by peer");
+
+        let mut truncated = gzip(&data);
+        truncated.truncate(truncated.len() / 2);
+        let err = inflate_and_hash(truncated.as_slice(), Keep::Nothing).unwrap_err();
+        let source = err.source().expect("the decoder's error is the cause");
+        assert!(source.is::<io::Error>(), "{source:?}");
+        assert_eq!(err.to_string(), format!("corrupt gzip stream: {source}"));
+        assert!(GzipError::TrailingData.source().is_none());
     }
 }

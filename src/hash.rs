@@ -5,10 +5,15 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Not `Eq`: the hex decoder's error is only `PartialEq`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum HexError {
-    Length { expected: usize, found: usize },
-    NotHex,
+    Length {
+        expected: usize,
+        found: usize,
+    },
+    /// The decoder's error says which character, and where.
+    NotHex(hex::FromHexError),
 }
 
 impl fmt::Display for HexError {
@@ -17,12 +22,19 @@ impl fmt::Display for HexError {
             HexError::Length { expected, found } => {
                 write!(f, "expected {expected} hex digits, found {found}")
             }
-            HexError::NotHex => write!(f, "not hexadecimal"),
+            HexError::NotHex(_) => write!(f, "not hexadecimal"),
         }
     }
 }
 
-impl std::error::Error for HexError {}
+impl std::error::Error for HexError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HexError::Length { .. } => None,
+            HexError::NotHex(e) => Some(e),
+        }
+    }
+}
 
 fn parse_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
     if text.len() != N * 2 {
@@ -32,7 +44,7 @@ fn parse_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
         });
     }
     let mut out = [0u8; N];
-    hex::decode_to_slice(text, &mut out).map_err(|_| HexError::NotHex)?;
+    hex::decode_to_slice(text, &mut out).map_err(HexError::NotHex)?;
     Ok(out)
 }
 
@@ -114,9 +126,7 @@ impl Signature {
                 found: text.len(),
             });
         }
-        hex::decode(text)
-            .map(Signature)
-            .map_err(|_| HexError::NotHex)
+        hex::decode(text).map(Signature).map_err(HexError::NotHex)
     }
 
     pub fn to_hex(&self) -> String {
@@ -151,7 +161,13 @@ mod tests {
             })
         );
         let bad = format!("{}zz", &lower[..62]);
-        assert_eq!(Sha256::parse_hex(&bad), Err(HexError::NotHex));
+        assert_eq!(
+            Sha256::parse_hex(&bad),
+            Err(HexError::NotHex(hex::FromHexError::InvalidHexCharacter {
+                c: 'z',
+                index: 62
+            }))
+        );
     }
 
     #[test]
@@ -161,5 +177,20 @@ mod tests {
         assert!(Signature::parse_hex(&"00".repeat(2000)).is_err());
         assert!(Signature::parse_hex("0g").is_err());
         assert_eq!(Signature::parse_hex("00ff").unwrap().0, vec![0, 255]);
+    }
+
+    #[test]
+    fn not_hex_carries_the_decoder_error() {
+        use std::error::Error as _;
+        let err = Signature::parse_hex("0g").unwrap_err();
+        assert_eq!(err.to_string(), "not hexadecimal");
+        let source = err
+            .source()
+            .and_then(|s| s.downcast_ref::<hex::FromHexError>());
+        assert_eq!(
+            source,
+            Some(&hex::FromHexError::InvalidHexCharacter { c: 'g', index: 1 })
+        );
+        assert!(Signature::parse_hex("abc").unwrap_err().source().is_none());
     }
 }

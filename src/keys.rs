@@ -20,16 +20,18 @@ use crate::time::UtcTime;
 /// CloudTrail's keys are 2048-bit; anything shorter is not a key we accept evidence from.
 pub const MIN_KEY_BITS: usize = 2048;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum KeyError {
-    Json(String),
+    /// Not JSON, or not the shape of a key list.
+    Json(serde_json::Error),
     NoKeyList,
     Base64 {
         index: usize,
     },
     Der {
         index: usize,
-        problem: String,
+        /// Boxed: both parsers' errors together would make every `KeyError` large.
+        problem: Box<DerError>,
     },
     FingerprintMismatch {
         index: usize,
@@ -73,7 +75,43 @@ impl fmt::Display for KeyError {
     }
 }
 
-impl std::error::Error for KeyError {}
+impl std::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyError::Json(e) => Some(e),
+            KeyError::Der { problem, .. } => Some(problem.as_ref()),
+            KeyError::NoKeyList
+            | KeyError::Base64 { .. }
+            | KeyError::FingerprintMismatch { .. }
+            | KeyError::TooShort { .. }
+            | KeyError::BadExponent { .. }
+            | KeyError::Validity { .. } => None,
+        }
+    }
+}
+
+/// Why DER bytes are not an RSA public key: each of the two forms a key may come in refused
+/// them, for its own reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerError {
+    /// Why the bytes are not a PKCS#1 `RSAPublicKey` (the form CloudTrail serves).
+    pub pkcs1: rsa::pkcs1::Error,
+    /// Why they are not an X.509 `SubjectPublicKeyInfo`.
+    pub spki: rsa::pkcs8::spki::Error,
+}
+
+impl fmt::Display for DerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PKCS#1: {}; SPKI: {}", self.pkcs1, self.spki)
+    }
+}
+
+impl std::error::Error for DerError {
+    /// The PKCS#1 refusal: that is the form CloudTrail serves, so the likelier to explain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.pkcs1)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
@@ -113,10 +151,9 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// Accepts PKCS#1 `RSAPublicKey` DER (what CloudTrail serves) or X.509 SPKI DER.
-    pub fn from_der(der: &[u8]) -> Result<PublicKey, String> {
-        let key = rsa::RsaPublicKey::from_pkcs1_der(der).or_else(|pkcs1_err| {
-            rsa::RsaPublicKey::from_public_key_der(der)
-                .map_err(|spki_err| format!("PKCS#1: {pkcs1_err}; SPKI: {spki_err}"))
+    pub fn from_der(der: &[u8]) -> Result<PublicKey, DerError> {
+        let key = rsa::RsaPublicKey::from_pkcs1_der(der).or_else(|pkcs1| {
+            rsa::RsaPublicKey::from_public_key_der(der).map_err(|spki| DerError { pkcs1, spki })
         })?;
         Ok(PublicKey {
             fingerprint: Fingerprint::of_der(der),
@@ -164,8 +201,10 @@ impl ListedKey {
     /// Parses the DER and refuses a key whose stated fingerprint lies, that is shorter than
     /// 2048 bits, or whose exponent RSA verification cannot use. `index` names it in errors.
     pub fn check(self, index: usize) -> Result<PublicKey, KeyError> {
-        let mut key =
-            PublicKey::from_der(&self.der).map_err(|problem| KeyError::Der { index, problem })?;
+        let mut key = PublicKey::from_der(&self.der).map_err(|problem| KeyError::Der {
+            index,
+            problem: Box::new(problem),
+        })?;
         if let Some(stated) = &self.fingerprint {
             let matches =
                 Fingerprint::parse_hex(stated.trim()).is_ok_and(|fp| fp == key.fingerprint);
@@ -281,8 +320,7 @@ impl KeyRing {
 
     /// Parses a `list-public-keys` JSON document. Keys with no `Region` take `default_region`.
     pub fn parse_json(bytes: &[u8], default_region: Option<&str>) -> Result<KeyRing, KeyError> {
-        let raw: RawKeyFile =
-            serde_json::from_slice(bytes).map_err(|e| KeyError::Json(e.to_string()))?;
+        let raw: RawKeyFile = serde_json::from_slice(bytes).map_err(KeyError::Json)?;
         let list = raw.public_key_list.ok_or(KeyError::NoKeyList)?;
         let mut ring = KeyRing::new();
         for (index, raw_key) in list.into_iter().enumerate() {
@@ -417,5 +455,37 @@ mod tests {
         assert!(!key.exponent_is_acceptable());
         key.exponent = vec![3];
         assert!(key.exponent_is_acceptable());
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_json_carries_the_parser_error() {
+        use std::error::Error as _;
+        let err = KeyRing::parse_json(b"[1,", None).unwrap_err();
+        let source = err.source().expect("the JSON error is the cause");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+        assert_eq!(err.to_string(), format!("not a public key list: {source}"));
+    }
+
+    #[test]
+    fn a_key_that_is_not_der_carries_both_refusals() {
+        use std::error::Error as _;
+        let value = base64::engine::general_purpose::STANDARD.encode(b"not DER");
+        let file = format!(r#"{{"PublicKeyList":[{{"Value":"{value}"}}]}}"#);
+        let err = KeyRing::parse_json(file.as_bytes(), None).unwrap_err();
+        let KeyError::Der { index: 0, problem } = &err else {
+            panic!("{err:?}");
+        };
+        let source = err.source().expect("the DER error is the cause");
+        assert!(source.is::<DerError>(), "{source:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "key #0: not an RSA public key (PKCS#1 or X.509 SPKI DER): PKCS#1: {}; SPKI: {}",
+                problem.pkcs1, problem.spki
+            )
+        );
+        let beneath = problem.source().expect("the PKCS#1 refusal");
+        assert!(beneath.is::<rsa::pkcs1::Error>(), "{beneath:?}");
+        assert!(KeyError::NoKeyList.source().is_none());
     }
 }

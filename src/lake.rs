@@ -11,12 +11,12 @@ use std::io::Read;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use crate::hash::{Fingerprint, Sha256, Signature};
+use crate::hash::{Fingerprint, HexError, Sha256, Signature};
 use crate::keys::KeySource;
 use crate::report::FileEntry;
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
-use crate::time::UtcTime;
+use crate::time::{TimeError, UtcTime};
 
 pub const SIGN_FILE: &str = "result_sign.json";
 
@@ -37,16 +37,44 @@ pub struct SignFile {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignFileError(pub String);
+/// Why a `result_sign.json` was refused.
+#[derive(Debug)]
+pub enum SignFileError {
+    /// Not JSON, or not the shape of a sign file.
+    Json(serde_json::Error),
+    /// A field holds what a sign file may not: the text names the field and what it holds.
+    Field(String),
+    /// `queryCompleteTime` is not a time.
+    QueryCompleteTime(TimeError),
+    /// A hex field (`field` names it) does not parse.
+    Hex { field: String, error: HexError },
+}
 
 impl fmt::Display for SignFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid sign file: {}", self.0)
+        f.write_str("invalid sign file: ")?;
+        match self {
+            SignFileError::Json(e) => write!(f, "{e}"),
+            SignFileError::Field(problem) => f.write_str(problem),
+            // The time error holds the text as written; quoted here, not its own sentence.
+            SignFileError::QueryCompleteTime(TimeError(text)) => {
+                write!(f, "queryCompleteTime {text:?}")
+            }
+            SignFileError::Hex { field, error } => write!(f, "{field}: {error}"),
+        }
     }
 }
 
-impl std::error::Error for SignFileError {}
+impl std::error::Error for SignFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SignFileError::Json(e) => Some(e),
+            SignFileError::Field(_) => None,
+            SignFileError::QueryCompleteTime(e) => Some(e),
+            SignFileError::Hex { error, .. } => Some(error),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,23 +98,21 @@ struct RawResultFile {
 
 impl SignFile {
     pub fn parse(bytes: &[u8]) -> Result<SignFile, SignFileError> {
-        let raw: RawSignFile =
-            serde_json::from_slice(bytes).map_err(|e| SignFileError(e.to_string()))?;
+        let raw: RawSignFile = serde_json::from_slice(bytes).map_err(SignFileError::Json)?;
         if raw.hash_algorithm != crate::digest::HASH_ALGORITHM {
-            return Err(SignFileError(format!(
+            return Err(SignFileError::Field(format!(
                 "hashAlgorithm {:?}",
                 raw.hash_algorithm
             )));
         }
         if raw.signature_algorithm != crate::digest::SIGNATURE_ALGORITHM {
-            return Err(SignFileError(format!(
+            return Err(SignFileError::Field(format!(
                 "signatureAlgorithm {:?}",
                 raw.signature_algorithm
             )));
         }
-        let query_complete_time = UtcTime::parse_user(&raw.query_complete_time).map_err(|_| {
-            SignFileError(format!("queryCompleteTime {:?}", raw.query_complete_time))
-        })?;
+        let query_complete_time = UtcTime::parse_user(&raw.query_complete_time)
+            .map_err(SignFileError::QueryCompleteTime)?;
         let mut files = Vec::with_capacity(raw.files.len());
         let mut names = HashSet::new();
         for file in raw.files {
@@ -94,19 +120,22 @@ impl SignFile {
             if crate::store::dir::check_key(&file.file_name).is_err()
                 || file.file_name.contains('/')
             {
-                return Err(SignFileError(format!(
+                return Err(SignFileError::Field(format!(
                     "fileName {:?} is not a plain file name",
                     file.file_name
                 )));
             }
             if !names.insert(file.file_name.clone()) {
-                return Err(SignFileError(format!(
+                return Err(SignFileError::Field(format!(
                     "fileName {:?} is listed twice",
                     file.file_name
                 )));
             }
-            let hash = Sha256::parse_hex(&file.file_hash_value)
-                .map_err(|e| SignFileError(format!("fileHashValue of {}: {e}", file.file_name)))?;
+            let hash =
+                Sha256::parse_hex(&file.file_hash_value).map_err(|error| SignFileError::Hex {
+                    field: format!("fileHashValue of {}", file.file_name),
+                    error,
+                })?;
             files.push(ResultFile {
                 name: file.file_name,
                 hash,
@@ -116,10 +145,18 @@ impl SignFile {
         Ok(SignFile {
             files,
             query_complete_time,
-            signature: Signature::parse_hex(&raw.hash_signature)
-                .map_err(|e| SignFileError(format!("hashSignature: {e}")))?,
-            fingerprint: Fingerprint::parse_hex(&raw.public_key_fingerprint)
-                .map_err(|e| SignFileError(format!("publicKeyFingerprint: {e}")))?,
+            signature: Signature::parse_hex(&raw.hash_signature).map_err(|error| {
+                SignFileError::Hex {
+                    field: "hashSignature".into(),
+                    error,
+                }
+            })?,
+            fingerprint: Fingerprint::parse_hex(&raw.public_key_fingerprint).map_err(|error| {
+                SignFileError::Hex {
+                    field: "publicKeyFingerprint".into(),
+                    error,
+                }
+            })?,
             region: raw.region,
         })
     }
@@ -340,5 +377,50 @@ mod tests {
         assert!(SignFile::parse(with("../x", false).as_bytes()).is_err());
         assert!(SignFile::parse(with("a/b", false).as_bytes()).is_err());
         assert!(SignFile::parse(with("ok.csv.gz", true).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn refusals_carry_their_cause_and_keep_their_text() {
+        use std::error::Error as _;
+        let sign_file = |time: &str, signature: &str| {
+            format!(
+                r#"{{"files":[],"hashAlgorithm":"SHA-256","signatureAlgorithm":"SHA256withRSA",
+                "queryCompleteTime":"{time}","hashSignature":"{signature}","publicKeyFingerprint":"{}"}}"#,
+                "0".repeat(32)
+            )
+        };
+        let parse_err = |text: &str| SignFile::parse(text.as_bytes()).unwrap_err();
+
+        let err = parse_err("{");
+        let source = err.source().expect("the JSON error is the cause");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+        assert_eq!(err.to_string(), format!("invalid sign file: {source}"));
+
+        let err = parse_err(&sign_file("yesterday", "00"));
+        assert_eq!(
+            err.source().and_then(|s| s.downcast_ref::<TimeError>()),
+            Some(&TimeError("yesterday".into()))
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"invalid sign file: queryCompleteTime "yesterday""#
+        );
+
+        let err = parse_err(&sign_file("2022-05-10T16:48:31Z", "0g"));
+        assert_eq!(
+            err.source().and_then(|s| s.downcast_ref::<HexError>()),
+            Some(&HexError::NotHex(hex::FromHexError::InvalidHexCharacter {
+                c: 'g',
+                index: 1
+            }))
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid sign file: hashSignature: not hexadecimal"
+        );
+
+        let err = parse_err(&sign_file("2022-05-10T16:48:31Z", "00").replace("SHA-256", "MD5"));
+        assert!(err.source().is_none(), "{err:?}");
+        assert_eq!(err.to_string(), r#"invalid sign file: hashAlgorithm "MD5""#);
     }
 }

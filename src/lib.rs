@@ -14,7 +14,6 @@
 //! - [`status`], [`report`], [`reason`], [`report_format`]: verdicts, the report model (with
 //!   the chain walk's reasons as data), and its formats (where the reasons get their words);
 //! - [`bundle`]: the `.ctverify/` folder of an evidence bundle;
-//! - [`generate`]: signed test trails for vectors, tests and benchmarks (test keys only).
 //!
 //! The default `aws` feature adds the AWS SDK: the S3 store, ListPublicKeys and DescribeTrails
 //! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library
@@ -28,7 +27,6 @@ pub mod chain;
 pub mod cli;
 pub mod digest;
 pub mod folder_gate;
-pub mod generate;
 pub mod gzip;
 pub mod hash;
 pub mod keys;

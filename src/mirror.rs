@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use cap_std::fs::Dir;
 use sha2::Digest as _;
 
-use crate::bundle::{self, BundleInfo};
+use crate::bundle::{self, BundleError, BundleInfo};
 use crate::digest::DigestKey;
 use crate::keys::KeySource;
 use crate::status::Status;
@@ -30,7 +30,13 @@ use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 
 #[derive(Debug)]
 pub enum MirrorError {
-    Destination(String),
+    /// DEST could not be created, read or written: `at` says what was tried, and where.
+    Destination {
+        at: String,
+        error: io::Error,
+    },
+    /// The bundle files an earlier run left in DEST (to resume from) cannot be read.
+    EarlierBundle(BundleError),
     /// DEST holds files no mirror of this source wrote: they would be served as the source's.
     ForeignDestination(String),
     Validate(ValidateError),
@@ -39,15 +45,24 @@ pub enum MirrorError {
 impl std::fmt::Display for MirrorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MirrorError::Destination(why) | MirrorError::ForeignDestination(why) => {
-                write!(f, "{why}")
-            }
+            MirrorError::Destination { at, error } => write!(f, "{at}: {error}"),
+            MirrorError::EarlierBundle(e) => write!(f, "{e}"),
+            MirrorError::ForeignDestination(why) => write!(f, "{why}"),
             MirrorError::Validate(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for MirrorError {}
+impl std::error::Error for MirrorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MirrorError::Destination { error, .. } => Some(error),
+            MirrorError::EarlierBundle(e) => Some(e),
+            MirrorError::ForeignDestination(_) => None,
+            MirrorError::Validate(e) => Some(e),
+        }
+    }
+}
 
 /// Counts of what a mirror run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -279,8 +294,9 @@ pub fn mirror(
     dest: &Path,
     copied_from: &str,
 ) -> Result<MirrorOutcome, MirrorError> {
-    let dest_error = |what: &str, e: io::Error| {
-        MirrorError::Destination(format!("{what} {}: {e}", dest.display()))
+    let dest_error = |what: &str, error: io::Error| MirrorError::Destination {
+        at: format!("{what} {}", dest.display()),
+        error,
     };
     fs::create_dir_all(dest).map_err(|e| dest_error("cannot create", e))?;
     let dest = fs::canonicalize(dest).map_err(|e| dest_error("cannot open", e))?;
@@ -337,10 +353,11 @@ pub fn mirror(
 
     // Resuming: metadata recorded by an earlier run, for the digests already copied.
     let earlier = match bundle::existing_bundle_file(&dest, bundle::METADATA_FILE)
-        .map_err(|e| MirrorError::Destination(e.to_string()))?
+        .map_err(MirrorError::EarlierBundle)?
     {
-        Some(path) => bundle::read_signatures(&path, &bucket)
-            .map_err(|e| MirrorError::Destination(e.to_string()))?,
+        Some(path) => {
+            bundle::read_signatures(&path, &bucket).map_err(MirrorError::EarlierBundle)?
+        }
         None => Default::default(),
     };
     let recorder = RecordingStore {
@@ -379,8 +396,11 @@ pub fn mirror(
         .collect();
     let write = |file: &str, value: serde_json::Value| {
         let relative = Path::new(bundle::BUNDLE_DIR).join(file);
-        write_json_atomically(&recorder.root, &relative, &value).map_err(|e| {
-            MirrorError::Destination(format!("{}: {e}", dest.join(&relative).display()))
+        write_json_atomically(&recorder.root, &relative, &value).map_err(|error| {
+            MirrorError::Destination {
+                at: dest.join(&relative).display().to_string(),
+                error,
+            }
         })
     };
     write(
@@ -487,5 +507,39 @@ mod tests {
         assert_eq!(body, b"the log");
         let stored = KEY.replacen("AWSLogs", "store", 1);
         assert_eq!(fs::read(dest.join(stored)).unwrap(), b"the log");
+    }
+
+    #[test]
+    fn mirror_errors_carry_their_cause() {
+        use std::error::Error as _;
+        let destination = MirrorError::Destination {
+            at: "cannot create /d".into(),
+            error: io::Error::new(io::ErrorKind::PermissionDenied, "denied"),
+        };
+        assert_eq!(destination.to_string(), "cannot create /d: denied");
+        let cause = destination
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            cause.map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+
+        let validate = MirrorError::Validate(ValidateError::NoTrail {
+            searched: "s3://b/".into(),
+        });
+        let cause = validate
+            .source()
+            .expect("the validation error is the cause");
+        assert!(cause.is::<ValidateError>(), "{cause:?}");
+        assert_eq!(validate.to_string(), cause.to_string());
+
+        let earlier = MirrorError::EarlierBundle(BundleError::Outside {
+            path: "/d/.ctverify/metadata.json".into(),
+        });
+        assert!(earlier.source().is_some_and(|s| s.is::<BundleError>()));
+        assert!(MirrorError::ForeignDestination("x".into())
+            .source()
+            .is_none());
     }
 }

@@ -36,6 +36,9 @@ impl std::fmt::Display for PageError {
     }
 }
 
+/// A leaf: the server's answer is what is wrong, and nothing beneath it failed.
+impl std::error::Error for PageError {}
+
 impl Pages {
     /// The token for the next page, or `None` when the listing is complete. `truncated` is
     /// what the page says (ListObjectsV2's `IsTruncated`; ListPublicKeys has none, so a token
@@ -63,6 +66,13 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_error_is_a_leaf() {
+        use std::error::Error as _;
+        assert!(PageError::TruncatedWithoutToken.source().is_none());
+        assert!(PageError::RepeatedToken("t".into()).source().is_none());
+    }
 
     #[test]
     fn a_listing_ends_only_when_the_server_says_so() {

@@ -10,6 +10,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UtcTime(i64);
 
+/// A time that does not parse: the text exactly as given. A leaf: the parsers are this
+/// module's own, so there is no error beneath it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeError(pub String);
 

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use common::test_keys;
 use ctverify::bundle::{self, SignatureIndex};
 use ctverify::digest::ChainId;
-use ctverify::generate::{Bundle, ChainWriter, HourOptions};
 use ctverify::keys::{FixedKeys, KeyRing};
 use ctverify::report::RequestedRange;
 use ctverify::store::dir::DirStore;
 use ctverify::time::UtcTime;
 use ctverify::verify::{validate, ChainFilter, ValidateOptions};
+use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
 use serde_json::Value;
 
 const BUCKET: &str = "gate-bucket";

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use common::test_keys;
 use ctverify::digest::{ChainId, DigestKey};
-use ctverify::generate::vectors::TestKeys;
-use ctverify::generate::{Bundle, ChainWriter, Delivered, HourOptions};
 use ctverify::gzip::gzip;
 use ctverify::hash::{Fingerprint, Sha256};
 use ctverify::time::UtcTime;
+use ctverify_testgen::vectors::TestKeys;
+use ctverify_testgen::{Bundle, ChainWriter, Delivered, HourOptions};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "hostile-bucket";

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use common::servers::{aws_env, CloudTrailAnswers, FakeCloudTrail, Moto};
 use common::{ctverify_env, repo};
-use ctverify::generate::vectors::LakeExpected;
+use ctverify_testgen::vectors::LakeExpected;
 use serde_json::Value;
 
 fn cases() -> Vec<(PathBuf, LakeExpected)> {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use common::{ctverify, ctverify_env, repo, test_keys, validate_json};
-use ctverify::generate::vectors::Expected;
+use ctverify_testgen::vectors::Expected;
 use serde_json::Value;
 
 fn case_dirs() -> Vec<PathBuf> {
@@ -49,7 +49,7 @@ fn expected_tuples(expected: &Expected) -> BTreeSet<FileTuple> {
 
 #[test]
 fn sample_verifies_and_counts_every_file() {
-    let bundle = ctverify::generate::vectors::sample(&test_keys());
+    let bundle = ctverify_testgen::vectors::sample(&test_keys());
     let digests = bundle
         .objects
         .keys()
@@ -302,7 +302,7 @@ fn every_case_yields_its_statuses_in_text() {
 #[test]
 fn committed_vectors_are_what_the_generator_makes() {
     let tmp = tempfile::tempdir().unwrap();
-    ctverify::generate::vectors::write_all(tmp.path(), &test_keys()).unwrap();
+    ctverify_testgen::vectors::write_all(tmp.path(), &test_keys()).unwrap();
     let committed = repo().join("vectors");
     let mut checked = 0;
     for dir in ["sample", "cases", "lake"] {

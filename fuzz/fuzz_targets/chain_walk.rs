@@ -24,7 +24,7 @@ use ctverify::chain::{
     walk, walk_streaming, DigestHead, FetchOutcome, FetchedDigest, ParsedDigest, WalkSink,
 };
 use ctverify::digest::{signed_message, ChainId, Digest, DigestKey};
-use ctverify::generate::{Bundle, ChainWriter, HourOptions, TestSigner};
+use ctverify_testgen::{Bundle, ChainWriter, HourOptions, TestSigner};
 use ctverify::hash::{Sha256, Signature};
 use ctverify::keys::KeyRing;
 use ctverify::report::{FileEntry, RequestedRange};

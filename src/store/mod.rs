@@ -72,9 +72,12 @@ pub enum StoreError {
     /// The object lives in a bucket this store does not hold.
     OtherBucket(String),
     /// Anything else: I/O failures, network errors after retries. Never evidence of tampering.
+    /// The cause is kept as text, its whole chain rendered (see [`describe_error`]): the mirror
+    /// builds this variant too, and the verifier matches on its shape.
     Read(String),
     /// This machine failed, not the source: a temporary file the store keeps could not be
-    /// read back. Fails the run rather than deciding any file.
+    /// read back. Fails the run rather than deciding any file. Text, as `Read`: the verifier
+    /// hands it on as its own error.
     Local(String),
 }
 

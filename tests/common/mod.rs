@@ -61,9 +61,8 @@ pub fn validate_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     (run.code, value)
 }
 
-pub fn test_keys() -> ctverify::generate::vectors::TestKeys {
-    ctverify::generate::vectors::TestKeys::load(&repo().join("vectors/test-keys"))
-        .expect("test keys")
+pub fn test_keys() -> ctverify_testgen::vectors::TestKeys {
+    ctverify_testgen::vectors::TestKeys::load(&repo().join("vectors/test-keys")).expect("test keys")
 }
 
 /// The Python interpreter with `cryptography` (and, later, moto) that `scripts/test` set up.

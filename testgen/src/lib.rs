@@ -1,6 +1,7 @@
-//! Signed CloudTrail-shaped trails for test vectors, tests and benchmarks.
+//! Signed CloudTrail-shaped trails for test vectors, tests, benchmarks and fuzz targets.
 //!
-//! This is a signer, so it only ever runs with the TEST keys committed under
+//! A crate of its own, dev-only and never published, so that no signing code ships in the
+//! `ctverify` library. This is a signer, so it only ever runs with the TEST keys committed under
 //! `vectors/test-keys/` (or keys a test makes up). It follows cloudtrail-integrity.md: logs are
 //! gzipped `{"Records":[...]}` documents, each hour gets a digest listing the SHA-256 of each
 //! log's inflated bytes, chained to the previous digest by hash and signature, and signed with
@@ -20,10 +21,10 @@ use rsa::signature::{SignatureEncoding as _, Signer as _};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::digest::{signed_message, ChainId, HASH_ALGORITHM, SIGNATURE_ALGORITHM};
-use crate::gzip::{gzip, inflate_and_hash, Keep};
-use crate::hash::{Fingerprint, Sha256};
-use crate::time::UtcTime;
+use ctverify::digest::{signed_message, ChainId, HASH_ALGORITHM, SIGNATURE_ALGORITHM};
+use ctverify::gzip::{gzip, inflate_and_hash, Keep};
+use ctverify::hash::{Fingerprint, Sha256};
+use ctverify::time::UtcTime;
 
 /// An RSA private key used to sign test digests.
 pub struct TestSigner {
@@ -118,9 +119,9 @@ impl Bundle {
             }
             std::fs::write(path, bytes)?;
         }
-        let meta_dir = dir.join(crate::bundle::BUNDLE_DIR);
+        let meta_dir = dir.join(ctverify::bundle::BUNDLE_DIR);
         std::fs::create_dir_all(&meta_dir)?;
-        let info = crate::bundle::BundleInfo {
+        let info = ctverify::bundle::BundleInfo {
             bucket: self.bucket.clone(),
             prefix: self.prefix.clone(),
             copied_from: Some("ctverify test vector generator (TEST KEYS, not AWS)".into()),
@@ -132,15 +133,15 @@ impl Bundle {
             .map(|(k, m)| (format!("{}/{k}", self.bucket), m))
             .collect();
         write_json(
-            &meta_dir.join(crate::bundle::BUNDLE_FILE),
+            &meta_dir.join(ctverify::bundle::BUNDLE_FILE),
             &serde_json::to_value(&info)?,
         )?;
         write_json(
-            &meta_dir.join(crate::bundle::METADATA_FILE),
+            &meta_dir.join(ctverify::bundle::METADATA_FILE),
             &serde_json::to_value(&metadata)?,
         )?;
         write_json(
-            &meta_dir.join(crate::bundle::PUBLIC_KEYS_FILE),
+            &meta_dir.join(ctverify::bundle::PUBLIC_KEYS_FILE),
             &json!({ "PublicKeyList": self.public_keys }),
         )?;
         Ok(())
@@ -151,7 +152,7 @@ impl Bundle {
         let bytes = self.objects.get(key).map(Vec::as_slice).unwrap_or_default();
         inflate_and_hash(bytes, Keep::Bytes { cap: u64::MAX })
             .ok()
-            .and_then(|i| i.bytes.map(crate::gzip::KeptBytes::into_vec))
+            .and_then(|i| i.bytes.map(ctverify::gzip::KeptBytes::into_vec))
             .unwrap_or_default()
     }
 
