@@ -41,6 +41,8 @@ pub mod report_format;
 pub mod spill;
 pub mod status;
 pub mod store;
+#[cfg(test)]
+mod test_signer;
 pub mod time;
 pub mod unreferenced;
 pub mod verify;

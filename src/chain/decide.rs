@@ -355,22 +355,18 @@ fn judge(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::Arc;
 
     use super::*;
-    use crate::generate::TestSigner;
     use crate::keys::PublicKey;
+    use crate::test_signer::TestSigner;
 
     const BUCKET: &str = "bucket";
     const KEY: &str = "digest/0001.json.gz";
     const SUCCESSOR: &str = "s3://bucket/digest/0002.json.gz";
 
     fn signer(name: &str) -> TestSigner {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "vectors/test-keys/TEST-KEY-DO-NOT-TRUST-{name}.pem"
-        ));
-        TestSigner::from_pem_file(&path).expect("the committed test key")
+        TestSigner::committed(name)
     }
 
     fn ring(signer: &TestSigner) -> KeyRing {
