@@ -209,3 +209,32 @@ impl MirrorArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::cli::Cli;
+
+    fn help(subcommand: &str) -> String {
+        let mut cli = Cli::command();
+        cli.find_subcommand_mut(subcommand)
+            .expect("subcommand")
+            .render_help()
+            .to_string()
+    }
+
+    #[test]
+    fn shared_flags_keep_each_subcommands_wording_and_order() {
+        let validate = help("validate");
+        let mirror = help("mirror");
+        assert!(validate.contains("Start of the range of digests to check"));
+        assert!(mirror.contains("Start of the range of digests to copy"));
+        assert!(mirror.contains("The bucket a directory source stands for"));
+        assert!(!mirror.contains("or the bucket to read"));
+        let at = |text: &str, flag: &str| text.find(flag).expect(flag);
+        assert!(at(&mirror, "--start-time") < at(&mirror, "--trail-arn"));
+        assert!(at(&validate, "--trail-arn") < at(&validate, "--start-time"));
+        assert!(at(&validate, "--verbose") < at(&validate, "--endpoint-url"));
+    }
+}

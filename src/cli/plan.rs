@@ -20,7 +20,7 @@ use super::args::{
     ChainArgs, ConnectionArgs, KeysFetchArgs, MirrorArgs, QueryArgs, RangeArgs, ReportArgs,
     SourceFlags, ValidateArgs,
 };
-use super::error::CliError;
+use super::error::{CliError, Failure};
 
 /// Requests in flight against S3 by default: S3 serves many parallel GETs per prefix, and
 /// each request spends most of its time waiting on the network.
@@ -483,8 +483,8 @@ fn locate_directory(source: &str, flags: SourceFlags<'_>) -> Result<DirectorySou
     if !root.is_dir() {
         return Err(CliError::usage(format!("{source} is not a directory")));
     }
-    let bundle_info: Option<BundleInfo> = bundle::read_bundle_info(&root)
-        .map_err(|e| CliError::from_cause(super::error::Failure::Usage, e))?;
+    let bundle_info: Option<BundleInfo> =
+        bundle::read_bundle_info(&root).map_err(|e| CliError::from_cause(Failure::Usage, e))?;
     let (bucket, bucket_from) = if let Some(bucket) = &location.s3_bucket {
         (bucket.clone(), BucketOrigin::Option)
     } else if let Some(info) = &bundle_info {
@@ -576,8 +576,7 @@ fn concurrency(args: &ConnectionArgs, source: &SourcePlan) -> Result<usize, CliE
 
 /// `root`'s bundle file `file`, when it has one inside the copy.
 fn bundled_file(root: &Path, file: &str) -> Result<Option<PathBuf>, CliError> {
-    bundle::existing_bundle_file(root, file)
-        .map_err(|e| CliError::from_cause(super::error::Failure::Usage, e))
+    bundle::existing_bundle_file(root, file).map_err(|e| CliError::from_cause(Failure::Usage, e))
 }
 
 /// DEST must not lie inside SOURCE, nor SOURCE inside DEST: a mirror never writes into what it
@@ -653,4 +652,488 @@ fn parse_time(option: &str, text: &str) -> Result<UtcTime, CliError> {
         ))
         .because(e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::error::{EXIT_INCOMPLETE, EXIT_USAGE};
+    use crate::cli::{Cli, Command, KeysCommand};
+
+    const ARN: &str = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/management";
+
+    /// DescribeTrails answered from memory; remembers what it was asked.
+    #[derive(Default)]
+    struct KnownTrail {
+        asked: Vec<(String, String)>,
+        answer: Option<TrailInfo>,
+    }
+
+    impl TrailLookup for KnownTrail {
+        fn describe_trail(&mut self, region: &str, arn: &str) -> Result<TrailInfo, CliError> {
+            self.asked.push((region.to_string(), arn.to_string()));
+            self.answer
+                .clone()
+                .ok_or_else(|| CliError::incomplete("cannot find the trail's bucket: offline"))
+        }
+    }
+
+    fn parse(line: &[&str]) -> Command {
+        let argv = std::iter::once("ctverify").chain(line.iter().copied());
+        Cli::try_parse_from(argv).expect("parses").command
+    }
+
+    fn validate(line: &[&str]) -> Result<ValidatePlan, CliError> {
+        validate_with(line, &mut KnownTrail::default())
+    }
+
+    fn validate_with(line: &[&str], trails: &mut KnownTrail) -> Result<ValidatePlan, CliError> {
+        let mut full = vec!["validate"];
+        full.extend_from_slice(line);
+        match parse(&full) {
+            Command::Validate(args) => resolve_validate(&args, trails),
+            other => panic!("not validate: {other:?}"),
+        }
+    }
+
+    fn usage_error<T: std::fmt::Debug>(result: Result<T, CliError>) -> String {
+        let error = result.expect_err("a usage error");
+        assert_eq!(error.exit_code(), EXIT_USAGE, "{error}");
+        error.to_string()
+    }
+
+    fn mirror(line: &[&str]) -> Result<MirrorPlan, CliError> {
+        let mut full = vec!["mirror"];
+        full.extend_from_slice(line);
+        match parse(&full) {
+            Command::Mirror(args) => resolve_mirror(&args, &mut KnownTrail::default()),
+            other => panic!("not mirror: {other:?}"),
+        }
+    }
+
+    fn query(line: &[&str]) -> Result<QueryPlan, CliError> {
+        let mut full = vec!["verify-query"];
+        full.extend_from_slice(line);
+        match parse(&full) {
+            Command::VerifyQuery(args) => resolve_query(&args),
+            other => panic!("not verify-query: {other:?}"),
+        }
+    }
+
+    fn keys_fetch(line: &[&str]) -> Result<KeysFetchPlan, CliError> {
+        let mut full = vec!["keys", "fetch"];
+        full.extend_from_slice(line);
+        match parse(&full) {
+            Command::Keys(KeysCommand::Fetch(args)) => resolve_keys_fetch(&args),
+            other => panic!("not keys fetch: {other:?}"),
+        }
+    }
+
+    /// A copy of a bucket named `name` (a folder with `AWSLogs/`), in a fresh temporary folder.
+    fn copy_named(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let parent = tempfile::tempdir().expect("temporary folder");
+        let root = parent.path().join(name);
+        fs::create_dir_all(root.join("AWSLogs")).expect("copy folder");
+        (parent, root)
+    }
+
+    /// A copy with `.ctverify/`: bundle.json, public-keys.json, metadata.json.
+    fn bundle() -> (tempfile::TempDir, PathBuf) {
+        let (parent, root) = copy_named("copy");
+        let dir = root.join(bundle::BUNDLE_DIR);
+        fs::create_dir_all(&dir).expect("bundle folder");
+        fs::write(
+            dir.join(bundle::BUNDLE_FILE),
+            r#"{"bucket": "trail-bucket", "prefix": "org"}"#,
+        )
+        .expect("bundle.json");
+        fs::write(dir.join(bundle::PUBLIC_KEYS_FILE), "{}").expect("keys");
+        fs::write(dir.join(bundle::METADATA_FILE), "{}").expect("metadata");
+        (parent, root)
+    }
+
+    fn text(path: &Path) -> &str {
+        path.to_str().expect("a UTF-8 temporary path")
+    }
+
+    fn s3(plan: &VerifyPlan) -> &S3Source {
+        match &plan.source {
+            SourcePlan::S3(s3) => s3,
+            other => panic!("not S3: {other:?}"),
+        }
+    }
+
+    fn directory(plan: &VerifyPlan) -> &DirectorySource {
+        match &plan.source {
+            SourcePlan::Directory(dir) => dir,
+            other => panic!("not a directory: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trail_arn() {
+        let arn =
+            TrailArn::parse("arn:aws:cloudtrail:us-east-1:111122223333:trail/management-events")
+                .unwrap();
+        assert_eq!(arn.region, "us-east-1");
+        assert_eq!(arn.account_id, "111122223333");
+        assert_eq!(arn.name, "management-events");
+        assert!(TrailArn::parse("arn:aws:s3:::bucket").is_none());
+        assert!(TrailArn::parse("arn:aws:cloudtrail:us-east-1:1111:trail/x").is_none());
+    }
+
+    #[test]
+    fn an_s3_url_names_bucket_and_prefix() {
+        let plan = validate(&["s3://logs/org/", "--s3-prefix", "ignored"]).unwrap();
+        let verify = &plan.verify;
+        assert_eq!(
+            s3(verify),
+            &S3Source {
+                shown: "s3://logs/org/".into(),
+                bucket: "logs".into(),
+                prefix: Some("org".into()),
+                bucket_from: BucketOrigin::Source,
+                endpoint_url: None,
+            }
+        );
+        assert_eq!(verify.concurrency, DEFAULT_S3_CONCURRENCY);
+        assert_eq!(
+            verify.keys,
+            KeyPlan::Online {
+                start: UtcTime::from_unix(EARLIEST_KEYS),
+                end: verify.range.end
+            }
+        );
+        assert_eq!(plan.report.format, Format::Text);
+        assert!(plan.progress_bar);
+
+        let plan = validate(&[
+            "s3://logs",
+            "--s3-prefix",
+            "given",
+            "--endpoint-url",
+            "http://x",
+        ])
+        .unwrap();
+        assert_eq!(s3(&plan.verify).prefix.as_deref(), Some("given"));
+        assert_eq!(s3(&plan.verify).endpoint_url.as_deref(), Some("http://x"));
+    }
+
+    #[test]
+    fn s3_bucket_stands_in_for_source() {
+        let plan = validate(&[
+            "--s3-bucket",
+            "logs",
+            "--s3-prefix",
+            "org",
+            "--concurrency",
+            "7",
+        ])
+        .unwrap();
+        let source = s3(&plan.verify);
+        assert_eq!(source.shown, "s3://logs");
+        assert_eq!(source.bucket_from, BucketOrigin::Option);
+        assert_eq!(source.prefix.as_deref(), Some("org"));
+        assert_eq!(plan.verify.concurrency, 7);
+        let run = plan.verify.run_info();
+        assert_eq!(
+            (run.source.as_str(), run.bucket.as_str()),
+            ("s3://logs", "logs")
+        );
+        assert_eq!(
+            plan.verify.validate_options(false).prefix.as_deref(),
+            Some("org")
+        );
+    }
+
+    #[test]
+    fn trail_arn_alone_asks_where_the_trail_writes() {
+        let mut trails = KnownTrail {
+            answer: Some(TrailInfo {
+                bucket: "trail-bucket".into(),
+                prefix: String::new(),
+                organization_trail: false,
+            }),
+            ..Default::default()
+        };
+        let plan = validate_with(&["--trail-arn", ARN], &mut trails).unwrap();
+        assert_eq!(
+            trails.asked,
+            vec![("eu-west-1".to_string(), ARN.to_string())]
+        );
+        let source = s3(&plan.verify);
+        assert_eq!(source.shown, "s3://trail-bucket");
+        assert_eq!(source.bucket_from, BucketOrigin::Source);
+        // Known to be empty: not searched for.
+        assert_eq!(source.prefix.as_deref(), Some(""));
+        let filter = &plan.verify.filter;
+        assert_eq!(filter.trails, vec!["management".to_string()]);
+        assert_eq!(filter.home_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(filter.accounts, vec!["111122223333".to_string()]);
+
+        let plan = validate_with(
+            &[
+                "--trail-arn",
+                ARN,
+                "--s3-prefix",
+                "mine",
+                "--account-id",
+                "444455556666",
+            ],
+            &mut trails,
+        )
+        .unwrap();
+        assert_eq!(s3(&plan.verify).prefix.as_deref(), Some("mine"));
+        assert_eq!(
+            plan.verify.filter.accounts,
+            vec!["444455556666".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_failed_trail_lookup_is_incomplete() {
+        let error = validate(&["--trail-arn", ARN]).unwrap_err();
+        assert_eq!(error.exit_code(), EXIT_INCOMPLETE);
+    }
+
+    #[test]
+    fn a_trail_arn_beside_a_source_only_filters() {
+        let mut trails = KnownTrail::default();
+        let plan = validate_with(&["s3://logs", "--trail-arn", ARN], &mut trails).unwrap();
+        assert!(trails.asked.is_empty());
+        assert_eq!(s3(&plan.verify).bucket, "logs");
+        assert_eq!(plan.verify.filter.trails, vec!["management".to_string()]);
+    }
+
+    #[test]
+    fn a_plain_copy_stands_for_the_bucket_of_its_name() {
+        let (_parent, root) = copy_named("my-bucket");
+        let plan = validate(&[text(&root), "--format", "json", "--no-progress"]).unwrap();
+        let dir = directory(&plan.verify);
+        assert_eq!(dir.bucket, "my-bucket");
+        assert_eq!(dir.bucket_from, BucketOrigin::DirectoryName);
+        assert_eq!(dir.prefix, None);
+        assert_eq!(dir.signatures, None);
+        assert!(matches!(plan.verify.keys, KeyPlan::Online { .. }));
+        assert!(plan.verify.concurrency >= 4);
+        assert_eq!(plan.report.format, Format::Json);
+        assert!(!plan.progress_bar);
+
+        let plan = validate(&[
+            text(&root),
+            "--s3-bucket",
+            "other",
+            "--public-keys",
+            "k.json",
+        ])
+        .unwrap();
+        let dir = directory(&plan.verify);
+        assert_eq!(
+            (dir.bucket.as_str(), dir.bucket_from),
+            ("other", BucketOrigin::Option)
+        );
+        assert_eq!(plan.verify.keys, KeyPlan::Files(vec!["k.json".into()]));
+    }
+
+    #[test]
+    fn a_bundle_brings_bucket_prefix_keys_and_signatures() {
+        let (_parent, root) = bundle();
+        let plan = validate(&[text(&root)]).unwrap();
+        let dir = directory(&plan.verify);
+        assert_eq!(dir.bucket, "trail-bucket");
+        assert_eq!(dir.bucket_from, BucketOrigin::Bundle);
+        assert_eq!(dir.prefix.as_deref(), Some("org"));
+        let own = |file| bundle::bundle_path(&root, file);
+        assert_eq!(dir.signatures, Some(own(bundle::METADATA_FILE)));
+        assert_eq!(
+            plan.verify.keys,
+            KeyPlan::Bundled(own(bundle::PUBLIC_KEYS_FILE))
+        );
+
+        // The command line wins over the bundle.
+        let plan = validate(&[
+            text(&root),
+            "--signatures",
+            "sigs.json",
+            "--public-keys",
+            "k.json",
+            "--s3-prefix",
+            "other",
+        ])
+        .unwrap();
+        let dir = directory(&plan.verify);
+        assert_eq!(dir.signatures, Some(PathBuf::from("sigs.json")));
+        assert_eq!(dir.prefix.as_deref(), Some("other"));
+        assert_eq!(plan.verify.keys, KeyPlan::Files(vec!["k.json".into()]));
+    }
+
+    #[test]
+    fn usage_errors() {
+        let (_parent, root) = copy_named("my-bucket");
+        let copy = text(&root);
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &[],
+                "give a SOURCE (a directory or s3://BUCKET), --s3-bucket, or --trail-arn",
+            ),
+            (&["/nonexistent/copy"], "/nonexistent/copy is not a directory"),
+            (
+                &[copy, "--start-time", "nope"],
+                "--start-time \"nope\" is not a time (use RFC 3339, e.g. 2024-03-01T10:00:00Z, or a date)",
+            ),
+            (
+                &[copy, "--start-time", "2021-01-01", "--end-time", "2020-01-01"],
+                "--start-time is after --end-time",
+            ),
+            (
+                &[copy, "--trail-arn", "bad"],
+                "--trail-arn \"bad\" is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)",
+            ),
+            (
+                &[copy, "--account-id", "12"],
+                "--account-id \"12\" is not a 12-digit account id",
+            ),
+            (&[copy, "--concurrency", "0"], "--concurrency must be at least 1"),
+            (&["s3://"], "\"s3://\" is not s3://BUCKET[/PREFIX]"),
+            (
+                &["s3://b", "--signatures", "s.json"],
+                "--signatures is for a directory SOURCE; S3 keeps each digest's signature",
+            ),
+            (
+                &["--s3-bucket", "b", "--signatures", "s.json"],
+                "--signatures is for a directory SOURCE; S3 keeps each digest's signature",
+            ),
+            (
+                &[copy, "--s3-bucket", "a/b"],
+                "bucket name \"a/b\" (from --s3-bucket) is not an S3 bucket name",
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(usage_error(validate(line)), *expected, "{line:?}");
+        }
+        let refused = usage_error(validate(&[copy, "--s3-prefix", "../x"]));
+        assert!(
+            refused.starts_with(&format!("prefix \"../x\" cannot be read under {copy}: ")),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_bundle_naming_no_bucket_is_refused() {
+        let (_parent, root) = bundle();
+        fs::write(
+            bundle::bundle_path(&root, bundle::BUNDLE_FILE),
+            r#"{"bucket": ""}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            usage_error(validate(&[text(&root)])),
+            "bucket name \"\" (from .ctverify/bundle.json) is not an S3 bucket name"
+        );
+    }
+
+    #[test]
+    fn mirror_resolves_as_validate_and_keeps_dest_apart() {
+        let (parent, root) = copy_named("my-bucket");
+        let dest = parent.path().join("evidence");
+        let plan = mirror(&[text(&root), text(&dest), "--trail", "t"]).unwrap();
+        assert_eq!(plan.dest, dest);
+        assert_eq!(directory(&plan.verify).bucket, "my-bucket");
+        assert_eq!(plan.verify.filter.trails, vec!["t".to_string()]);
+
+        let inside = root.join("evidence");
+        assert_eq!(
+            usage_error(mirror(&[text(&root), text(&inside)])),
+            "DEST must not be inside SOURCE (nor SOURCE inside DEST)"
+        );
+        let around = usage_error(mirror(&[text(&root), text(parent.path())]));
+        assert_eq!(
+            around,
+            "DEST must not be inside SOURCE (nor SOURCE inside DEST)"
+        );
+        // A bucket is never written to: no check.
+        let plan = mirror(&["s3://logs", text(&inside)]).unwrap();
+        assert_eq!(s3(&plan.verify).bucket, "logs");
+    }
+
+    #[test]
+    fn query_sources_and_keys() {
+        let plan = query(&["s3://exports/lake/q1/", "--region", "us-east-1"]).unwrap();
+        assert_eq!(
+            plan.source,
+            QuerySource::S3 {
+                bucket: "exports".into(),
+                folder: "lake/q1/".into(),
+                endpoint_url: None,
+            }
+        );
+        assert!(matches!(plan.keys, KeyPlan::Online { .. }));
+        assert_eq!(plan.region.as_deref(), Some("us-east-1"));
+
+        let (_parent, root) = copy_named("export");
+        assert_eq!(
+            usage_error(query(&[text(&root)])),
+            "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`)"
+        );
+        let plan = query(&[text(&root), "--public-keys", "k.json", "-o", "out"]).unwrap();
+        assert_eq!(plan.keys, KeyPlan::Files(vec!["k.json".into()]));
+        assert_eq!(plan.report.output, Some(PathBuf::from("out")));
+
+        let (_parent, root) = bundle();
+        let plan = query(&[text(&root)]).unwrap();
+        assert_eq!(
+            plan.keys,
+            KeyPlan::Bundled(bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE))
+        );
+        assert_eq!(
+            usage_error(query(&["/nonexistent/export"])),
+            "/nonexistent/export is not a directory"
+        );
+    }
+
+    #[test]
+    fn keys_fetch_range_and_regions() {
+        let plan = keys_fetch(&["--region", "us-east-1", "--region", "eu-west-1"]).unwrap();
+        assert_eq!(plan.regions, vec!["us-east-1", "eu-west-1"]);
+        assert_eq!(plan.start, UtcTime::from_unix(EARLIEST_KEYS));
+        assert_eq!(
+            usage_error(keys_fetch(&[
+                "--region",
+                "us-east-1",
+                "--start-time",
+                "2022-01-01",
+                "--end-time",
+                "2021-01-01"
+            ])),
+            "--start-time is after --end-time"
+        );
+        assert_eq!(
+            usage_error(keys_fetch(&["--region", "us east 1"])),
+            "--region \"us east 1\" is not a region name"
+        );
+    }
+
+    #[test]
+    fn clap_refuses_what_it_can_tell() {
+        let argv = ["ctverify", "validate", "d", "--concurrency", "x"];
+        let error = Cli::try_parse_from(argv).unwrap_err();
+        assert!(error.use_stderr());
+        let error = Cli::try_parse_from(["ctverify", "mirror", "only-source"]).unwrap_err();
+        assert!(error.use_stderr());
+    }
+
+    #[test]
+    fn s3_urls() {
+        assert_eq!(parse_s3_url("s3://b"), Some(("b".into(), None)));
+        assert_eq!(
+            parse_s3_url("s3://b//p/q/"),
+            Some(("b".into(), Some("p/q".into())))
+        );
+        assert_eq!(parse_s3_url("s3:///p"), None);
+        assert_eq!(parse_s3_url("/local"), None);
+    }
 }
