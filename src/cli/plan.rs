@@ -33,6 +33,8 @@ pub(super) const EARLIEST_KEYS: i64 = crate::digest::EARLIEST_DIGEST_TIME;
 /// What `--trail-arn` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrailArn {
+    /// The ARN as given: what DescribeTrails is asked about.
+    pub arn: String,
     pub region: String,
     pub account_id: String,
     pub name: String,
@@ -54,6 +56,7 @@ impl TrailArn {
             return None;
         }
         Some(TrailArn {
+            arn: arn.to_string(),
             region: region.to_string(),
             account_id: account.to_string(),
             name: name.to_string(),
@@ -64,8 +67,8 @@ impl TrailArn {
 /// Where a trail writes, asked of CloudTrail (DescribeTrails): the one lookup resolving may
 /// need. Tests answer it themselves.
 pub trait TrailLookup {
-    /// `arn` as the user gave it; `region` the ARN's, where the trail lives.
-    fn describe_trail(&mut self, region: &str, arn: &str) -> Result<TrailInfo, CliError>;
+    /// Asked in the ARN's region, where the trail lives.
+    fn describe_trail(&mut self, trail: &TrailArn) -> Result<TrailInfo, CliError>;
 }
 
 /// `validate`: what to verify and how to report it.
@@ -380,7 +383,7 @@ fn requested_range(args: &RangeArgs) -> Result<RequestedRange, CliError> {
 
 /// The chains wanted; a trail ARN narrows them to its trail, home region and (unless
 /// accounts are named) account.
-fn chain_filter(args: &ChainArgs) -> Result<(ChainFilter, Option<(TrailArn, String)>), CliError> {
+fn chain_filter(args: &ChainArgs) -> Result<(ChainFilter, Option<TrailArn>), CliError> {
     let mut filter = ChainFilter {
         accounts: args.account_id.clone(),
         regions: args.region.clone(),
@@ -411,15 +414,14 @@ fn chain_filter(args: &ChainArgs) -> Result<(ChainFilter, Option<(TrailArn, Stri
             "--account-id {account:?} is not a 12-digit account id"
         )));
     }
-    let with_text = trail_arn.zip(args.trail_arn.clone());
-    Ok((filter, with_text))
+    Ok((filter, trail_arn))
 }
 
 /// SOURCE when given (`s3://` or a directory), else `--s3-bucket`, else the bucket
 /// DescribeTrails names for `--trail-arn`.
 fn locate_source(
     flags: SourceFlags<'_>,
-    trail_arn: Option<&(TrailArn, String)>,
+    trail_arn: Option<&TrailArn>,
     trails: &mut dyn TrailLookup,
 ) -> Result<SourcePlan, CliError> {
     let location = flags.location;
@@ -456,12 +458,12 @@ fn locate_source(
         ),
         (None, None) => {
             // `--trail-arn` alone: CloudTrail says where the trail writes, as for the AWS CLI.
-            let Some((arn, arn_text)) = trail_arn else {
+            let Some(arn) = trail_arn else {
                 return Err(CliError::usage(
                     "give a SOURCE (a directory or s3://BUCKET), --s3-bucket, or --trail-arn",
                 ));
             };
-            let trail = trails.describe_trail(&arn.region, arn_text)?;
+            let trail = trails.describe_trail(arn)?;
             // The trail's prefix even when empty: it is known, not to be searched for.
             let prefix = location.s3_prefix.clone().or(Some(trail.prefix));
             // As before `--signatures` is not refused here: the trail's bucket is read as is.
@@ -674,8 +676,8 @@ mod tests {
     }
 
     impl TrailLookup for KnownTrail {
-        fn describe_trail(&mut self, region: &str, arn: &str) -> Result<TrailInfo, CliError> {
-            self.asked.push((region.to_string(), arn.to_string()));
+        fn describe_trail(&mut self, trail: &TrailArn) -> Result<TrailInfo, CliError> {
+            self.asked.push((trail.region.clone(), trail.arn.clone()));
             self.answer
                 .clone()
                 .ok_or_else(|| CliError::incomplete("cannot find the trail's bucket: offline"))

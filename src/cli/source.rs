@@ -15,7 +15,7 @@ use crate::verify;
 
 use super::error::{CliError, Failure};
 use super::plan::{
-    DirectorySource, KeyPlan, QuerySource, S3Source, SourcePlan, TrailLookup, VerifyPlan,
+    DirectorySource, KeyPlan, QuerySource, S3Source, SourcePlan, TrailArn, TrailLookup, VerifyPlan,
     DEFAULT_S3_CONCURRENCY,
 };
 
@@ -52,10 +52,12 @@ impl AwsSession {
 }
 
 impl TrailLookup for AwsSession {
-    fn describe_trail(&mut self, region: &str, arn: &str) -> Result<TrailInfo, CliError> {
-        self.aws()?.describe_trail(region, arn).map_err(|e| {
-            CliError::incomplete(format!("cannot find the trail's bucket: {e}")).because(e)
-        })
+    fn describe_trail(&mut self, trail: &TrailArn) -> Result<TrailInfo, CliError> {
+        self.aws()?
+            .describe_trail(&trail.region, &trail.arn)
+            .map_err(|e| {
+                CliError::incomplete(format!("cannot find the trail's bucket: {e}")).because(e)
+            })
     }
 }
 
@@ -123,7 +125,7 @@ fn fixed_keys(paths: &[PathBuf]) -> Result<Box<dyn KeySource>, CliError> {
     Ok(Box::new(FixedKeys(Arc::new(ring))))
 }
 
-pub fn read_key_file(path: &std::path::Path) -> Result<KeyRing, CliError> {
+fn read_key_file(path: &std::path::Path) -> Result<KeyRing, CliError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())).because(e))?;
     KeyRing::parse_json(&bytes, None)
