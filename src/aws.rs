@@ -25,16 +25,51 @@ pub struct Aws {
     pub config: SdkConfig,
 }
 
+/// A failed AWS call. Its `Display` is the whole line (the SDK's error chain spelled out by
+/// [`describe_error`]); [`Error::source`](std::error::Error::source) is the SDK's or the key
+/// check's own error, when there is one.
 #[derive(Debug)]
-pub struct AwsError(pub String);
+pub struct AwsError {
+    message: String,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
 
-impl std::fmt::Display for AwsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl AwsError {
+    fn new(message: String) -> AwsError {
+        AwsError {
+            message,
+            cause: None,
+        }
+    }
+
+    fn because(
+        message: String,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> AwsError {
+        AwsError {
+            message,
+            cause: Some(cause.into()),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-impl std::error::Error for AwsError {}
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 pub use crate::store::describe_error;
 
 impl Aws {
@@ -44,7 +79,7 @@ impl Aws {
             .worker_threads(threads.clamp(1, 8))
             .enable_all()
             .build()
-            .map_err(|e| AwsError(format!("cannot start the async runtime: {e}")))?;
+            .map_err(|e| AwsError::because(format!("cannot start the async runtime: {e}"), e))?;
         let config = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
                 .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
@@ -88,10 +123,10 @@ impl Aws {
                     .send()
                     .await
                     .map_err(|e| {
-                        AwsError(format!(
-                            "ListPublicKeys in {region}: {}",
-                            describe_error(&e)
-                        ))
+                        AwsError::because(
+                            format!("ListPublicKeys in {region}: {}", describe_error(&e)),
+                            e,
+                        )
                     })?;
                 for key in page.public_key_list() {
                     let Some(value) = key.value() else { continue };
@@ -107,16 +142,18 @@ impl Aws {
                             .map(|t| UtcTime::from_unix(t.secs())),
                     };
                     let checked = listed.check(index).map_err(|e| {
-                        AwsError(format!(
-                            "ListPublicKeys in {region} returned a bad key: {e}"
-                        ))
+                        AwsError::because(
+                            format!("ListPublicKeys in {region} returned a bad key: {e}"),
+                            e,
+                        )
                     })?;
                     ring.add(checked);
                     index += 1;
                 }
+                // A paging fault (a repeated token) is no error type of its own: its words say it.
                 token = pages
                     .next(None, page.next_token())
-                    .map_err(|e| AwsError(format!("ListPublicKeys in {region}: {e}")))?;
+                    .map_err(|e| AwsError::new(format!("ListPublicKeys in {region}: {e}")))?;
                 if token.is_none() {
                     break;
                 }
@@ -135,10 +172,10 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| {
-                    AwsError(format!(
-                        "DescribeTrails in {region}: {}",
-                        describe_error(&e)
-                    ))
+                    AwsError::because(
+                        format!("DescribeTrails in {region}: {}", describe_error(&e)),
+                        e,
+                    )
                 })?;
             let trail = out
                 .trail_list()
@@ -146,11 +183,11 @@ impl Aws {
                 .find(|t| t.trail_arn() == Some(arn))
                 .or_else(|| out.trail_list().first())
                 .ok_or_else(|| {
-                    AwsError(format!("DescribeTrails in {region} knows no trail {arn}"))
+                    AwsError::new(format!("DescribeTrails in {region} knows no trail {arn}"))
                 })?;
             let bucket = trail
                 .s3_bucket_name()
-                .ok_or_else(|| AwsError(format!("trail {arn} has no S3 bucket")))?
+                .ok_or_else(|| AwsError::new(format!("trail {arn} has no S3 bucket")))?
                 .to_string();
             Ok(TrailInfo {
                 bucket,
@@ -204,7 +241,7 @@ impl KeySource for OnlineKeys {
                     self.aws
                         .list_public_keys(region, start, end)
                         .map(Arc::new)
-                        .map_err(|e| e.0)
+                        .map_err(|e| e.message)
                 })
                 .clone()
         };

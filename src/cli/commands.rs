@@ -1,108 +1,65 @@
-//! The subcommands: `validate`, `mirror`, `keys fetch`, `verify-query`.
+//! The subcommands: `validate`, `mirror`, `keys fetch`, `verify-query`. Each resolves its
+//! command line into a plan (`plan.rs`), opens what the plan names (`source.rs`), runs, and
+//! writes what it found.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 
-use crate::aws::{Aws, OnlineKeys};
-use crate::bundle;
-use crate::keys::{KeyRing, KeySource};
+use crate::keys::KeyRing;
 use crate::report::Summary;
 use crate::report_format::{self, Format};
-use crate::store::dir::DirStore;
-use crate::store::s3::S3Store;
-use crate::store::{ObjectStore, StoreError};
-use crate::time::UtcTime;
 use crate::verify::{self, Decided};
 
-use super::source::{fixed_keys, prepare, resolve_unborn, Prepared, EARLIEST_KEYS};
-use super::{
-    parse_s3_url, parse_time, CliError, KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs,
-    EXIT_INCOMPLETE,
-};
+use super::args::{KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs};
+use super::error::{CliError, Failure};
+use super::plan;
+use super::source::{self, AwsSession, Opened};
 
 pub fn run_keys_fetch(args: &KeysFetchArgs) -> Result<i32, CliError> {
-    let end = match &args.end_time {
-        Some(text) => parse_time("--end-time", text)?,
-        None => UtcTime::now(),
-    };
-    let start = match &args.start_time {
-        Some(text) => parse_time("--start-time", text)?,
-        None => UtcTime::from_unix(EARLIEST_KEYS),
-    };
-    if start > end {
-        return Err(CliError::usage("--start-time is after --end-time"));
-    }
-    for region in &args.region {
-        if !crate::digest::is_region(region) {
-            return Err(CliError::usage(format!(
-                "--region {region:?} is not a region name"
-            )));
-        }
-    }
-    let aws = Aws::load(2).map_err(|e| CliError::usage(e.to_string()))?;
+    let plan = plan::resolve_keys_fetch(args)?;
+    let aws = AwsSession::with_threads(2).aws()?;
     let mut ring = KeyRing::new();
-    for region in &args.region {
+    for region in &plan.regions {
         let keys = aws
-            .list_public_keys(region, start, end)
-            .map_err(|e| CliError {
-                message: e.to_string(),
-                exit_code: EXIT_INCOMPLETE,
-            })?;
+            .list_public_keys(region, plan.start, plan.end)
+            .map_err(|e| CliError::from_cause(Failure::Incomplete, e))?;
         ring.extend(keys);
     }
     let mut text = serde_json::to_string_pretty(&ring.to_json()).unwrap_or_default();
     text.push('\n');
-    match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?,
+    match &plan.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| cannot_write(path, e))?,
         None => io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|e| CliError {
-                message: e.to_string(),
-                exit_code: EXIT_INCOMPLETE,
-            })?,
+            .map_err(|e| CliError::from_cause(Failure::Incomplete, e))?,
     }
     eprintln!(
         "ctverify: {} keys from {} region(s)",
         ring.keys().len(),
-        args.region.len()
+        plan.regions.len()
     );
     Ok(0)
 }
 
 pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
-    let validate_args = args.as_validate();
-    let prepared = prepare(&validate_args)?;
-    if !args.source.starts_with("s3://") {
-        // Never write into the source.
-        let source = std::fs::canonicalize(&args.source).ok();
-        let dest = resolve_unborn(&args.dest);
-        let (Some(source), Some(dest)) = (source, dest) else {
-            return Err(CliError::usage(
-                "cannot tell where DEST lies against SOURCE: give paths that can be resolved",
-            ));
-        };
-        if dest.starts_with(&source) || source.starts_with(&dest) {
-            return Err(CliError::usage(
-                "DEST must not be inside SOURCE (nor SOURCE inside DEST)",
-            ));
-        }
-    }
+    let mut aws = AwsSession::for_concurrency(args.connection.concurrency);
+    let plan = plan::resolve_mirror(args, &mut aws)?;
+    let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
+    let source = plan.verify.source.shown();
     let outcome = crate::mirror::mirror(
-        prepared.store.as_ref(),
-        prepared.keys.as_ref(),
-        &prepared.options,
-        &args.dest,
-        &prepared.run.source,
+        store.as_ref(),
+        keys.as_ref(),
+        &plan.verify.validate_options(false),
+        &plan.dest,
+        source,
     )
-    .map_err(|e| CliError {
-        message: e.to_string(),
-        exit_code: match e {
-            crate::mirror::MirrorError::ForeignDestination(_) => super::EXIT_USAGE,
-            _ => EXIT_INCOMPLETE,
-        },
+    .map_err(|e| {
+        let failure = match e {
+            crate::mirror::MirrorError::ForeignDestination(_) => Failure::Usage,
+            _ => Failure::Incomplete,
+        };
+        CliError::from_cause(failure, e)
     })?;
     let reports: Vec<_> = outcome
         .validation
@@ -114,8 +71,8 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
     let stats = outcome.stats;
     println!(
         "Mirrored {} into {}: {} objects fetched ({} bytes), {} already there, {} could not be read",
-        prepared.run.source,
-        args.dest.display(),
+        source,
+        plan.dest.display(),
         stats.fetched,
         stats.fetched_bytes,
         stats.reused,
@@ -145,111 +102,60 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
             );
         }
         eprintln!("ctverify: the bundle is incomplete: run the same command again to finish it");
-        return Ok(EXIT_INCOMPLETE);
+        return Ok(Failure::Incomplete.exit_code());
     }
     Ok(0)
 }
 
 pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
-    let (store, folder, keys): (Box<dyn ObjectStore>, String, Box<dyn KeySource>) =
-        if let Some((bucket, prefix)) = parse_s3_url(&args.source) {
-            let aws = Aws::load(4)
-                .map(Arc::new)
-                .map_err(|e| CliError::usage(e.to_string()))?;
-            let store = S3Store::open(aws.clone(), &bucket, args.endpoint_url.clone(), &[], &[])
-                .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        CliError::usage(format!("bucket {bucket} does not exist"))
-                    }
-                    other => CliError {
-                        message: format!("cannot read {}: {other}", args.source),
-                        exit_code: EXIT_INCOMPLETE,
-                    },
-                })?;
-            let keys: Box<dyn KeySource> = if args.public_keys.is_empty() {
-                let now = UtcTime::now();
-                Box::new(OnlineKeys::new(aws, now, now))
-            } else {
-                fixed_keys(&args.public_keys)?
-            };
-            let folder = prefix.map(|p| format!("{p}/")).unwrap_or_default();
-            (Box::new(store), folder, keys)
-        } else {
-            let root = PathBuf::from(&args.source);
-            if !root.is_dir() {
-                return Err(CliError::usage(format!(
-                    "{} is not a directory",
-                    args.source
-                )));
-            }
-            let keys = if !args.public_keys.is_empty() {
-                fixed_keys(&args.public_keys)?
-            } else if let Some(bundled) =
-                bundle::existing_bundle_file(&root, bundle::PUBLIC_KEYS_FILE)
-                    .map_err(|e| CliError::usage(e.to_string()))?
-            {
-                fixed_keys(&[bundled])?
-            } else {
-                return Err(CliError::usage(
-                "no public keys: pass --public-keys FILE (from `aws cloudtrail list-public-keys`)",
-            ));
-            };
-            let store = DirStore::open(&root, "local".into(), Default::default())
-                .map_err(|e| CliError::usage(format!("cannot open {}: {e}", args.source)))?;
-            (Box::new(store), String::new(), keys)
-        };
+    let plan = plan::resolve_query(args)?;
+    let mut aws = AwsSession::with_threads(4);
+    let keys = source::open_keys(&plan.keys, &mut aws)?;
+    let store = source::open_query_store(&plan.source, &plan.shown, &mut aws)?;
+    let folder = match &plan.source {
+        plan::QuerySource::S3 { folder, .. } => folder.as_str(),
+        plan::QuerySource::Directory { .. } => "",
+    };
     let verdict = crate::lake::verify_query(
         store.as_ref(),
-        &folder,
+        folder,
         keys.as_ref(),
-        args.region.as_deref(),
+        plan.region.as_deref(),
     );
     if verdict.sign_file.status == crate::status::Status::NotFound {
         return Err(CliError::usage(format!(
             "no {} in {}",
             crate::lake::SIGN_FILE,
-            args.source
+            plan.shown
         )));
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
-            CliError::usage(format!("cannot write {}: {e}", path.display()))
-        })?)),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
-    let code =
-        report_format::write_query(&mut out, &args.source, &verdict, args.format, args.verbose)
-            .and_then(|code| out.flush().map(|_| code))
-            .map_err(|e| CliError {
-                message: format!("writing the report failed: {e}"),
-                exit_code: EXIT_INCOMPLETE,
-            })?;
+    let mut out = report_output(plan.report.output.as_deref())?;
+    let code = report_format::write_query(
+        &mut out,
+        &plan.shown,
+        &verdict,
+        plan.report.format,
+        plan.report.verbose,
+    )
+    .and_then(|code| out.flush().map(|_| code))
+    .map_err(writing_failed)?;
     Ok(code)
 }
 
 pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
-    let Prepared {
-        store,
-        keys,
-        options,
-        run,
-    } = prepare(args)?;
+    let mut aws = AwsSession::for_concurrency(args.connection.concurrency);
+    let plan = plan::resolve_validate(args, &mut aws)?;
+    let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
+    let report = &plan.report;
+    let options = plan.verify.validate_options(report.verbose);
+    let run = plan.verify.run_info();
     // Drawn on stderr only when it is a terminal; cleared before the report is written.
-    let bar = crate::progress::ProgressBar::start(options.progress.clone(), !args.no_progress);
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
-            CliError::usage(format!("cannot write {}: {e}", path.display()))
-        })?)),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
-    let write_failed = |e: io::Error| CliError {
-        message: format!("writing the report failed: {e}"),
-        exit_code: EXIT_INCOMPLETE,
-    };
+    let bar = crate::progress::ProgressBar::start(options.progress.clone(), plan.progress_bar);
+    let mut out = report_output(report.output.as_deref())?;
 
     let mut stream_error: Option<io::Error> = None;
     let validation = verify::validate(store.as_ref(), keys.as_ref(), &options, &mut |decided| {
-        if args.format == Format::Jsonl && stream_error.is_none() {
+        if report.format == Format::Jsonl && stream_error.is_none() {
             let written = match decided {
                 Decided::File(file) => report_format::write_jsonl_file(&mut out, file),
                 Decided::Chain(chain) => report_format::write_jsonl_chain(&mut out, chain),
@@ -261,16 +167,36 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     })?;
     drop(bar);
     if let Some(e) = stream_error {
-        return Err(write_failed(e));
+        return Err(writing_failed(e));
     }
-    match args.format {
-        Format::Text => report_format::write_text(&mut out, &run, &validation.chains, args.verbose),
+    match report.format {
+        Format::Text => {
+            report_format::write_text(&mut out, &run, &validation.chains, report.verbose)
+        }
         Format::Json => report_format::write_json(&mut out, &run, &validation.chains),
         Format::Jsonl => report_format::write_jsonl_summary(&mut out, &run, &validation.chains),
     }
     .and_then(|_| out.flush())
-    .map_err(write_failed)?;
+    .map_err(writing_failed)?;
 
     let reports: Vec<_> = validation.chains.iter().map(|c| c.report.clone()).collect();
     Ok(Summary::of(&reports).exit_code())
+}
+
+/// The report's destination: `--output FILE`, else stdout.
+fn report_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).map_err(|e| cannot_write(path, e))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    })
+}
+
+fn cannot_write(path: &Path, e: io::Error) -> CliError {
+    CliError::usage(format!("cannot write {}: {e}", path.display())).because(e)
+}
+
+fn writing_failed(e: io::Error) -> CliError {
+    CliError::incomplete(format!("writing the report failed: {e}")).because(e)
 }
