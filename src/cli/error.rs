@@ -138,7 +138,7 @@ mod tests {
             .source()
             .and_then(|c| c.downcast_ref::<ValidateError>())
             .is_some());
-        let spill = CliError::from(ValidateError::Spill("full".into()));
+        let spill = CliError::from(ValidateError::Spill(std::io::Error::other("full")));
         assert_eq!(spill.exit_code(), EXIT_INCOMPLETE);
     }
 }
