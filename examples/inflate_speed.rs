@@ -36,7 +36,7 @@ fn main() {
     };
 
     let (bytes, t) = best(&mut || {
-        ctverify::gzip::inflate_and_hash(&compressed[..], ctverify::gzip::Keep::Nothing)
+        ctverify::inflate_and_hash(&compressed[..], ctverify::Keep::Nothing)
             .map(|i| i.inflated_len)
             .unwrap_or(0)
     });

@@ -25,9 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use ctverify::digest::ChainId;
-use ctverify::hash::Sha256;
-use ctverify::time::UtcTime;
+use ctverify::{ChainId, Sha256, UtcTime};
 use ctverify_testgen::vectors::TestKeys;
 use ctverify_testgen::{log_records, Bundle, ChainWriter, HourOptions, KeyEntry, TestSigner};
 

@@ -91,7 +91,8 @@ impl FolderGate {
         }
     }
 
-    /// Folders in flight and what they hold (for tests and diagnostics).
+    /// Folders in flight and what they hold.
+    #[cfg(test)]
     pub fn in_flight(&self) -> (usize, u64) {
         let state = self.lock();
         (state.in_flight, state.held)

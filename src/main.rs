@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(ctverify::cli::main());
+    std::process::exit(ctverify::cli_main());
 }

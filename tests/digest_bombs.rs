@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use ctverify::gzip::{gzip, inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
+use ctverify::{inflate_and_hash, GzipError, Keep, DIGEST_SIZE_CAP};
+
+use ctverify::internal::gzip;
 
 #[test]
 fn digests_read_at_once_share_a_bounded_budget() {

@@ -8,13 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::test_keys;
-use ctverify::bundle::{self, SignatureIndex};
-use ctverify::digest::ChainId;
-use ctverify::keys::{FixedKeys, KeyRing};
-use ctverify::report::RequestedRange;
-use ctverify::store::dir::DirStore;
-use ctverify::time::UtcTime;
-use ctverify::verify::{validate, ChainFilter, ValidateOptions};
+use ctverify::internal::{bundle_path, METADATA_FILE, PUBLIC_KEYS_FILE};
+use ctverify::{
+    validate, ChainFilter, ChainId, DirStore, FixedKeys, KeyRing, RequestedRange, SignatureIndex,
+    UtcTime, ValidateOptions,
+};
 use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
 use serde_json::Value;
 
@@ -70,7 +68,7 @@ fn org_trail() -> tempfile::TempDir {
     let rewritten = tamper[3][2].log_keys[1].clone();
     bundle
         .objects
-        .insert(rewritten, ctverify::gzip::gzip(b"{\"Records\":[]}"));
+        .insert(rewritten, ctverify::internal::gzip(b"{\"Records\":[]}"));
     bundle.objects.remove(&tamper[5][1].digest_key);
     bundle.public_keys = vec![keys.us_east_1_a.key_entry(
         REGION,
@@ -86,12 +84,12 @@ fn org_trail() -> tempfile::TempDir {
 /// chains the progress counters saw done, and the most folders verified at once.
 fn run(root: &Path, budget: u64, concurrency: usize) -> (Vec<Value>, u64, usize) {
     let ring = KeyRing::parse_json(
-        &std::fs::read(bundle::bundle_path(root, bundle::PUBLIC_KEYS_FILE)).expect("keys"),
+        &std::fs::read(bundle_path(root, PUBLIC_KEYS_FILE)).expect("keys"),
         None,
     )
     .expect("key file");
-    let metadata = SignatureIndex::open(&bundle::bundle_path(root, bundle::METADATA_FILE), BUCKET)
-        .expect("metadata");
+    let metadata =
+        SignatureIndex::open(&bundle_path(root, METADATA_FILE), BUCKET).expect("metadata");
     let store = DirStore::open(root, BUCKET.into(), metadata).expect("store");
     let options = ValidateOptions {
         range: RequestedRange {

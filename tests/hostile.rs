@@ -19,10 +19,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::test_keys;
-use ctverify::digest::{ChainId, DigestKey};
-use ctverify::gzip::gzip;
-use ctverify::hash::{Fingerprint, Sha256};
-use ctverify::time::UtcTime;
+use ctverify::internal::gzip;
+use ctverify::{ChainId, DigestKey, Fingerprint, Sha256, UtcTime};
 use ctverify_testgen::vectors::TestKeys;
 use ctverify_testgen::{Bundle, ChainWriter, Delivered, HourOptions};
 use serde_json::{json, Value};
@@ -397,7 +395,7 @@ fn gzip_bomb(fill: u8, len: usize, crc32: u32) -> Vec<u8> {
 fn hand_made_gzip_bombs_are_well_formed() {
     // Small enough to check through the real decoder here.
     let bomb = gzip_bomb(0, 100_000, 0xd411_957d);
-    let inflated = ctverify::gzip::inflate_and_hash(&bomb[..], ctverify::gzip::Keep::Nothing)
+    let inflated = ctverify::inflate_and_hash(&bomb[..], ctverify::Keep::Nothing)
         .expect("a valid gzip member");
     assert_eq!(inflated.inflated_len, 100_000);
     assert_eq!(inflated.sha256, Sha256::of(&[0u8; 100_000]));
@@ -641,7 +639,7 @@ fn gzip_regressions_agree_with_the_streaming_decoder() {
     for entry in std::fs::read_dir(&dir).expect("fuzz/regressions/gzip_hash") {
         let path = entry.expect("entry").path();
         let data = std::fs::read(&path).expect("read");
-        let ours = ctverify::gzip::inflate_and_hash(&data[..], ctverify::gzip::Keep::Nothing);
+        let ours = ctverify::inflate_and_hash(&data[..], ctverify::Keep::Nothing);
         let mut decoder = flate2::bufread::GzDecoder::new(&data[..]);
         let mut out = Vec::new();
         let reference = match decoder.read_to_end(&mut out) {

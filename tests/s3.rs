@@ -389,8 +389,7 @@ fn aws_cli_command_lines_work_with_ctverify_validate_in_front() {
 
 #[test]
 fn a_chain_is_followed_into_the_bucket_it_came_from() {
-    use ctverify::digest::ChainId;
-    use ctverify::time::UtcTime;
+    use ctverify::{ChainId, UtcTime};
     use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
 
     let keys = common::test_keys();

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::repo;
 use common::servers::{aws_env, Moto};
-use ctverify::aws::Aws;
-use ctverify::store::s3::S3Store;
-use ctverify::store::{ListingRequest, ObjectStore};
+use ctverify::{Aws, ListingRequest, ObjectStore, S3Store};
 
 const BUCKET: &str = "ctverify-sample-trail";
 const LOGS: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";

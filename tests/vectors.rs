@@ -243,12 +243,12 @@ fn every_case_yields_its_statuses_in_text() {
         let bucket = bundle["bucket"].as_str().unwrap();
         for file in &expected.files {
             let kind = match file.kind {
-                ctverify::status::FileKind::Digest => "Digest file",
-                ctverify::status::FileKind::Log => "Log file",
+                ctverify::FileKind::Digest => "Digest file",
+                ctverify::FileKind::Log => "Log file",
             };
             // The AWS CLI names a moved digest by where it was found; a moved log line names
             // the key it belongs at and says where it went.
-            let is_log = file.kind == ctverify::status::FileKind::Log;
+            let is_log = file.kind == ctverify::FileKind::Log;
             let shown_key = if is_log {
                 &file.key
             } else {

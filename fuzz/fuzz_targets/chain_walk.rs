@@ -5,7 +5,7 @@
 //! `t` (older, itself, newer, or none), each properly signed with the trusted key. Each
 //! iteration then picks, per digest, a variant, whether it is deleted, unreadable, corrupted,
 //! moved, and which signature its metadata carries, adds a few copies at other keys, and runs
-//! `ctverify::chain::walk` on the result. Invariants:
+//! `ctverify::internal::walk` on the result. Invariants:
 //! - it terminates (libFuzzer's timeout);
 //! - every input digest gets exactly one verdict; the only extra entries are `not_found` (or
 //!   `error` for another bucket) for digests the chain names or implies;
@@ -20,18 +20,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use ctverify::chain::{
-    walk, walk_streaming, DigestHead, FetchOutcome, FetchedDigest, ParsedDigest, WalkSink,
+use ctverify::internal::{
+    signed_message, walk, walk_streaming, CheckSpill, DigestHead, DigestSpill, FetchOutcome,
+    FetchedDigest, ParsedDigest, WalkSink,
 };
-use ctverify::digest::{signed_message, ChainId, Digest, DigestKey};
+use ctverify::{
+    ChainId, Digest, DigestKey, FileEntry, FileKind, KeyRing, Metadata, RequestedRange, Sha256,
+    Signature, Status, UtcTime,
+};
 use ctverify_testgen::{Bundle, ChainWriter, HourOptions, TestSigner};
-use ctverify::hash::{Sha256, Signature};
-use ctverify::keys::KeyRing;
-use ctverify::report::{FileEntry, RequestedRange};
-use ctverify::spill::{CheckSpill, DigestSpill};
-use ctverify::status::{FileKind, Status};
-use ctverify::store::Metadata;
-use ctverify::time::UtcTime;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -289,7 +286,7 @@ fn corrupt(bytes: &[u8], corruption: &Corruption) -> Vec<u8> {
 }
 
 fn metadata(world: &World, own: &Variant, choice: &SignatureChoice) -> Metadata {
-    let mut m = ctverify::store::MetadataMap::default();
+    let mut m = ctverify::MetadataMap::default();
     match choice {
         SignatureChoice::Own => {
             m.insert("signature".into(), own.signature_hex.clone());
@@ -632,8 +629,8 @@ fn walk_spilled(
     range: &RequestedRange,
     built: &[Built],
 ) -> (
-    ctverify::chain::ChainOutcome,
-    Vec<ctverify::chain::LogCheck>,
+    ctverify::internal::ChainOutcome,
+    Vec<ctverify::internal::LogCheck>,
 ) {
     let spill = DigestSpill::new().expect("spill file");
     let heads: Vec<FetchedDigest<DigestHead>> = built
@@ -677,7 +674,7 @@ fn walk_spilled(
         fn digest(&mut self, entry: FileEntry) {
             self.digests.push(entry);
         }
-        fn log_check(&mut self, check: ctverify::chain::LogCheck) -> std::io::Result<()> {
+        fn log_check(&mut self, check: ctverify::internal::LogCheck) -> std::io::Result<()> {
             self.checks.push(&check)
         }
     }

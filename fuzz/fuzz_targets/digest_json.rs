@@ -2,8 +2,7 @@
 //! its signed message.
 #![no_main]
 
-use ctverify::digest::Digest;
-use ctverify::hash::Sha256;
+use ctverify::{Digest, Sha256};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,8 +5,8 @@
 //! the time goes once did).
 #![no_main]
 
-use ctverify::digest::{ChainId, DigestKey};
-use ctverify::unreferenced::log_delivery_minute;
+use ctverify::internal::log_delivery_minute;
+use ctverify::{ChainId, DigestKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

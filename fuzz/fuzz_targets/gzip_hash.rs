@@ -10,8 +10,7 @@
 use std::io::Read;
 use std::sync::OnceLock;
 
-use ctverify::gzip::{inflate_and_hash, Keep};
-use ctverify::hash::Sha256;
+use ctverify::{inflate_and_hash, Keep, Sha256};
 use libfuzzer_sys::fuzz_target;
 
 const CAP: u64 = 1 << 20;

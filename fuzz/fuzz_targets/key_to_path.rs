@@ -7,8 +7,10 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
-use ctverify::store::dir::{check_key, DirStore};
-use ctverify::store::ObjectStore;
+use ctverify::DirStore;
+
+use ctverify::internal::check_key;
+use ctverify::ObjectStore;
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"OUTSIDE-THE-ROOT";

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::sync::{Arc, OnceLock};
 
-use ctverify::keys::{FixedKeys, KeyRing};
-use ctverify::lake::{verify_query, SignFile, SIGN_FILE};
-use ctverify::status::Status;
-use ctverify::store::{Metadata, Object, ObjectStore, StoreError};
+use ctverify::{
+    verify_query, FixedKeys, KeyRing, Metadata, Object, ObjectStore, SignFile, Status, StoreError,
+    SIGN_FILE,
+};
 use libfuzzer_sys::fuzz_target;
 
 const GENUINE_SIGN_FILE: &[u8] = include_bytes!("../../vectors/lake/valid/export/result_sign.json");
@@ -137,7 +137,7 @@ fuzz_target!(|data: &[u8]| {
             "a sign file verified over a message the key never signed"
         );
     }
-    let listed: HashMap<String, &ctverify::lake::ResultFile> = parsed
+    let listed: HashMap<String, &ctverify::ResultFile> = parsed
         .as_ref()
         .map(|s| {
             s.files
@@ -156,7 +156,7 @@ fuzz_target!(|data: &[u8]| {
             );
             let file = listed.get(&result.key).expect("a valid file is listed");
             let bytes = &store.objects[&result.key];
-            assert_eq!(ctverify::hash::Sha256::of(bytes), file.hash, "{result:?}");
+            assert_eq!(ctverify::Sha256::of(bytes), file.hash, "{result:?}");
         }
     }
     for (name, _) in RESULTS {

@@ -2,8 +2,7 @@
 //! the properties the loader promises.
 #![no_main]
 
-use ctverify::hash::Fingerprint;
-use ctverify::keys::{KeyRing, MIN_KEY_BITS};
+use ctverify::{Fingerprint, KeyRing, MIN_KEY_BITS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -74,10 +74,7 @@ impl CliError {
         }
     }
 
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
+    #[cfg(test)]
     pub fn failure(&self) -> Failure {
         self.failure
     }

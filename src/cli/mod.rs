@@ -16,13 +16,9 @@ mod error;
 mod plan;
 mod source;
 
-pub use args::{
-    ChainArgs, ConnectionArgs, EndpointArgs, KeysCommand, KeysFetchArgs, LocationArgs, MirrorArgs,
-    PublicKeysArgs, QueryArgs, RangeArgs, ReportArgs, ValidateArgs,
-};
-pub use commands::{run_keys_fetch, run_mirror, run_validate, run_verify_query};
-pub use error::{CliError, Failure, EXIT_INCOMPLETE, EXIT_USAGE};
-pub use plan::{parse_s3_url, TrailArn, DEFAULT_S3_CONCURRENCY};
+use args::{KeysCommand, MirrorArgs, QueryArgs, ValidateArgs};
+use commands::{run_keys_fetch, run_mirror, run_validate, run_verify_query};
+use error::EXIT_USAGE;
 
 #[derive(Parser, Debug)]
 #[command(

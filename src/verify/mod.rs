@@ -44,7 +44,9 @@ use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
 
 pub use error::ValidateError;
-pub use search::{first_listings, listings_ahead, named_digest_folders};
+pub use search::named_digest_folders;
+#[cfg(feature = "aws")]
+pub use search::{first_listings, listings_ahead};
 
 use fetch::{fetch_chain_digests, load_digest};
 use scan::FolderScan;

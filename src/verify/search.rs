@@ -72,6 +72,7 @@ fn is_safe_segment(name: &str) -> bool {
 /// The listings a run starts with: the digest folders the filter names and the first level of
 /// the search. An S3 store sends them alongside its region lookup (`S3Store::open`), so that
 /// they are not one round trip behind it.
+#[cfg(feature = "aws")]
 pub fn first_listings(
     prefix: Option<&str>,
     filter: &ChainFilter,
@@ -92,6 +93,7 @@ pub fn first_listings(
 
 /// Listings a run will need after its first ones, which an S3 store sends with them without
 /// waiting (`S3Store::open`): the log folder beside each named digest folder.
+#[cfg(feature = "aws")]
 pub fn listings_ahead(
     prefix: Option<&str>,
     filter: &ChainFilter,

@@ -21,10 +21,11 @@ use rsa::signature::{SignatureEncoding as _, Signer as _};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use ctverify::digest::{signed_message, ChainId, HASH_ALGORITHM, SIGNATURE_ALGORITHM};
-use ctverify::gzip::{gzip, inflate_and_hash, Keep};
-use ctverify::hash::{Fingerprint, Sha256};
-use ctverify::time::UtcTime;
+use ctverify::internal::{gzip, signed_message};
+use ctverify::{
+    inflate_and_hash, ChainId, Fingerprint, Keep, Sha256, UtcTime, HASH_ALGORITHM,
+    SIGNATURE_ALGORITHM,
+};
 
 /// An RSA private key used to sign test digests.
 pub struct TestSigner {
@@ -119,9 +120,9 @@ impl Bundle {
             }
             std::fs::write(path, bytes)?;
         }
-        let meta_dir = dir.join(ctverify::bundle::BUNDLE_DIR);
+        let meta_dir = dir.join(ctverify::internal::BUNDLE_DIR);
         std::fs::create_dir_all(&meta_dir)?;
-        let info = ctverify::bundle::BundleInfo {
+        let info = ctverify::BundleInfo {
             bucket: self.bucket.clone(),
             prefix: self.prefix.clone(),
             copied_from: Some("ctverify test vector generator (TEST KEYS, not AWS)".into()),
@@ -133,15 +134,15 @@ impl Bundle {
             .map(|(k, m)| (format!("{}/{k}", self.bucket), m))
             .collect();
         write_json(
-            &meta_dir.join(ctverify::bundle::BUNDLE_FILE),
+            &meta_dir.join(ctverify::internal::BUNDLE_FILE),
             &serde_json::to_value(&info)?,
         )?;
         write_json(
-            &meta_dir.join(ctverify::bundle::METADATA_FILE),
+            &meta_dir.join(ctverify::internal::METADATA_FILE),
             &serde_json::to_value(&metadata)?,
         )?;
         write_json(
-            &meta_dir.join(ctverify::bundle::PUBLIC_KEYS_FILE),
+            &meta_dir.join(ctverify::internal::PUBLIC_KEYS_FILE),
             &json!({ "PublicKeyList": self.public_keys }),
         )?;
         Ok(())
@@ -152,7 +153,7 @@ impl Bundle {
         let bytes = self.objects.get(key).map(Vec::as_slice).unwrap_or_default();
         inflate_and_hash(bytes, Keep::Bytes { cap: u64::MAX })
             .ok()
-            .and_then(|i| i.bytes.map(ctverify::gzip::KeptBytes::into_vec))
+            .and_then(|i| i.bytes.map(ctverify::KeptBytes::into_vec))
             .unwrap_or_default()
     }
 

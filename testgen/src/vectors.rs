@@ -10,10 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Bundle, ChainWriter, Delivered, HourOptions, TestSigner};
-use ctverify::digest::ChainId;
-use ctverify::gzip::{gzip, gzip_stored};
-use ctverify::status::{FileKind, Status};
-use ctverify::time::UtcTime;
+use ctverify::internal::{gzip, gzip_stored};
+use ctverify::{ChainId, FileKind, Status, UtcTime};
 
 /// The committed TEST keys (vectors/test-keys/): never AWS's.
 pub struct TestKeys {
@@ -362,7 +360,7 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
 
     let mut b = base.clone();
     let digest = &hours[3].digest_key;
-    let forged_hash = ctverify::hash::Sha256::of(b"forged").to_hex();
+    let forged_hash = ctverify::Sha256::of(b"forged").to_hex();
     b.edit_digest(digest, |v| {
         v["logFiles"][0]["hashValue"] = Value::String(forged_hash)
     });
@@ -383,7 +381,7 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
 
     let mut b = base.clone();
     let newest = &hours[5];
-    let forged_hash = ctverify::hash::Sha256::of(b"forged").to_hex();
+    let forged_hash = ctverify::Sha256::of(b"forged").to_hex();
     b.resign_digest(&newest.digest_key, &keys.attacker, |v| {
         v["logFiles"][0]["hashValue"] = Value::String(forged_hash);
     });
@@ -672,7 +670,7 @@ pub fn lake_export(
     let mut bundle = Bundle::new("local", "");
     let files: Vec<Value> = results
         .iter()
-        .map(|(name, bytes)| serde_json::json!({"fileHashValue": ctverify::hash::Sha256::of(bytes).to_hex(), "fileName": name}))
+        .map(|(name, bytes)| serde_json::json!({"fileHashValue": ctverify::Sha256::of(bytes).to_hex(), "fileName": name}))
         .collect();
     let message = files
         .iter()
@@ -692,7 +690,7 @@ pub fn lake_export(
         bundle.objects.insert(name.clone(), bytes.clone());
     }
     bundle.objects.insert(
-        ctverify::lake::SIGN_FILE.into(),
+        ctverify::SIGN_FILE.into(),
         serde_json::to_vec_pretty(&sign).unwrap_or_default(),
     );
     bundle
@@ -779,12 +777,12 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
     let mut forged = results.clone();
     forged[0].1 = gzip_stored(b"eventID\nforged\n");
     let mut b = lake_export(&keys.us_east_1_a, "us-east-1", &forged, complete);
-    if let Some(sign) = valid.objects.get(ctverify::lake::SIGN_FILE) {
+    if let Some(sign) = valid.objects.get(ctverify::SIGN_FILE) {
         let mut doc: Value = serde_json::from_slice(sign).unwrap_or(Value::Null);
         doc["files"][0]["fileHashValue"] =
-            Value::String(ctverify::hash::Sha256::of(&forged[0].1).to_hex());
+            Value::String(ctverify::Sha256::of(&forged[0].1).to_hex());
         b.objects.insert(
-            ctverify::lake::SIGN_FILE.into(),
+            ctverify::SIGN_FILE.into(),
             serde_json::to_vec_pretty(&doc).unwrap_or_default(),
         );
     }
@@ -796,7 +794,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
             "a result file and its hash in the sign file changed, signature untouched",
             1,
             vec![
-                ("sign", ctverify::lake::SIGN_FILE, Status::SignatureInvalid),
+                ("sign", ctverify::SIGN_FILE, Status::SignatureInvalid),
                 unverified("result_1.csv.gz"),
                 unverified("result_2.csv.gz"),
                 unverified("result_3.csv.gz"),
@@ -812,7 +810,7 @@ pub fn lake_cases(keys: &TestKeys) -> Vec<LakeCase> {
             "a result file changed and the sign file re-signed with a key AWS never published",
             1,
             vec![
-                ("sign", ctverify::lake::SIGN_FILE, Status::KeyNotFound),
+                ("sign", ctverify::SIGN_FILE, Status::KeyNotFound),
                 unverified("result_1.csv.gz"),
                 unverified("result_2.csv.gz"),
                 unverified("result_3.csv.gz"),
