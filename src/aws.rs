@@ -21,7 +21,10 @@ pub const MAX_ATTEMPTS: u32 = 6;
 
 /// The runtime and configuration every AWS call of a run shares.
 pub struct Aws {
+    /// The tokio runtime (1 to 8 worker threads) the synchronous side blocks on for every request.
     pub runtime: tokio::runtime::Runtime,
+    /// aws-config's shared configuration: credentials, default region, the standard retry (6
+    /// attempts) and timeouts (connect 10 s, read 60 s).
     pub config: SdkConfig,
 }
 
@@ -52,6 +55,8 @@ impl AwsError {
         }
     }
 
+    /// The whole message, as `Display` shows it (for a failed call: the call, and the SDK's error
+    /// chain spelled out).
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -11,42 +11,67 @@ use crate::hash::Sha256;
 use crate::spill::{DigestSpill, DigestSpillReader};
 use crate::store::Metadata;
 
+/// The bundle folder, beside `AWSLogs/` (or the prefix) at the root of the copy.
 pub const BUNDLE_DIR: &str = ".ctverify";
+/// Where the copy came from: a [`BundleInfo`] as JSON.
 pub const BUNDLE_FILE: &str = "bundle.json";
+/// Each digest's S3 user metadata (its signature), in the form of a signatures file:
+/// `{"BUCKET/KEY": {"signature": HEX, "signature-algorithm": "SHA256withRSA"}}`.
 pub const METADATA_FILE: &str = "metadata.json";
+/// The public keys the copy verifies with, as `aws cloudtrail list-public-keys` prints them.
 pub const PUBLIC_KEYS_FILE: &str = "public-keys.json";
 
+/// `bundle.json`: the bucket and prefix a bundle is a copy of, and where and when it was copied.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BundleInfo {
+    /// The bucket the copy stands for: digests name their own bucket, and one found under another
+    /// is moved.
     pub bucket: String,
+    /// The trail's S3 key prefix, without the trailing slash; empty (or absent) when none.
     #[serde(default)]
     pub prefix: String,
+    /// The source as `mirror` was given it (an `s3://` URL or a directory); informational only.
     #[serde(default)]
     pub copied_from: Option<String>,
+    /// When `mirror` last started on the bundle, `YYYY-MM-DDTHH:MM:SSZ`; informational only.
     #[serde(default)]
     pub copied_at: Option<String>,
 }
 
+/// Why a bundle file, or a signatures file, could not be used.
 #[derive(Debug)]
 pub enum BundleError {
+    /// The file could not be found, resolved, opened or read, or is not a regular file.
     Read {
+        /// The file.
         path: PathBuf,
+        /// The I/O error (`InvalidInput` for a file that is not a regular file).
         error: std::io::Error,
     },
+    /// The file is not JSON of the expected shape.
     Json {
+        /// The file.
         path: PathBuf,
+        /// The parser's error, with its line and column.
         error: serde_json::Error,
     },
+    /// An entry of a signatures file is not named `BUCKET/KEY`.
     Entry {
+        /// The signatures file.
         path: PathBuf,
+        /// The entry's name as written.
         entry: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// The temporary file the entries are indexed into failed: this machine, not the bundle.
     Spill(std::io::Error),
     /// A bundle file reached through a symlink out of the copy: the keys, signatures or bucket
     /// name would be taken from somewhere else.
-    Outside { path: PathBuf },
+    Outside {
+        /// The bundle file, as reached from the copy's root.
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for BundleError {
@@ -87,6 +112,7 @@ impl std::error::Error for BundleError {
     }
 }
 
+/// `root/.ctverify/file`, whether or not it exists.
 pub fn bundle_path(root: &Path, file: &str) -> PathBuf {
     root.join(BUNDLE_DIR).join(file)
 }
@@ -260,6 +286,8 @@ impl fmt::Debug for SignatureIndex {
 }
 
 impl SignatureIndex {
+    /// Reads the signatures file at `path` (same form as [`METADATA_FILE`]), keeping the entries of
+    /// `bucket` and skipping the others. When a key appears twice, the later entry wins.
     pub fn open(path: &Path, bucket: &str) -> Result<SignatureIndex, BundleError> {
         let spill = DigestSpill::new().map_err(BundleError::Spill)?;
         let mut entries = HashMap::new();
@@ -283,10 +311,12 @@ impl SignatureIndex {
         }
     }
 
+    /// How many keys have an entry.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// True when the file had no entry for the bucket.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

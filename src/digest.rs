@@ -11,7 +11,10 @@ use serde::Deserialize;
 use crate::hash::{Fingerprint, Sha256, Signature};
 use crate::time::UtcTime;
 
+/// `digestSignatureAlgorithm` (and the `signature-algorithm` metadata): RSA PKCS#1 v1.5 over
+/// SHA-256, the only algorithm CloudTrail signs with. A digest naming another is refused.
 pub const SIGNATURE_ALGORITHM: &str = "SHA256withRSA";
+/// `previousDigestHashAlgorithm` and `logFiles[].hashAlgorithm`: the only value accepted.
 pub const HASH_ALGORITHM: &str = "SHA-256";
 /// 2015-01-01T00:00:00Z: before CloudTrail log file integrity validation existed, so no digest
 /// is older. Where a range has no start, it starts here.
@@ -22,13 +25,21 @@ pub const EARLIEST_DIGEST_TIME: i64 = 1_420_070_400;
 pub struct ChainId {
     /// The trail's S3 key prefix, without the trailing slash; empty when none.
     pub prefix: String,
+    /// The organization (`o-` + 10–32 lowercase alphanumerics) of an organization trail, whose
+    /// folders are `AWSLogs/ORG-ID/ACCOUNT/`; `None` for an account's own trail.
     pub organization_id: Option<String>,
+    /// The 12-digit account the digests are delivered for (for an organization trail, the member
+    /// account).
     pub account_id: String,
     /// Where the digests were delivered from.
     pub region: String,
+    /// The trail's name, as the digest key names it (between REGION and HOMEREGION); it may hold
+    /// underscores.
     pub trail: String,
     /// Where the trail was created.
     pub home_region: String,
+    /// A chain of backfill digests (`..._backfill.json.gz`): these form chains of their own, apart
+    /// from the hourly chain of the same trail and region.
     pub backfill: bool,
 }
 
@@ -159,7 +170,10 @@ impl fmt::Display for ChainId {
 /// What a digest's key name says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestKey {
+    /// The chain the digest belongs to.
     pub chain: ChainId,
+    /// `digestEndTime`, from the `YYYYMMDDTHHMMSSZ` stamp in the name (the `YYYY/MM/DD` folders
+    /// agree with it).
     pub end_time: UtcTime,
 }
 
@@ -258,8 +272,15 @@ impl DigestKey {
 pub enum DigestFormatError {
     /// Not JSON, or not the shape of a digest (a field missing or of the wrong type).
     Json(serde_json::Error),
+    /// A field parsed but its value is not allowed: bad hex or length, a time not in the
+    /// `YYYY-MM-DDTHH:MM:SSZ` form, an empty bucket or key, an algorithm other than
+    /// [`SIGNATURE_ALGORITHM`]/[`HASH_ALGORITHM`], `digestStartTime` after `digestEndTime`, or the
+    /// five `previousDigest*` fields only partly null.
     Field {
+        /// The CloudTrail field name (`digestEndTime`, `logFiles[].hashValue`; `previousDigest*`
+        /// for the five together).
         field: &'static str,
+        /// What is wrong with its value, in words.
         problem: String,
     },
 }
@@ -292,9 +313,14 @@ fn field_error(field: &'static str, problem: impl fmt::Display) -> DigestFormatE
 /// The link from a digest to its predecessor in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousDigest {
+    /// `previousDigestS3Bucket`: the bucket the previous digest of the chain was delivered to.
     pub bucket: String,
+    /// `previousDigestS3Object`: the previous digest's key in that bucket.
     pub object: String,
+    /// `previousDigestHashValue`: SHA-256 of the previous digest's uncompressed bytes.
     pub hash: Sha256,
+    /// `previousDigestSignature`: the previous digest's signature, which must equal the one in that
+    /// digest's own metadata.
     pub signature: Signature,
     /// The signature as written, when that is not the lowercase hex of `signature` (the text
     /// is part of this digest's signed message). Usually `None`: thousands of digests are held
@@ -312,28 +338,49 @@ impl PreviousDigest {
     }
 }
 
+/// One entry of `logFiles[]`: a log file the digest vouches for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFileRecord {
+    /// `s3Bucket`: the bucket CloudTrail delivered the log file to.
     pub bucket: String,
+    /// `s3Object`: the log file's key in that bucket.
     pub object: String,
     /// SHA-256 of the log's inflated bytes.
     pub hash: Sha256,
+    /// `newestEventTime`: the latest event in the log file; `None` when null or absent.
     pub newest_event_time: Option<UtcTime>,
+    /// `oldestEventTime`: the earliest event in the log file; `None` when null or absent.
     pub oldest_event_time: Option<UtcTime>,
 }
 
+/// A digest file's content, checked for shape only: its signature, location and links are checked
+/// by the chain walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
+    /// `awsAccountId`: the 12-digit account the digest was delivered for.
     pub account_id: String,
+    /// `digestStartTime`: start of the delivery window the digest covers; never after `end_time`.
     pub start_time: UtcTime,
+    /// `digestEndTime`: end of the window (inclusive). Also in the key name and the signed message.
     pub end_time: UtcTime,
+    /// `digestS3Bucket`: the bucket CloudTrail put this digest in; read from anywhere else, it has
+    /// been moved.
     pub bucket: String,
+    /// `digestS3Object`: the key CloudTrail gave this digest.
     pub object: String,
+    /// `digestPublicKeyFingerprint`: identifies the public key (of the digest's region) whose
+    /// private key signed it.
     pub fingerprint: Fingerprint,
+    /// `newestEventTime`: the latest event over all its log files; `None` (null) when `logFiles` is
+    /// empty.
     pub newest_event_time: Option<UtcTime>,
+    /// `oldestEventTime`: the earliest event over all its log files; `None` (null) when `logFiles`
+    /// is empty.
     pub oldest_event_time: Option<UtcTime>,
     /// `None` for a starting digest (all five `previousDigest*` fields null).
     pub previous: Option<PreviousDigest>,
+    /// `logFiles`: the log files delivered in the window, in the digest's order. Empty proves that
+    /// none was.
     pub log_files: Vec<LogFileRecord>,
 }
 

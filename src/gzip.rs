@@ -20,6 +20,8 @@ const CHUNK: usize = 64 * 1024;
 /// rather than held in memory (a gzip bomb).
 pub const DIGEST_SIZE_CAP: u64 = 64 * 1024 * 1024;
 
+/// Why a log or digest file could not be inflated. Every variant but `Read` is the file's fault;
+/// `Read` is the source's, and says nothing about the file.
 #[derive(Debug)]
 pub enum GzipError {
     /// The first bytes are not a gzip header (or the file is empty).
@@ -30,7 +32,10 @@ pub enum GzipError {
     /// Bytes follow the end of the first gzip member.
     TrailingData,
     /// The inflated content passed the cap the caller set.
-    TooLarge { cap: u64 },
+    TooLarge {
+        /// The cap, in inflated bytes.
+        cap: u64,
+    },
     /// The source itself failed to deliver bytes: not the file's fault.
     Read(io::Error),
 }
@@ -56,10 +61,15 @@ impl std::error::Error for GzipError {
     }
 }
 
+/// One gzip member, inflated and hashed.
 #[derive(Debug)]
 pub struct Inflated {
+    /// SHA-256 of the inflated bytes: what a digest's `hashValue` or `previousDigestHashValue`
+    /// records.
     pub sha256: Sha256,
+    /// Inflated size, in bytes.
     pub inflated_len: u64,
+    /// Size of the file as read (the one gzip member), in bytes.
     pub compressed_len: u64,
     /// The inflated bytes, when the caller asked to keep them.
     pub bytes: Option<KeptBytes>,
@@ -94,7 +104,10 @@ pub enum Keep {
     /// Hash only (log files: any size, constant memory).
     Nothing,
     /// Keep the inflated bytes, refusing the file past `cap` (digest files).
-    Bytes { cap: u64 },
+    Bytes {
+        /// The most inflated bytes to keep, e.g. [`DIGEST_SIZE_CAP`].
+        cap: u64,
+    },
 }
 
 /// Counts bytes and remembers the source's own failure, so that a decoder error caused by the

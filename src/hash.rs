@@ -6,10 +6,16 @@
 use std::fmt;
 
 // Not `Eq`: the hex decoder's error is only `PartialEq`.
+/// Why hex text was refused as a hash, fingerprint or signature.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HexError {
+    /// The text has the wrong number of hex digits (for a signature: empty, odd, or more than
+    /// 2048).
     Length {
+        /// Hex digits wanted: 64 for SHA-256, 32 for a fingerprint; for a signature, 512 (a
+        /// 2048-bit key's), which is only a guide since the key decides.
         expected: usize,
+        /// Length of the text given, in bytes.
         found: usize,
     },
     /// The decoder's error says which character, and where.
@@ -53,15 +59,18 @@ fn parse_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
 pub struct Sha256(pub [u8; 32]);
 
 impl Sha256 {
+    /// From exactly 64 hex digits, either case.
     pub fn parse_hex(text: &str) -> Result<Self, HexError> {
         parse_fixed(text).map(Sha256)
     }
 
+    /// The SHA-256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         use sha2::Digest as _;
         Sha256(sha2::Sha256::digest(bytes).into())
     }
 
+    /// Lowercase hex, 64 digits, as CloudTrail writes hashes (also the `Display` form).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -84,15 +93,20 @@ impl fmt::Debug for Sha256 {
 pub struct Fingerprint(pub [u8; 16]);
 
 impl Fingerprint {
+    /// From exactly 32 hex digits, either case (`digestPublicKeyFingerprint`, a key's
+    /// `Fingerprint`).
     pub fn parse_hex(text: &str) -> Result<Self, HexError> {
         parse_fixed(text).map(Fingerprint)
     }
 
+    /// The fingerprint of a key: the MD5 of exactly these DER bytes (as decoded from a key's base64
+    /// `Value`).
     pub fn of_der(der: &[u8]) -> Self {
         use md5::Digest as _;
         Fingerprint(md5::Md5::digest(der).into())
     }
 
+    /// Lowercase hex, 32 digits (also the `Display` form).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -119,6 +133,8 @@ pub struct Signature(pub Vec<u8>);
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
 impl Signature {
+    /// From hex text, either case: an even number of digits, 2 to 2048 (keys up to 8192 bits).
+    /// Whether the length suits the key is checked when verifying.
     pub fn parse_hex(text: &str) -> Result<Self, HexError> {
         if text.is_empty() || text.len() % 2 != 0 || text.len() > MAX_SIGNATURE_BYTES * 2 {
             return Err(HexError::Length {
@@ -129,6 +145,7 @@ impl Signature {
         hex::decode(text).map(Signature).map_err(HexError::NotHex)
     }
 
+    /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         hex::encode(&self.0)
     }

@@ -18,22 +18,34 @@ use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::{TimeError, UtcTime};
 
+/// The sign file's name, in the query's folder `.../CloudTrail-Lake/Query/YYYY/MM/DD/QUERY-ID/`.
 pub const SIGN_FILE: &str = "result_sign.json";
 
+/// One entry of the sign file's `files[]`: a result file of the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultFile {
+    /// `fileName`: a plain file name (no `/`) in the query's folder, unique in the sign file.
     pub name: String,
+    /// `fileHashValue`: SHA-256 of the result file as delivered, i.e. of its *compressed* bytes.
     pub hash: Sha256,
     /// As written: part of the signed message.
     pub hash_text: String,
 }
 
+/// A `result_sign.json`, parsed and checked for shape (`hashAlgorithm` `SHA-256`,
+/// `signatureAlgorithm` `SHA256withRSA`); its signature is checked by [`verify_query`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignFile {
+    /// `files[]`, in the order listed (the order of the signed message).
     pub files: Vec<ResultFile>,
+    /// `queryCompleteTime`: the key in force at this time signed the file. Any RFC 3339 form is
+    /// accepted.
     pub query_complete_time: UtcTime,
+    /// `hashSignature`: the signature over [`SignFile::signed_message`].
     pub signature: Signature,
+    /// `publicKeyFingerprint`: identifies the region's public key that signed it.
     pub fingerprint: Fingerprint,
+    /// `region`, where the query ran; `None` when the file does not say.
     pub region: Option<String>,
 }
 
@@ -47,7 +59,12 @@ pub enum SignFileError {
     /// `queryCompleteTime` is not a time.
     QueryCompleteTime(TimeError),
     /// A hex field (`field` names it) does not parse.
-    Hex { field: String, error: HexError },
+    Hex {
+        /// The field: `hashSignature`, `publicKeyFingerprint`, or `fileHashValue of NAME`.
+        field: String,
+        /// Why its hex was refused.
+        error: HexError,
+    },
 }
 
 impl fmt::Display for SignFileError {
@@ -97,6 +114,8 @@ struct RawResultFile {
 }
 
 impl SignFile {
+    /// Parses the sign file's JSON, strictly: unknown algorithms, bad or duplicate file names and
+    /// bad hex are refused.
     pub fn parse(bytes: &[u8]) -> Result<SignFile, SignFileError> {
         let raw: RawSignFile = serde_json::from_slice(bytes).map_err(SignFileError::Json)?;
         if raw.hash_algorithm != crate::digest::HASH_ALGORITHM {
@@ -173,9 +192,16 @@ impl SignFile {
 
 /// The verdicts for one query's export.
 pub struct QueryVerdict {
+    /// The sign file's verdict (kind `Digest`): valid only when it parsed and its signature
+    /// verified with a key for its region and `queryCompleteTime`.
     pub sign_file: FileEntry,
+    /// The folder's other files (kind `Log`), sorted by key: each one listed is checked against
+    /// its `fileHashValue` when the sign file verified, `unverified` otherwise; any other file is
+    /// `unreferenced` (`unverified` when the sign file could not be read or parsed).
     pub results: Vec<FileEntry>,
+    /// The sign file's `queryCompleteTime`; `None` when the sign file could not be read or parsed.
     pub query_complete_time: Option<UtcTime>,
+    /// The fingerprint of the key that verified the signature; `None` unless it verified.
     pub public_key: Option<Fingerprint>,
 }
 

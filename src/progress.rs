@@ -9,17 +9,24 @@ use std::time::Duration;
 /// Counters the pipeline bumps as work is found and done; cheap to update from any thread.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Chains listed so far (a folder's chains are counted when its digests are listed).
     pub chains_found: AtomicU64,
+    /// Chains whose every digest and log is decided.
     pub chains_done: AtomicU64,
+    /// Digest keys listed in the range.
     pub digests_found: AtomicU64,
+    /// Digests read; may pass `digests_found`, by digests a chain led to in another bucket.
     pub digests_done: AtomicU64,
+    /// Logs to check against an authentic digest, counted when a chain's walk is done.
     pub logs_found: AtomicU64,
+    /// Logs checked (read, inflated and hashed, or failed).
     pub logs_done: AtomicU64,
     /// Compressed bytes read.
     pub bytes: AtomicU64,
 }
 
 impl Progress {
+    /// Adds `n` to one of the counters (relaxed: the counts are for display).
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

@@ -55,6 +55,8 @@ struct DigestWriter {
 }
 
 impl DigestSpill {
+    /// An empty spill in a new anonymous temporary file; fails when the system's temporary
+    /// directory cannot hold one.
     pub fn new() -> io::Result<DigestSpill> {
         Ok(DigestSpill {
             writer: Mutex::new(DigestWriter {
@@ -142,6 +144,8 @@ pub struct CheckSpill {
 }
 
 impl CheckSpill {
+    /// An empty spill in a new anonymous temporary file; fails when the system's temporary
+    /// directory cannot hold one.
     pub fn new() -> io::Result<CheckSpill> {
         Ok(CheckSpill {
             writer: BufWriter::new(tempfile::tempfile()?),
@@ -150,6 +154,7 @@ impl CheckSpill {
         })
     }
 
+    /// Writes one check after the others; a failure is this machine's, not the log's.
     pub fn push(&mut self, check: &LogCheck) -> io::Result<()> {
         self.record.clear();
         put_str(&mut self.record, &check.bucket);
@@ -161,10 +166,12 @@ impl CheckSpill {
         Ok(())
     }
 
+    /// How many checks were pushed.
     pub fn len(&self) -> usize {
         self.count
     }
 
+    /// True when no check was pushed.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

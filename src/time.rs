@@ -26,14 +26,17 @@ impl std::error::Error for TimeError {}
 const SECONDS_PER_DAY: i64 = 86_400;
 
 impl UtcTime {
+    /// The instant `seconds` after 1970-01-01T00:00:00Z (negative: before it).
     pub const fn from_unix(seconds: i64) -> Self {
         UtcTime(seconds)
     }
 
+    /// Seconds since 1970-01-01T00:00:00Z.
     pub const fn unix(self) -> i64 {
         self.0
     }
 
+    /// The system clock, to the whole second (the epoch itself if the clock is set before it).
     pub fn now() -> Self {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -42,6 +45,8 @@ impl UtcTime {
         UtcTime(since)
     }
 
+    /// A UTC calendar date and time of day; `None` unless it exists (month 1–12, a day the month
+    /// has, hour 0–23, minute and second 0–59: no leap seconds).
     pub fn from_civil(
         year: i64,
         month: u32,
@@ -197,6 +202,7 @@ impl UtcTime {
         format!("{y:04}/{mo:02}/{d:02}")
     }
 
+    /// `seconds` later (earlier when negative), saturating at the ends of the range.
     pub fn plus_seconds(self, seconds: i64) -> Self {
         UtcTime(self.0.saturating_add(seconds))
     }

@@ -47,9 +47,12 @@ use crate::time::UtcTime;
 /// A digest as read and parsed, with what the store said about it.
 #[derive(Debug, Clone)]
 pub struct ParsedDigest {
+    /// The digest's content.
     pub digest: Digest,
     /// SHA-256 of the uncompressed bytes.
     pub sha256: Sha256,
+    /// The object's S3 user metadata (`signature`, `signature-algorithm`, ...); empty for a copy
+    /// that kept none, in which case only a successor's `previousDigestSignature` can vouch for it.
     pub metadata: Metadata,
 }
 
@@ -58,7 +61,9 @@ pub struct ParsedDigest {
 /// metadata) is loaded again, through the walk's loader, when the digest's turn comes.
 #[derive(Debug, Clone)]
 pub struct DigestHead {
+    /// `digestStartTime`.
     pub start_time: UtcTime,
+    /// `digestEndTime`.
     pub end_time: UtcTime,
     /// Where its own fields say it belongs, when that is not where it was read.
     claimed_at: Option<PairId>,
@@ -86,12 +91,17 @@ impl DigestHead {
     }
 }
 
+/// What reading one digest gave: the digest (`P`: parsed in full, or its [`DigestHead`]), or why
+/// there is none.
 #[derive(Debug, Clone)]
 pub enum FetchOutcome<P = Box<ParsedDigest>> {
+    /// Read, inflated and parsed.
     Parsed(P),
     /// Could not be read or parsed: the status (`invalid_format`, `error`, ...) and why.
     Failed {
+        /// The digest's verdict.
         status: Status,
+        /// Why, in words, for the report.
         detail: String,
     },
 }
@@ -102,9 +112,11 @@ pub enum FetchOutcome<P = Box<ParsedDigest>> {
 pub struct FetchedDigest<P = Box<ParsedDigest>> {
     /// Where it was read: the source's bucket, or another one the chain led into.
     pub bucket: String,
+    /// The digest's key where it was read.
     pub key: String,
     /// The end time its key names (the chain is the walk's; only the time is kept).
     pub named_end: UtcTime,
+    /// The digest, or why it could not be read.
     pub outcome: FetchOutcome<P>,
 }
 
@@ -112,13 +124,20 @@ pub struct FetchedDigest<P = Box<ParsedDigest>> {
 /// the run, so the bucket and the digest's key are shared with the other logs of the digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LogCheck {
+    /// `logFiles[].s3Bucket`: where the log is.
     pub bucket: Arc<str>,
+    /// `logFiles[].s3Object`: the log's key.
     pub key: String,
+    /// `logFiles[].hashValue`: the SHA-256 its inflated bytes must have.
     pub expected: Sha256,
+    /// The key of the authentic digest that lists it, for the report.
     pub digest_key: Arc<str>,
 }
 
+/// Everything the walk decided about one chain.
 pub struct ChainOutcome {
+    /// The chain's report: its digest counts, range found and gaps. Its log counts hold only
+    /// the unverified logs: whoever runs the log checks counts them.
     pub report: ChainReport,
     /// Every digest's verdict (valid ones included), plus digests found missing.
     pub digests: Vec<FileEntry>,

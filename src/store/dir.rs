@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use super::{Object, ObjectStore, StoreError};
 use crate::bundle::SignatureIndex;
 
+/// A copy of one bucket on disk, as an [`ObjectStore`]: key `K` is the file `ROOT/K`. Digest
+/// metadata (signatures), which a copy does not keep, comes from the [`SignatureIndex`] it is
+/// opened with. Asked for another bucket's object, it answers [`StoreError::OtherBucket`].
 pub struct DirStore {
     root: PathBuf,
     bucket: String,
@@ -68,6 +71,7 @@ impl DirStore {
         })
     }
 
+    /// The root directory, canonicalized (symlinks resolved, absolute).
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -4,12 +4,21 @@
 
 use crate::store::StoreError;
 
+/// How [`validate`](crate::validate) fails as a whole: failures no file's verdict can stand for.
 #[derive(Debug)]
 pub enum ValidateError {
     /// A listing failed: without it we cannot tell which digests exist.
-    Listing { prefix: String, error: StoreError },
+    Listing {
+        /// The key prefix whose listing failed (`AWSLogs/`, a digest folder, ...).
+        prefix: String,
+        /// Why the store could not list it.
+        error: StoreError,
+    },
     /// The source holds no digest folder at all.
-    NoTrail { searched: String },
+    NoTrail {
+        /// The source, as its store describes it (a directory path, or `s3://BUCKET`).
+        searched: String,
+    },
     /// The worker threads could not be started.
     ThreadPool(rayon::ThreadPoolBuildError),
     /// The temporary files that hold per-log state could not be written or read back.

@@ -56,8 +56,12 @@ use verdicts::{ChainWork, Sink};
 /// Which chains to verify; empty lists mean all.
 #[derive(Debug, Clone, Default)]
 pub struct ChainFilter {
+    /// `--account-id`: the 12-digit accounts whose chains to verify (members, for an organization
+    /// trail).
     pub accounts: Vec<String>,
+    /// `--region`: the regions digests were delivered from.
     pub regions: Vec<String>,
+    /// `--trail`: trail names, as digest keys name them.
     pub trails: Vec<String>,
     /// From `--trail-arn`: the trail's home region.
     pub home_region: Option<String>,
@@ -81,13 +85,18 @@ impl ChainFilter {
     }
 }
 
+/// What [`validate`] verifies, and how.
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
+    /// Which digests: those whose end time falls in the range (both ends inclusive).
     pub range: RequestedRange,
     /// The trail's S3 prefix, when known; otherwise `AWSLogs/` is searched for.
     pub prefix: Option<String>,
+    /// Which chains.
     pub filter: ChainFilter,
+    /// Report every file, valid ones included; otherwise only those not valid.
     pub verbose: bool,
+    /// Worker threads; also the bound on requests in flight (0 counts as 1).
     pub concurrency: usize,
     /// Memory the folders verified at once may hold together (see [`FolderGate`]); a folder
     /// larger than this runs alone.
@@ -100,13 +109,17 @@ pub struct ValidateOptions {
 /// those not valid), sorted by key.
 #[derive(Debug)]
 pub struct ChainResult {
+    /// The chain's identity, counts, range found and gaps.
     pub report: ChainReport,
+    /// The files shown for the chain (see above), digests and logs together.
     pub files: Vec<FileEntry>,
 }
 
 /// The outcome of a run, chain by chain.
 #[derive(Debug, Default)]
 pub struct Validation {
+    /// Every chain verified, folder by folder in the order folder paths sort (roots, then
+    /// accounts, then regions).
     pub chains: Vec<ChainResult>,
     /// The most account-and-region folders that were verified at once (see [`FolderGate`]).
     pub peak_folders_in_flight: usize,
