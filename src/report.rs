@@ -332,14 +332,12 @@ impl Summary {
                 storage_class: archived.then(|| storage_class_of(&detail)),
                 restore_in_progress: archived && detail.contains(RESTORING),
             };
-            let gathering = groups
-                .entry(key)
-                .or_insert_with(|| Gathering {
-                    count: 0,
-                    example: file.key.clone(),
-                    common_prefix: file.key.clone(),
-                    arn_start: arn_start_of(&detail),
-                });
+            let gathering = groups.entry(key).or_insert_with(|| Gathering {
+                count: 0,
+                example: file.key.clone(),
+                common_prefix: file.key.clone(),
+                arn_start: arn_start_of(&detail),
+            });
             gathering.count += 1;
             if file.key < gathering.example {
                 gathering.example = file.key.clone();
@@ -378,7 +376,8 @@ fn arn_start_of(detail: &str) -> String {
         .find("arn:")
         .and_then(|at| {
             let rest = &detail[at..];
-            rest.find(":s3:::").map(|end| rest[..end + ":s3:::".len()].to_string())
+            rest.find(":s3:::")
+                .map(|end| rest[..end + ":s3:::".len()].to_string())
         })
         .unwrap_or_else(|| "arn:aws:s3:::".to_string())
 }
@@ -487,4 +486,141 @@ pub struct RunInfo {
 /// Marks whether a status would be shown without `--verbose`.
 pub fn is_reported(status: Status, verbose: bool) -> bool {
     verbose || status.outcome() != Outcome::Valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    fn unreadable(key: &str, error: StoreError) -> FileEntry {
+        FileEntry::new(FileKind::Log, "b", key, error.status()).with_detail(error.to_string())
+    }
+
+    fn denied(key: &str, refusal: Refusal) -> FileEntry {
+        unreadable(
+            key,
+            StoreError::Denied {
+                refusal,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: format!("arn:aws-cn:s3:::b/{key}"),
+            },
+        )
+    }
+
+    fn archived(key: &str, storage_class: &str, restore_in_progress: bool) -> FileEntry {
+        unreadable(
+            key,
+            StoreError::Archived {
+                storage_class: storage_class.into(),
+                restore_in_progress,
+            },
+        )
+    }
+
+    fn empty_summary() -> Summary {
+        Summary::of(&[])
+    }
+
+    #[test]
+    fn one_missing_permission_is_one_group_naming_the_objects_it_is_about() {
+        let files = [
+            denied(
+                "AWSLogs/1/CloudTrail/us-east-1/2024/03/02/b.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied(
+                "AWSLogs/1/CloudTrail/us-east-1/2024/03/01/a.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied(
+                "AWSLogs/1/CloudTrail/eu-west-1/2024/03/01/c.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied("AWSLogs/1/CloudTrail/eu-west-1/k.json.gz", Refusal::Kms),
+            FileEntry::new(FileKind::Log, "b", "fine", Status::Valid),
+            FileEntry::new(FileKind::Log, "b", "gone", Status::NotFound),
+            FileEntry::new(FileKind::Log, "b", "flaky", Status::Error)
+                .with_detail("could not be read: GetObject: timed out"),
+        ];
+        let summary = empty_summary().with_errors(&files);
+        let causes: Vec<(ErrorCause, u64)> =
+            summary.errors.iter().map(|g| (g.cause, g.count)).collect();
+        assert_eq!(
+            causes,
+            [
+                (ErrorCause::AccessDenied, 3),
+                (ErrorCause::Kms, 1),
+                (ErrorCause::Other, 1)
+            ]
+        );
+        let access = &summary.errors[0];
+        assert_eq!(
+            access.example,
+            "AWSLogs/1/CloudTrail/eu-west-1/2024/03/01/c.json.gz"
+        );
+        // The keys' common prefix, in the partition the refusals named.
+        assert!(
+            access.hint.starts_with(
+                "s3:GetObject on arn:aws-cn:s3:::b/AWSLogs/1/CloudTrail/* is not allowed"
+            ),
+            "{}",
+            access.hint
+        );
+        // A single file is named exactly.
+        assert!(
+            summary.errors[1]
+                .hint
+                .contains("arn:aws-cn:s3:::b/AWSLogs/1/CloudTrail/eu-west-1/k.json.gz "),
+            "{}",
+            summary.errors[1].hint
+        );
+        let json = serde_json::to_value(&summary).expect("serializable");
+        assert_eq!(json["errors"][0]["cause"], "access_denied");
+        assert_eq!(json["errors"][1]["cause"], "kms");
+        assert_eq!(json["errors"][2]["cause"], "other");
+        assert!(json["errors"][0].get("storage_class").is_none());
+    }
+
+    #[test]
+    fn archived_files_are_grouped_by_storage_class_and_restore_state() {
+        let files = [
+            archived("a", "GLACIER", false),
+            archived("b", "GLACIER", false),
+            archived("c", "DEEP_ARCHIVE", false),
+            archived("d", "GLACIER", true),
+        ];
+        let summary = empty_summary().with_errors(&files);
+        let groups: Vec<(Option<&str>, bool, u64)> = summary
+            .errors
+            .iter()
+            .map(|g| (g.storage_class.as_deref(), g.restore_in_progress, g.count))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (Some("DEEP_ARCHIVE"), false, 1),
+                (Some("GLACIER"), false, 2),
+                (Some("GLACIER"), true, 1)
+            ]
+        );
+        assert!(summary.errors[0].hint.contains(
+            "aws s3api restore-object --bucket b --key c --restore-request \
+             'Days=1,GlacierJobParameters={Tier=Standard}'"
+        ));
+        assert!(summary.errors[1].hint.contains("--key KEY"));
+        assert!(summary.errors[1].hint.contains("S3 Batch Operations"));
+        assert!(summary.errors[2]
+            .hint
+            .starts_with("a restore is in progress"));
+        assert!(empty_summary().with_errors(&[]).errors.is_empty());
+    }
+
+    #[test]
+    fn common_prefixes_stop_at_a_character_boundary() {
+        assert_eq!(common_prefix_len("caf\u{e9}/a", "caf\u{e8}/a"), 3);
+        assert_eq!(common_prefix_len("abc", "abcd"), 3);
+        assert_eq!(common_prefix_len("", "x"), 0);
+    }
 }

@@ -736,9 +736,23 @@ mod tests {
         let text =
             FileEntry::new(FileKind::Log, "b", "l", Status::Error).with_detail("read failed");
         assert_eq!(text_verdict(&text), "ERROR: read failed");
+        let archived = FileEntry::new(FileKind::Log, "b", "l", Status::Archived)
+            .with_detail("archived in GLACIER: restore it first");
+        assert_eq!(
+            text_line(&archived),
+            "Log file\ts3://b/l\tUNVERIFIED: archived in GLACIER: restore it first"
+        );
         assert_eq!(
             serde_json::to_value(&text).expect("serializable")["detail"],
             "read failed"
         );
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

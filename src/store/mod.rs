@@ -152,7 +152,11 @@ impl Refusal {
 
     /// What S3's answer says, from its HTTP status, error code and message; `None` when it
     /// is no refusal of access.
-    pub fn of_answer(status: Option<u16>, code: Option<&str>, message: Option<&str>) -> Option<Refusal> {
+    pub fn of_answer(
+        status: Option<u16>,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> Option<Refusal> {
         let code = code.unwrap_or("");
         let message = message.unwrap_or("").to_ascii_lowercase();
         if code.starts_with("KMS.")
@@ -182,21 +186,36 @@ impl Refusal {
         }
     }
 
-    /// What is missing, for `resource` (an object's ARN, or a pattern of them).
-    pub fn hint(self, resource: &str) -> String {
+    /// What is missing, for `resource` (an object's ARN, or a pattern of them): each file's
+    /// detail says it.
+    pub fn missing(self, resource: &str) -> String {
         match self {
-            Refusal::AccessDenied => format!(
-                "s3:GetObject on {resource} is not allowed (an IAM or bucket policy denies it or \
-                 none allows it; in a Requester Pays bucket S3 answers this too)"
-            ),
+            Refusal::AccessDenied => format!("s3:GetObject on {resource} is not allowed"),
             Refusal::Kms => format!(
-                "kms:Decrypt is not allowed on the KMS key {resource} is encrypted with (or the \
-                 key is disabled or deleted): allow it in the key policy or the caller's IAM policy"
+                "kms:Decrypt on the KMS key of {resource} is not allowed, or the key is \
+                 disabled or deleted"
             ),
             Refusal::RequesterPays => format!(
-                "{resource} is in a Requester Pays bucket: ctverify does not send \
-                 x-amz-request-payer; verify a copy (aws s3 sync --request-payer requester)"
+                "{resource} is in a Requester Pays bucket, and ctverify does not send \
+                 x-amz-request-payer"
             ),
+        }
+    }
+
+    /// What is missing and what to do about it, once for every file it affects.
+    pub fn hint(self, resource: &str) -> String {
+        let missing = self.missing(resource);
+        match self {
+            Refusal::AccessDenied => format!(
+                "{missing} (an IAM or bucket policy denies it, or none allows it; a Requester \
+                 Pays bucket answers so too)"
+            ),
+            Refusal::Kms => {
+                format!("{missing}: allow kms:Decrypt in the key policy or the caller's IAM policy")
+            }
+            Refusal::RequesterPays => {
+                format!("{missing}: verify a copy (aws s3 sync --request-payer requester)")
+            }
         }
     }
 }
@@ -244,7 +263,7 @@ impl fmt::Display for StoreError {
                 f,
                 "{}{code}: {message}): {}",
                 refusal.prefix(),
-                refusal.hint(resource)
+                refusal.missing(resource)
             ),
         }
     }
@@ -345,6 +364,101 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_refusals_are_told_apart_by_code_and_message() {
+        let of =
+            |status, code, message| Refusal::of_answer(Some(status), Some(code), Some(message));
+        assert_eq!(
+            of(403, "AccessDenied", "Access Denied"),
+            Some(Refusal::AccessDenied)
+        );
+        assert_eq!(
+            of(
+                403,
+                "AccessDenied",
+                "The ciphertext refers to a customer master key that does not exist, does not \
+                 exist in this region, or you are not allowed to access."
+            ),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(
+                403,
+                "AccessDenied",
+                "User: u is not authorized to perform: kms:Decrypt"
+            ),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(400, "KMS.DisabledException", "disabled"),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(403, "AccessDenied", "Bucket is a Requester Pays bucket"),
+            Some(Refusal::RequesterPays)
+        );
+        assert_eq!(
+            Refusal::of_answer(Some(403), None, None),
+            Some(Refusal::AccessDenied)
+        );
+        // Not refusals: asked again, or decided elsewhere.
+        assert_eq!(
+            of(500, "InternalError", "We encountered an internal error"),
+            None
+        );
+        assert_eq!(of(403, "SignatureDoesNotMatch", "signature"), None);
+    }
+
+    #[test]
+    fn each_refusal_and_archive_is_read_back_from_the_detail_it_writes() {
+        for refusal in [Refusal::AccessDenied, Refusal::Kms, Refusal::RequesterPays] {
+            let error = StoreError::Denied {
+                refusal,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: "arn:aws:s3:::b/k".into(),
+            };
+            assert_eq!(error.status(), Status::Error);
+            let detail = error.to_string();
+            assert_eq!(Refusal::of_detail(&detail), Some(refusal), "{detail}");
+            assert!(
+                detail.contains(&refusal.missing("arn:aws:s3:::b/k")),
+                "{detail}"
+            );
+        }
+        assert_eq!(
+            StoreError::Denied {
+                refusal: Refusal::AccessDenied,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: "arn:aws:s3:::b/k".into(),
+            }
+            .to_string(),
+            "access denied (AccessDenied: Access Denied): s3:GetObject on arn:aws:s3:::b/k is \
+             not allowed"
+        );
+        let archived = StoreError::Archived {
+            storage_class: "GLACIER".into(),
+            restore_in_progress: false,
+        };
+        assert_eq!(archived.status(), Status::Archived);
+        assert_eq!(
+            archived.to_string(),
+            "archived in GLACIER: restore it first"
+        );
+        assert_eq!(Refusal::of_detail(&archived.to_string()), None);
+        assert_eq!(
+            StoreError::Archived {
+                storage_class: "DEEP_ARCHIVE".into(),
+                restore_in_progress: true,
+            }
+            .to_string(),
+            "archived in DEEP_ARCHIVE: a restore is in progress: run again once it completes"
+        );
+        assert_eq!(Refusal::of_detail("could not be read: timed out"), None);
+        assert_eq!(StoreError::Read("x".into()).status(), Status::Error);
+    }
 
     #[test]
     fn metadata_maps_find_replace_and_serialize_as_a_sorted_object() {

@@ -287,7 +287,10 @@ impl S3Store {
             .runtime
             .block_on(client.head_object().bucket(bucket).key(key).send())
             .ok()
-            .and_then(|head| head.restore().map(|r| r.contains("ongoing-request=\"true\"")))
+            .and_then(|head| {
+                head.restore()
+                    .map(|r| r.contains("ongoing-request=\"true\""))
+            })
             .unwrap_or(false)
     }
 
