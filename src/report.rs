@@ -2,12 +2,15 @@
 //!
 //! Writers for the three formats live in `report_format`; this module holds only data.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
 
 use crate::digest::ChainId;
 use crate::hash::Fingerprint;
 use crate::reason::ChainReason;
 use crate::status::{Counts, FileKind, Outcome, Status};
+use crate::store::{Refusal, ARCHIVED_PREFIX, RESTORING};
 use crate::time::UtcTime;
 
 /// One file's verdict.
@@ -226,6 +229,199 @@ pub struct Summary {
     pub digests: Counts,
     pub logs: Counts,
     pub result: Verdict,
+    /// The files that could not be checked (`error`, `archived`), grouped by cause: one
+    /// missing permission is one group, however many files it kept from being read.
+    pub errors: Vec<ErrorGroup>,
+}
+
+/// What kept a file from being checked, as far as the report can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCause {
+    /// In an archive storage class: restore it first.
+    Archived,
+    AccessDenied,
+    Kms,
+    RequesterPays,
+    /// Anything else: reads that failed after retries, listings, keys that could not be had.
+    Other,
+}
+
+impl ErrorCause {
+    /// The cause of `file`'s verdict, for a file that could not be checked. Read from the
+    /// detail's words ([`Refusal::of_detail`]): a digest's read error reaches the report as
+    /// text, through the chain walk.
+    pub fn of(file: &FileEntry) -> Option<ErrorCause> {
+        match file.status {
+            Status::Archived => Some(ErrorCause::Archived),
+            Status::Error => Some(
+                match file.detail_text().as_deref().and_then(Refusal::of_detail) {
+                    Some(Refusal::AccessDenied) => ErrorCause::AccessDenied,
+                    Some(Refusal::Kms) => ErrorCause::Kms,
+                    Some(Refusal::RequesterPays) => ErrorCause::RequesterPays,
+                    None => ErrorCause::Other,
+                },
+            ),
+            _ => None,
+        }
+    }
+
+    /// How the text report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorCause::Archived => "archived",
+            ErrorCause::AccessDenied => "AccessDenied",
+            ErrorCause::Kms => "KMS",
+            ErrorCause::RequesterPays => "Requester Pays",
+            ErrorCause::Other => "could not be read",
+        }
+    }
+}
+
+/// Files of one bucket that could not be checked for one cause.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorGroup {
+    pub cause: ErrorCause,
+    pub bucket: String,
+    /// For archived files: their storage class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// For archived files: a restore was asked for and has not finished.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restore_in_progress: bool,
+    pub count: u64,
+    /// The key of one of them (the first in key order).
+    pub example: String,
+    /// What is missing and what to do, once for all of them.
+    pub hint: String,
+}
+
+/// What the files of one [`ErrorGroup`] share.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct GroupKey {
+    cause: ErrorCause,
+    bucket: String,
+    storage_class: Option<String>,
+    restore_in_progress: bool,
+}
+
+/// An [`ErrorGroup`] being gathered: the keys' longest common prefix says which objects a
+/// missing permission is about.
+struct Gathering {
+    count: u64,
+    example: String,
+    common_prefix: String,
+    /// `arn:PARTITION:s3:::`, as the first refusal's detail names it.
+    arn_start: String,
+}
+
+impl Summary {
+    /// This summary with the files that could not be checked among `files` grouped by cause
+    /// (see [`Summary::errors`]).
+    pub fn with_errors<'a>(mut self, files: impl IntoIterator<Item = &'a FileEntry>) -> Summary {
+        let mut groups: BTreeMap<GroupKey, Gathering> = BTreeMap::new();
+        for file in files {
+            let Some(cause) = ErrorCause::of(file) else {
+                continue;
+            };
+            let detail = file.detail_text().unwrap_or_default();
+            let archived = cause == ErrorCause::Archived;
+            let key = GroupKey {
+                cause,
+                bucket: file.bucket.clone(),
+                storage_class: archived.then(|| storage_class_of(&detail)),
+                restore_in_progress: archived && detail.contains(RESTORING),
+            };
+            let gathering = groups.entry(key).or_insert_with(|| Gathering {
+                count: 0,
+                example: file.key.clone(),
+                common_prefix: file.key.clone(),
+                arn_start: arn_start_of(&detail),
+            });
+            gathering.count += 1;
+            if file.key < gathering.example {
+                gathering.example = file.key.clone();
+            }
+            let shared = common_prefix_len(&gathering.common_prefix, &file.key);
+            gathering.common_prefix.truncate(shared);
+        }
+        self.errors = groups
+            .into_iter()
+            .map(|(key, g)| ErrorGroup {
+                hint: group_hint(&key, &g),
+                cause: key.cause,
+                bucket: key.bucket,
+                storage_class: key.storage_class,
+                restore_in_progress: key.restore_in_progress,
+                count: g.count,
+                example: g.example,
+            })
+            .collect();
+        self
+    }
+}
+
+/// The storage class an archived file's detail names.
+fn storage_class_of(detail: &str) -> String {
+    detail
+        .strip_prefix(ARCHIVED_PREFIX)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or("an archive storage class")
+        .to_string()
+}
+
+/// `arn:PARTITION:s3:::` as the detail names it (S3 ARNs differ by partition), else AWS's.
+fn arn_start_of(detail: &str) -> String {
+    detail
+        .find("arn:")
+        .and_then(|at| {
+            let rest = &detail[at..];
+            rest.find(":s3:::")
+                .map(|end| rest[..end + ":s3:::".len()].to_string())
+        })
+        .unwrap_or_else(|| "arn:aws:s3:::".to_string())
+}
+
+/// The length of the longest common prefix of `a` and `b`, on a character boundary.
+fn common_prefix_len(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((at, _), _)| at)
+}
+
+fn group_hint(key: &GroupKey, g: &Gathering) -> String {
+    let (cause, bucket) = (key.cause, &key.bucket);
+    // The objects a policy would name: the one file, or the keys' common prefix and `*`.
+    let resource = if g.count == 1 {
+        format!("{}{bucket}/{}", g.arn_start, g.example)
+    } else {
+        format!("{}{bucket}/{}*", g.arn_start, g.common_prefix)
+    };
+    let restore = "aws s3api restore-object --bucket";
+    let request = "--restore-request 'Days=1,GlacierJobParameters={Tier=Standard}'";
+    match cause {
+        ErrorCause::Archived if key.restore_in_progress => {
+            "a restore is in progress: run again once it completes (hours; \
+             aws s3api head-object shows x-amz-restore: ongoing-request=\"false\" then)"
+                .to_string()
+        }
+        ErrorCause::Archived if g.count == 1 => format!(
+            "restore it, then run again (a restore takes hours; ctverify only reads, it restores \
+             nothing): {restore} {bucket} --key {} {request}",
+            g.example
+        ),
+        ErrorCause::Archived => format!(
+            "restore them, then run again (a restore takes hours; ctverify only reads, it \
+             restores nothing): for each file listed, {restore} {bucket} --key KEY {request}; \
+             for many, one S3 Batch Operations job (operation S3InitiateRestoreObject) over a \
+             manifest of their keys"
+        ),
+        ErrorCause::AccessDenied => Refusal::AccessDenied.hint(&resource),
+        ErrorCause::Kms => Refusal::Kms.hint(&resource),
+        ErrorCause::RequesterPays => Refusal::RequesterPays.hint(&resource),
+        ErrorCause::Other => "each file's detail says why; run again".to_string(),
+    }
 }
 
 impl Summary {
@@ -248,6 +444,7 @@ impl Summary {
             digests,
             logs,
             result,
+            errors: Vec::new(),
         }
     }
 
@@ -289,4 +486,141 @@ pub struct RunInfo {
 /// Marks whether a status would be shown without `--verbose`.
 pub fn is_reported(status: Status, verbose: bool) -> bool {
     verbose || status.outcome() != Outcome::Valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    fn unreadable(key: &str, error: StoreError) -> FileEntry {
+        FileEntry::new(FileKind::Log, "b", key, error.status()).with_detail(error.to_string())
+    }
+
+    fn denied(key: &str, refusal: Refusal) -> FileEntry {
+        unreadable(
+            key,
+            StoreError::Denied {
+                refusal,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: format!("arn:aws-cn:s3:::b/{key}"),
+            },
+        )
+    }
+
+    fn archived(key: &str, storage_class: &str, restore_in_progress: bool) -> FileEntry {
+        unreadable(
+            key,
+            StoreError::Archived {
+                storage_class: storage_class.into(),
+                restore_in_progress,
+            },
+        )
+    }
+
+    fn empty_summary() -> Summary {
+        Summary::of(&[])
+    }
+
+    #[test]
+    fn one_missing_permission_is_one_group_naming_the_objects_it_is_about() {
+        let files = [
+            denied(
+                "AWSLogs/1/CloudTrail/us-east-1/2024/03/02/b.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied(
+                "AWSLogs/1/CloudTrail/us-east-1/2024/03/01/a.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied(
+                "AWSLogs/1/CloudTrail/eu-west-1/2024/03/01/c.json.gz",
+                Refusal::AccessDenied,
+            ),
+            denied("AWSLogs/1/CloudTrail/eu-west-1/k.json.gz", Refusal::Kms),
+            FileEntry::new(FileKind::Log, "b", "fine", Status::Valid),
+            FileEntry::new(FileKind::Log, "b", "gone", Status::NotFound),
+            FileEntry::new(FileKind::Log, "b", "flaky", Status::Error)
+                .with_detail("could not be read: GetObject: timed out"),
+        ];
+        let summary = empty_summary().with_errors(&files);
+        let causes: Vec<(ErrorCause, u64)> =
+            summary.errors.iter().map(|g| (g.cause, g.count)).collect();
+        assert_eq!(
+            causes,
+            [
+                (ErrorCause::AccessDenied, 3),
+                (ErrorCause::Kms, 1),
+                (ErrorCause::Other, 1)
+            ]
+        );
+        let access = &summary.errors[0];
+        assert_eq!(
+            access.example,
+            "AWSLogs/1/CloudTrail/eu-west-1/2024/03/01/c.json.gz"
+        );
+        // The keys' common prefix, in the partition the refusals named.
+        assert!(
+            access.hint.starts_with(
+                "s3:GetObject on arn:aws-cn:s3:::b/AWSLogs/1/CloudTrail/* is not allowed"
+            ),
+            "{}",
+            access.hint
+        );
+        // A single file is named exactly.
+        assert!(
+            summary.errors[1]
+                .hint
+                .contains("arn:aws-cn:s3:::b/AWSLogs/1/CloudTrail/eu-west-1/k.json.gz "),
+            "{}",
+            summary.errors[1].hint
+        );
+        let json = serde_json::to_value(&summary).expect("serializable");
+        assert_eq!(json["errors"][0]["cause"], "access_denied");
+        assert_eq!(json["errors"][1]["cause"], "kms");
+        assert_eq!(json["errors"][2]["cause"], "other");
+        assert!(json["errors"][0].get("storage_class").is_none());
+    }
+
+    #[test]
+    fn archived_files_are_grouped_by_storage_class_and_restore_state() {
+        let files = [
+            archived("a", "GLACIER", false),
+            archived("b", "GLACIER", false),
+            archived("c", "DEEP_ARCHIVE", false),
+            archived("d", "GLACIER", true),
+        ];
+        let summary = empty_summary().with_errors(&files);
+        let groups: Vec<(Option<&str>, bool, u64)> = summary
+            .errors
+            .iter()
+            .map(|g| (g.storage_class.as_deref(), g.restore_in_progress, g.count))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (Some("DEEP_ARCHIVE"), false, 1),
+                (Some("GLACIER"), false, 2),
+                (Some("GLACIER"), true, 1)
+            ]
+        );
+        assert!(summary.errors[0].hint.contains(
+            "aws s3api restore-object --bucket b --key c --restore-request \
+             'Days=1,GlacierJobParameters={Tier=Standard}'"
+        ));
+        assert!(summary.errors[1].hint.contains("--key KEY"));
+        assert!(summary.errors[1].hint.contains("S3 Batch Operations"));
+        assert!(summary.errors[2]
+            .hint
+            .starts_with("a restore is in progress"));
+        assert!(empty_summary().with_errors(&[]).errors.is_empty());
+    }
+
+    #[test]
+    fn common_prefixes_stop_at_a_character_boundary() {
+        assert_eq!(common_prefix_len("caf\u{e9}/a", "caf\u{e8}/a"), 3);
+        assert_eq!(common_prefix_len("abc", "abcd"), 3);
+        assert_eq!(common_prefix_len("", "x"), 0);
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::reason::{ChainReason, NoSignature};
 use crate::report::{
-    BucketOrigin, ChainReport, Detail, FileEntry, RequestedRange, RunInfo, Summary,
+    BucketOrigin, ChainReport, Detail, ErrorGroup, FileEntry, RequestedRange, RunInfo, Summary,
 };
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
@@ -214,6 +214,7 @@ pub fn text_verdict(file: &FileEntry) -> String {
         (Status::Unreferenced, _) => "INVALID: not referenced by any digest".into(),
         (Status::Unsigned, _) => format!("UNVERIFIED: {detail}"),
         (Status::Unverified, _) => format!("UNVERIFIED: {detail}"),
+        (Status::Archived, _) => format!("UNVERIFIED: {detail}"),
         (Status::Error, _) => format!("ERROR: {detail}"),
     }
 }
@@ -411,7 +412,9 @@ pub fn write_text(
             write_summary(out, run, &backfill, true)?;
         }
     }
-    let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>());
+    let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>())
+        .with_errors(chains.iter().flat_map(|c| &c.files));
+    write_error_groups(out, &summary.errors)?;
     writeln!(
         out,
         "Result: {}",
@@ -420,6 +423,43 @@ pub fn write_text(
             .as_str()
             .unwrap_or("?")
     )
+}
+
+/// The files that could not be checked, one line per cause and bucket (the files themselves
+/// are listed above): `1,204 files: AccessDenied — s3:GetObject on ... is not allowed`.
+pub fn write_error_groups(out: &mut dyn Write, groups: &[ErrorGroup]) -> io::Result<()> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Could not be checked, by cause:")?;
+    for group in groups {
+        let files = if group.count == 1 { "file" } else { "files" };
+        let cause = match &group.storage_class {
+            Some(class) => format!("{} in {class}", group.cause.label()),
+            None => group.cause.label().to_string(),
+        };
+        writeln!(
+            out,
+            "{} {files}: {cause} \u{2014} {} (e.g. {})",
+            thousands(group.count),
+            group.hint,
+            url(&group.bucket, &group.example)
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `1204` as `1,204`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
 }
 
 fn chain_folder(chain: &ChainReport) -> String {
@@ -483,7 +523,7 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
     files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-    let summary = Summary::of(&reports);
+    let summary = Summary::of(&reports).with_errors(chains.iter().flat_map(|c| &c.files));
     let document = JsonDocument {
         bucket: AsValue(&run.bucket),
         bucket_from: AsValue(&run.bucket_from),
@@ -520,7 +560,8 @@ pub fn write_jsonl_summary(
     chains: &[ChainResult],
 ) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
-    let mut line = tagged("summary", &Summary::of(&reports));
+    let summary = Summary::of(&reports).with_errors(chains.iter().flat_map(|c| &c.files));
+    let mut line = tagged("summary", &summary);
     if let Value::Object(map) = &mut line {
         map.insert("tool".into(), json!(run.tool));
         map.insert("version".into(), json!(run.version));
@@ -695,9 +736,23 @@ mod tests {
         let text =
             FileEntry::new(FileKind::Log, "b", "l", Status::Error).with_detail("read failed");
         assert_eq!(text_verdict(&text), "ERROR: read failed");
+        let archived = FileEntry::new(FileKind::Log, "b", "l", Status::Archived)
+            .with_detail("archived in GLACIER: restore it first");
+        assert_eq!(
+            text_line(&archived),
+            "Log file\ts3://b/l\tUNVERIFIED: archived in GLACIER: restore it first"
+        );
         assert_eq!(
             serde_json::to_value(&text).expect("serializable")["detail"],
             "read failed"
         );
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

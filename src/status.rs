@@ -16,6 +16,9 @@ pub enum Status {
     Unreferenced,
     Unsigned,
     Unverified,
+    /// In an archive storage class (GLACIER, DEEP_ARCHIVE): S3 will not hand it over until it
+    /// is restored, so it could not be checked.
+    Archived,
     Error,
 }
 
@@ -33,7 +36,9 @@ impl Status {
     pub fn outcome(self) -> Outcome {
         match self {
             Status::Valid => Outcome::Valid,
-            Status::Unsigned | Status::Unverified | Status::Error => Outcome::Unverified,
+            Status::Unsigned | Status::Unverified | Status::Archived | Status::Error => {
+                Outcome::Unverified
+            }
             Status::NotFound
             | Status::Moved
             | Status::SignatureInvalid
@@ -58,6 +63,7 @@ impl Status {
             Status::Unreferenced => "unreferenced",
             Status::Unsigned => "unsigned",
             Status::Unverified => "unverified",
+            Status::Archived => "archived",
             Status::Error => "error",
         }
     }
@@ -101,5 +107,23 @@ impl Counts {
 
     pub fn total(&self) -> u64 {
         self.valid + self.invalid + self.unverified
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archived_file_counts_as_unverified_never_as_tampering() {
+        assert_eq!(Status::Archived.outcome(), Outcome::Unverified);
+        assert_eq!(Status::Archived.as_str(), "archived");
+        assert_eq!(
+            serde_json::to_value(Status::Archived).ok(),
+            Some(serde_json::Value::from("archived"))
+        );
+        let mut counts = Counts::default();
+        counts.add(Status::Archived);
+        assert_eq!((counts.valid, counts.invalid, counts.unverified), (0, 0, 1));
     }
 }

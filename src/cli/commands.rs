@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::keys::KeyRing;
 use crate::report::Summary;
 use crate::report_format::{self, Format};
+use crate::status::Status;
 use crate::verify::{self, Decided};
 
 use super::args::{KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs};
@@ -67,7 +68,8 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
         .iter()
         .map(|c| c.report.clone())
         .collect();
-    let summary = Summary::of(&reports);
+    let summary =
+        Summary::of(&reports).with_errors(outcome.validation.chains.iter().flat_map(|c| &c.files));
     let stats = outcome.stats;
     println!(
         "Mirrored {} into {}: {} objects fetched ({} bytes), {} already there, {} could not be read",
@@ -92,7 +94,7 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
         .chains
         .iter()
         .flat_map(|c| &c.files)
-        .find(|f| f.status == crate::status::Status::Error);
+        .find(|f| matches!(f.status, Status::Error | Status::Archived));
     if stats.failed > 0 || first_error.is_some() {
         if let Some(file) = first_error {
             eprintln!(
@@ -101,6 +103,8 @@ pub fn run_mirror(args: &MirrorArgs) -> Result<i32, CliError> {
                 file.detail_text().as_deref().unwrap_or("could not be read")
             );
         }
+        // What stderr cannot take is lost either way; the exit status still says it.
+        let _ = report_format::write_error_groups(&mut io::stderr(), &summary.errors);
         eprintln!("ctverify: the bundle is incomplete: run the same command again to finish it");
         return Ok(Failure::Incomplete.exit_code());
     }

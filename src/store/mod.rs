@@ -9,6 +9,8 @@ use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
+use crate::status::Status;
+
 /// S3 user metadata of an object (`signature`, `signature-algorithm`,
 /// `backfill-generation-timestamp` for digests), keys lowercase. Shared: a bundle holds every
 /// digest's metadata, and each digest read keeps its own until its chain is walked.
@@ -79,7 +81,157 @@ pub enum StoreError {
     /// read back. Fails the run rather than deciding any file. Text, as `Read`: the verifier
     /// hands it on as its own error.
     Local(String),
+    /// In an archive storage class (GLACIER, DEEP_ARCHIVE): S3 answers `InvalidObjectState`
+    /// until it is restored. Not worth asking again within the run, and no evidence of
+    /// anything: the file is `archived`.
+    Archived {
+        storage_class: String,
+        /// A restore was requested and has not finished (`x-amz-restore: ongoing-request="true"`).
+        restore_in_progress: bool,
+    },
+    /// S3 refused to hand the object over, for a reason asking again will not change.
+    Denied {
+        refusal: Refusal,
+        /// S3's error code and message, as it gave them.
+        code: String,
+        message: String,
+        /// The ARN of the object, which the missing permission is about.
+        resource: String,
+    },
 }
+
+impl StoreError {
+    /// The status of a file this error kept from being read (`not_found`, `archived`, else
+    /// `error`).
+    pub fn status(&self) -> Status {
+        match self {
+            StoreError::NotFound => Status::NotFound,
+            StoreError::Archived { .. } => Status::Archived,
+            _ => Status::Error,
+        }
+    }
+}
+
+/// Why S3 would not hand over an object it holds, as far as its answer tells. Each is one
+/// missing permission or option, which the report names once for all the files it affects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Refusal {
+    /// `AccessDenied`: no IAM or bucket policy lets the caller `s3:GetObject` it.
+    AccessDenied,
+    /// SSE-KMS: the object's KMS key may not be used to decrypt it (`kms:Decrypt` not
+    /// allowed, or the key disabled or deleted).
+    Kms,
+    /// A Requester Pays bucket, asked without `x-amz-request-payer` (only when S3 says so: it
+    /// often answers a plain `AccessDenied`).
+    RequesterPays,
+}
+
+impl Refusal {
+    /// How a file's detail starts for each refusal. The report groups files by it: a digest's
+    /// read error reaches the report as text, through the chain walk.
+    const PREFIXES: [(Refusal, &'static str); 3] = [
+        (Refusal::Kms, "access denied by KMS ("),
+        (Refusal::RequesterPays, "access denied, requester pays ("),
+        (Refusal::AccessDenied, "access denied ("),
+    ];
+
+    fn prefix(self) -> &'static str {
+        Refusal::PREFIXES
+            .iter()
+            .find(|(refusal, _)| *refusal == self)
+            .map_or("access denied (", |(_, prefix)| prefix)
+    }
+
+    /// The refusal a file's detail names, if it is one [`StoreError::Denied`] wrote.
+    pub fn of_detail(detail: &str) -> Option<Refusal> {
+        Refusal::PREFIXES
+            .iter()
+            .find(|(_, prefix)| detail.starts_with(prefix))
+            .map(|(refusal, _)| *refusal)
+    }
+
+    /// What S3's answer says, from its HTTP status, error code and message; `None` when it
+    /// is no refusal of access.
+    pub fn of_answer(
+        status: Option<u16>,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> Option<Refusal> {
+        let code = code.unwrap_or("");
+        let message = message.unwrap_or("").to_ascii_lowercase();
+        if code.starts_with("KMS.")
+            || (code == "AccessDenied"
+                && (message.contains("kms") || message.contains("customer master key")))
+        {
+            return Some(Refusal::Kms);
+        }
+        if code.contains("RequesterPays")
+            || message.contains("requester pays")
+            || message.contains("request-payer")
+        {
+            return Some(Refusal::RequesterPays);
+        }
+        if code == "AccessDenied" || (code.is_empty() && status == Some(403)) {
+            return Some(Refusal::AccessDenied);
+        }
+        None
+    }
+
+    /// Its name in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::AccessDenied => "access_denied",
+            Refusal::Kms => "kms",
+            Refusal::RequesterPays => "requester_pays",
+        }
+    }
+
+    /// What is missing, for `resource` (an object's ARN, or a pattern of them): each file's
+    /// detail says it.
+    pub fn missing(self, resource: &str) -> String {
+        match self {
+            Refusal::AccessDenied => format!("s3:GetObject on {resource} is not allowed"),
+            Refusal::Kms => format!(
+                "kms:Decrypt on the KMS key of {resource} is not allowed, or the key is \
+                 disabled or deleted"
+            ),
+            Refusal::RequesterPays => format!(
+                "{resource} is in a Requester Pays bucket, and ctverify does not send \
+                 x-amz-request-payer"
+            ),
+        }
+    }
+
+    /// What is missing and what to do about it, once for every file it affects.
+    pub fn hint(self, resource: &str) -> String {
+        let missing = self.missing(resource);
+        match self {
+            Refusal::AccessDenied => format!(
+                "{missing} (an IAM or bucket policy denies it, or none allows it; a Requester \
+                 Pays bucket answers so too)"
+            ),
+            Refusal::Kms => {
+                format!("{missing}: allow kms:Decrypt in the key policy or the caller's IAM policy")
+            }
+            Refusal::RequesterPays => {
+                format!("{missing}: verify a copy (aws s3 sync --request-payer requester)")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a file's detail starts when it is archived (see [`StoreError::Archived`]); the report
+/// reads the storage class back from it.
+pub const ARCHIVED_PREFIX: &str = "archived in ";
+
+/// What an archived file's detail says when its restore has not finished.
+pub const RESTORING: &str = "a restore is in progress";
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -91,6 +243,28 @@ impl fmt::Display for StoreError {
             }
             StoreError::Read(why) => write!(f, "could not be read: {why}"),
             StoreError::Local(why) => write!(f, "local failure: {why}"),
+            StoreError::Archived {
+                storage_class,
+                restore_in_progress: false,
+            } => write!(f, "{ARCHIVED_PREFIX}{storage_class}: restore it first"),
+            StoreError::Archived {
+                storage_class,
+                restore_in_progress: true,
+            } => write!(
+                f,
+                "{ARCHIVED_PREFIX}{storage_class}: {RESTORING}: run again once it completes"
+            ),
+            StoreError::Denied {
+                refusal,
+                code,
+                message,
+                resource,
+            } => write!(
+                f,
+                "{}{code}: {message}): {}",
+                refusal.prefix(),
+                refusal.missing(resource)
+            ),
         }
     }
 }
@@ -190,6 +364,101 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_refusals_are_told_apart_by_code_and_message() {
+        let of =
+            |status, code, message| Refusal::of_answer(Some(status), Some(code), Some(message));
+        assert_eq!(
+            of(403, "AccessDenied", "Access Denied"),
+            Some(Refusal::AccessDenied)
+        );
+        assert_eq!(
+            of(
+                403,
+                "AccessDenied",
+                "The ciphertext refers to a customer master key that does not exist, does not \
+                 exist in this region, or you are not allowed to access."
+            ),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(
+                403,
+                "AccessDenied",
+                "User: u is not authorized to perform: kms:Decrypt"
+            ),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(400, "KMS.DisabledException", "disabled"),
+            Some(Refusal::Kms)
+        );
+        assert_eq!(
+            of(403, "AccessDenied", "Bucket is a Requester Pays bucket"),
+            Some(Refusal::RequesterPays)
+        );
+        assert_eq!(
+            Refusal::of_answer(Some(403), None, None),
+            Some(Refusal::AccessDenied)
+        );
+        // Not refusals: asked again, or decided elsewhere.
+        assert_eq!(
+            of(500, "InternalError", "We encountered an internal error"),
+            None
+        );
+        assert_eq!(of(403, "SignatureDoesNotMatch", "signature"), None);
+    }
+
+    #[test]
+    fn each_refusal_and_archive_is_read_back_from_the_detail_it_writes() {
+        for refusal in [Refusal::AccessDenied, Refusal::Kms, Refusal::RequesterPays] {
+            let error = StoreError::Denied {
+                refusal,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: "arn:aws:s3:::b/k".into(),
+            };
+            assert_eq!(error.status(), Status::Error);
+            let detail = error.to_string();
+            assert_eq!(Refusal::of_detail(&detail), Some(refusal), "{detail}");
+            assert!(
+                detail.contains(&refusal.missing("arn:aws:s3:::b/k")),
+                "{detail}"
+            );
+        }
+        assert_eq!(
+            StoreError::Denied {
+                refusal: Refusal::AccessDenied,
+                code: "AccessDenied".into(),
+                message: "Access Denied".into(),
+                resource: "arn:aws:s3:::b/k".into(),
+            }
+            .to_string(),
+            "access denied (AccessDenied: Access Denied): s3:GetObject on arn:aws:s3:::b/k is \
+             not allowed"
+        );
+        let archived = StoreError::Archived {
+            storage_class: "GLACIER".into(),
+            restore_in_progress: false,
+        };
+        assert_eq!(archived.status(), Status::Archived);
+        assert_eq!(
+            archived.to_string(),
+            "archived in GLACIER: restore it first"
+        );
+        assert_eq!(Refusal::of_detail(&archived.to_string()), None);
+        assert_eq!(
+            StoreError::Archived {
+                storage_class: "DEEP_ARCHIVE".into(),
+                restore_in_progress: true,
+            }
+            .to_string(),
+            "archived in DEEP_ARCHIVE: a restore is in progress: run again once it completes"
+        );
+        assert_eq!(Refusal::of_detail("could not be read: timed out"), None);
+        assert_eq!(StoreError::Read("x".into()).status(), Status::Error);
+    }
 
     #[test]
     fn metadata_maps_find_replace_and_serialize_as_a_sorted_object() {

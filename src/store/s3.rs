@@ -17,7 +17,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
 use tokio_util::io::SyncIoBridge;
 
-use super::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
+use super::{ListingRequest, Metadata, Object, ObjectStore, Refusal, StoreError};
 use crate::aws::{describe_error, Aws};
 use crate::pages::Pages;
 
@@ -44,6 +44,19 @@ struct ReadAhead {
 }
 
 type GetObjectOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
+type GetObjectError = aws_sdk_s3::operation::get_object::GetObjectError;
+type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
+
+/// The ARN of an object, in the partition of the client's region (IAM policies name it so).
+fn object_arn(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    let region = client.config().region().map(|r| r.as_ref().to_string());
+    let partition = match region.as_deref() {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    };
+    format!("arn:{partition}:s3:::{bucket}/{key}")
+}
 
 /// One of the store's requests in flight, counted until dropped.
 struct Slot(Arc<AtomicUsize>);
@@ -227,6 +240,58 @@ impl S3Store {
         let client = self.build_client(region);
         clients.insert(bucket.to_string(), client.clone());
         Ok(client)
+    }
+
+    /// What a failed GetObject means for the file: not there, archived, refused (each final),
+    /// or a read that failed on the way (asked again by the verifier).
+    fn get_error(
+        &self,
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        e: aws_sdk_s3::error::SdkError<GetObjectError, HttpResponse>,
+    ) -> StoreError {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        if let Some(GetObjectError::InvalidObjectState(state)) = e.as_service_error() {
+            let storage_class = state
+                .storage_class()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_else(|| "an archive storage class".to_string());
+            return StoreError::Archived {
+                storage_class,
+                restore_in_progress: self.restore_in_progress(client, bucket, key),
+            };
+        }
+        let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+            || e.code() == Some("NoSuchKey")
+            || status == Some(404);
+        if not_found {
+            return StoreError::NotFound;
+        }
+        if let Some(refusal) = Refusal::of_answer(status, e.code(), e.message()) {
+            return StoreError::Denied {
+                refusal,
+                code: e.code().unwrap_or("AccessDenied").to_string(),
+                message: e.message().unwrap_or("Access Denied").to_string(),
+                resource: object_arn(client, bucket, key),
+            };
+        }
+        StoreError::Read(format!("GetObject: {}", describe_error(&e)))
+    }
+
+    /// Whether a restore of the archived object `key` was asked for and is still running
+    /// (HeadObject's `x-amz-restore`); `false` when HeadObject cannot tell.
+    fn restore_in_progress(&self, client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+        let _slot = Slot::take(&self.in_flight);
+        self.aws
+            .runtime
+            .block_on(client.head_object().bucket(bucket).key(key).send())
+            .ok()
+            .and_then(|head| {
+                head.restore()
+                    .map(|r| r.contains("ongoing-request=\"true\""))
+            })
+            .unwrap_or(false)
     }
 
     /// Sends `request`'s first page now, to be picked up by the listing that asks for it.
@@ -474,18 +539,7 @@ impl ObjectStore for S3Store {
                     .block_on(client.get_object().bucket(bucket).key(key).send());
                 match response {
                     Ok(output) => (output, slot),
-                    Err(e) => {
-                        let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key())
-                            || e.code() == Some("NoSuchKey")
-                            || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-                        if not_found {
-                            return Err(StoreError::NotFound);
-                        }
-                        return Err(StoreError::Read(format!(
-                            "GetObject: {}",
-                            describe_error(&e)
-                        )));
-                    }
+                    Err(e) => return Err(self.get_error(&client, bucket, key, e)),
                 }
             }
         };

@@ -188,7 +188,7 @@ fn read_digest(
         Err(StoreError::NotFound) => {
             return Attempt::Final(Ok(failed(Status::NotFound, "not found".into())))
         }
-        Err(e) => return Attempt::after(&e, Ok(failed(Status::Error, e.to_string()))),
+        Err(e) => return Attempt::after(&e, Ok(failed(e.status(), e.to_string()))),
     };
     parse_digest(object).map(Ok)
 }

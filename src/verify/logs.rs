@@ -133,7 +133,7 @@ fn check_log_once(
     let object = match store.get(&check.bucket, &check.key) {
         Ok(object) => object,
         Err(StoreError::NotFound) => return Attempt::Final(entry(Status::NotFound)),
-        Err(e) => return Attempt::after(&e, entry(Status::Error).with_detail(e.to_string())),
+        Err(e) => return Attempt::after(&e, entry(e.status()).with_detail(e.to_string())),
     };
     match inflate_and_hash(
         Counting {

@@ -101,5 +101,18 @@ mod tests {
             Attempt::after(&StoreError::UnsafeKey("..".into()), ()),
             Attempt::Final(())
         ));
+        // An archived object stays archived and a refusal stays refused within a run.
+        let archived = StoreError::Archived {
+            storage_class: "GLACIER".into(),
+            restore_in_progress: false,
+        };
+        assert!(matches!(Attempt::after(&archived, ()), Attempt::Final(())));
+        let denied = StoreError::Denied {
+            refusal: crate::store::Refusal::AccessDenied,
+            code: "AccessDenied".into(),
+            message: "Access Denied".into(),
+            resource: "arn:aws:s3:::b/k".into(),
+        };
+        assert!(matches!(Attempt::after(&denied, ()), Attempt::Final(())));
     }
 }

@@ -32,6 +32,14 @@ pub enum Fault {
     Status(u16),
     /// 503 with S3's throttling error document (`<Code>SlowDown</Code>`).
     SlowDown,
+    /// Answer with this status and an S3 error document with this code and message, without
+    /// asking upstream: for answers moto cannot give (a KMS key that may not be used, a
+    /// Requester Pays bucket).
+    S3Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// Read the request, then drop the connection with a TCP reset and no answer.
     Reset,
     /// Read the request, then close the connection (FIN) without answering.
@@ -47,6 +55,9 @@ pub enum Fault {
     /// Forward, then send the headers with the real Content-Length and only the first
     /// `keep_percent` % of the body (always at least one byte short), then close.
     Truncate { keep_percent: usize },
+    /// Forward, then add this header to upstream's answer (replacing one of that name): for
+    /// states moto cannot hold, e.g. a restore still in progress (`x-amz-restore`).
+    AddHeader { name: String, value: String },
     /// For a ListObjectsV2 request: forward the first page but mark it truncated, with
     /// [`FAULT_TOKEN`] as its continuation token; the request for that page gets a 500.
     BreakAfterFirstPage,
@@ -63,6 +74,8 @@ impl Fault {
         match self {
             Fault::Status(code) => format!("status {code}"),
             Fault::SlowDown => "SlowDown".into(),
+            Fault::S3Error { code, .. } => code.clone(),
+            Fault::AddHeader { name, .. } => format!("header {name}"),
             Fault::Reset => "reset".into(),
             Fault::Close => "close".into(),
             Fault::SlowBody { .. } => "slow body".into(),
@@ -571,6 +584,8 @@ fn error_response(status: u16, code: &str, message: &str, method: &str) -> Vec<u
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        403 => "Forbidden",
+        400 => "Bad Request",
         _ => "Error",
     };
     let body = format!(
@@ -722,6 +737,14 @@ fn serve(
                 writer.write_all(&status_fault(*status, &method))?;
                 writer.flush()?;
             }
+            Some(Fault::S3Error {
+                status,
+                code,
+                message,
+            }) => {
+                writer.write_all(&error_response(*status, code, message, &method))?;
+                writer.flush()?;
+            }
             Some(Fault::SlowDown) => {
                 writer.write_all(&error_response(
                     503,
@@ -766,6 +789,12 @@ fn serve(
                 }
                 if listed && fault == Some(Fault::TruncatedWithoutToken) {
                     truncate_listing_without_token(&mut response);
+                }
+                if let Some(Fault::AddHeader { name, value }) = &fault {
+                    response
+                        .headers
+                        .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                    response.headers.push((name.clone(), value.clone()));
                 }
                 let head = response_head(&response, &method);
                 writer.write_all(head.as_bytes())?;
