@@ -208,7 +208,7 @@ pub struct QueryVerdict {
 fn hash_raw(store: &dyn ObjectStore, key: &str) -> Result<Sha256, (Status, String)> {
     let object = store.get(store.bucket(), key).map_err(|e| match e {
         StoreError::NotFound => (Status::NotFound, "not found".to_string()),
-        other => (Status::Error, other.to_string()),
+        other => (other.status(), other.to_string()),
     })?;
     let mut body = object.body;
     let mut hasher = sha2::Sha256::new();
