@@ -258,7 +258,7 @@ pub fn verify_query(
 
     let parsed = match store.get(&bucket, &sign_key) {
         Err(StoreError::NotFound) => Err((Status::NotFound, "not found".to_string())),
-        Err(e) => Err((Status::Error, e.to_string())),
+        Err(e) => Err((e.status(), e.to_string())),
         Ok(object) => {
             let mut bytes = Vec::new();
             match object

@@ -11,14 +11,20 @@
 //! - `digest`: digest key names and digest JSON, parsed strictly;
 //! - `keys`: CloudTrail public keys and RSA signature verification;
 //! - `gzip`: strict single-member gzip inflation with SHA-256, streaming;
-//! - `store`: where objects come from (a directory copy, or S3), behind one trait;
-//! - `chain/`: the chain walk that decides each digest and which logs to check;
-//! - `verify/`: the pipeline: discovery, reading, the walk, log checks;
+//! - `store`: where objects come from (a directory copy, or S3), behind one trait; `pages`:
+//!   S3 paging that refuses a page it cannot follow;
+//! - `chain/`: the chain walk that decides each digest and which logs to check, a phase per
+//!   file;
+//! - `verify/`: the pipeline: search, digest reads, the walk, log checks, the folder scan;
+//! - `unreferenced`: planted and moved logs in a folder's listing;
 //! - `folder_gate`: how many account-and-region folders are verified at once (memory budget);
+//! - `read_ahead`: a chain's first logs read while its last digests arrive;
 //! - `spill`: per-log state on disk (anonymous temporary files), so memory stays flat;
 //! - `status`, `report`, `reason`, `report_format`: verdicts, the report model (with
 //!   the chain walk's reasons as data), and its formats (where the reasons get their words);
-//! - `bundle`: the `.ctverify/` folder of an evidence bundle;
+//! - `progress`: counters for the progress bar;
+//! - `bundle`: the `.ctverify/` folder of an evidence bundle; `mirror`: making one;
+//! - `lake`: CloudTrail Lake query exports and their sign files;
 //!
 //! The default `aws` feature adds the AWS SDK: the S3 store, ListPublicKeys and DescribeTrails
 //! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library

@@ -14,8 +14,9 @@ use crate::report::{ChainReport, FileEntry, RequestedRange, TimeRange};
 use crate::status::{FileKind, Status};
 use crate::time::UtcTime;
 
-/// How many missing digests we are willing to infer in one hole; beyond this the hole is
-/// reported as one missing digest plus a detail saying how long the hole is.
+/// How many missing digests we are willing to infer in one hole: the hours of a longer hole
+/// past this many are not inferred one by one (the digest its successor names is still
+/// reported, and the hole still counts as covered).
 const MAX_INFERRED_MISSING: i64 = 10_000;
 
 /// The hours some file answers for (by its content or by its key name), sorted, so that each

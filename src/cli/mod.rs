@@ -1,7 +1,8 @@
 //! The command line (cli.md). Each subcommand goes the same way down and never back up:
 //! - `args`: the flags as clap parses them, the ones subcommands share written once;
 //! - `plan`: the command line resolved once into a plan (source, keys, signatures, chains,
-//!   range, report), with every usage error found there;
+//!   range, report), with every usage error that needs no file or network found there (a
+//!   key or signatures file that cannot be read is found when `source` opens it);
 //! - `source`: opening what a plan names (the store, the keys, a copy's signatures);
 //! - `commands`: running each subcommand on its plan and writing what it found;
 //! - `error`: the one-line error a command stops with, its exit status and its cause.

@@ -151,7 +151,9 @@ impl Refusal {
     }
 
     /// What S3's answer says, from its HTTP status, error code and message; `None` when it
-    /// is no refusal of access.
+    /// is no refusal of access. Only a 403 (or a 400 naming a KMS key's state) refuses: a
+    /// throttled, unavailable or failing KMS or S3 answers otherwise, and must stay a read
+    /// error that is retried, not be named a missing permission.
     pub fn of_answer(
         status: Option<u16>,
         code: Option<&str>,
@@ -159,19 +161,28 @@ impl Refusal {
     ) -> Option<Refusal> {
         let code = code.unwrap_or("");
         let message = message.unwrap_or("").to_ascii_lowercase();
-        if code.starts_with("KMS.")
+        let passing = ["Throttl", "Internal", "Unavailable", "Timeout", "SlowDown"]
+            .iter()
+            .any(|word| code.contains(word));
+        if passing || status.is_some_and(|s| s >= 500) {
+            return None;
+        }
+        let forbidden = matches!(status, Some(403) | None);
+        if (code.starts_with("KMS.") && matches!(status, Some(400) | Some(403) | None))
             || (code == "AccessDenied"
+                && forbidden
                 && (message.contains("kms") || message.contains("customer master key")))
         {
             return Some(Refusal::Kms);
         }
-        if code.contains("RequesterPays")
-            || message.contains("requester pays")
-            || message.contains("request-payer")
+        if forbidden
+            && (code.contains("RequesterPays")
+                || message.contains("requester pays")
+                || message.contains("request-payer"))
         {
             return Some(Refusal::RequesterPays);
         }
-        if code == "AccessDenied" || (code.is_empty() && status == Some(403)) {
+        if (code == "AccessDenied" && forbidden) || (code.is_empty() && status == Some(403)) {
             return Some(Refusal::AccessDenied);
         }
         None
@@ -408,6 +419,14 @@ mod tests {
             None
         );
         assert_eq!(of(403, "SignatureDoesNotMatch", "signature"), None);
+        // A KMS or S3 that is throttled, unavailable or failing refuses nothing: its answer
+        // stays a read error, which is retried.
+        assert_eq!(of(400, "KMS.ThrottlingException", "Rate exceeded"), None);
+        assert_eq!(of(500, "KMS.KMSInternalException", "internal"), None);
+        assert_eq!(of(503, "KMS.DisabledException", "disabled"), None);
+        assert_eq!(of(503, "SlowDown", "Please reduce your request rate"), None);
+        assert_eq!(of(500, "AccessDenied", "kms"), None);
+        assert_eq!(of(400, "InvalidRequest", "requester pays"), None);
     }
 
     #[test]
