@@ -28,9 +28,9 @@ pub struct Aws {
     pub config: SdkConfig,
 }
 
-/// A failed AWS call. Its `Display` is the whole line (the SDK's error chain spelled out by
-/// [`describe_error`]); [`Error::source`](std::error::Error::source) is the SDK's or the key
-/// check's own error, when there is one.
+/// A failed AWS call. Its `Display` is the whole line (the SDK's error with each cause in its
+/// chain spelled out after `: `); [`Error::source`](std::error::Error::source) is the SDK's or
+/// the key check's own error, when there is one.
 #[derive(Debug)]
 pub struct AwsError {
     message: String,

@@ -28,17 +28,22 @@ use crate::store::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 
+/// Why [`mirror`] stopped. What it had copied stays in DEST: a later run resumes from it.
 #[derive(Debug)]
 pub enum MirrorError {
     /// DEST could not be created, read or written: `at` says what was tried, and where.
     Destination {
+        /// What was tried, and on which path (`"cannot create /evidence"`).
         at: String,
+        /// The I/O error.
         error: io::Error,
     },
     /// The bundle files an earlier run left in DEST (to resume from) cannot be read.
     EarlierBundle(BundleError),
     /// DEST holds files no mirror of this source wrote: they would be served as the source's.
     ForeignDestination(String),
+    /// The verification the copy is made by could not run (bad options, the source or the keys
+    /// unreachable); nothing was decided.
     Validate(ValidateError),
 }
 
@@ -67,15 +72,23 @@ impl std::error::Error for MirrorError {
 /// Counts of what a mirror run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MirrorStats {
+    /// Objects copied from the source in this run.
     pub fetched: u64,
+    /// Their size as stored (gzip bytes for digests and logs).
     pub fetched_bytes: u64,
+    /// Objects an earlier run had already copied completely, served from DEST.
     pub reused: u64,
     /// Objects that could not be copied (read errors): the bundle is incomplete.
     pub failed: u64,
 }
 
+/// What [`mirror`] did, and what the verification it copied by found.
 pub struct MirrorOutcome {
+    /// What was copied and what reused.
     pub stats: MirrorStats,
+    /// The verdicts of the verification that read the source through the copy: those
+    /// `ctverify validate DEST` should give again offline (but for files that could not be
+    /// copied).
     pub validation: Validation,
 }
 

@@ -16,12 +16,19 @@ use crate::time::UtcTime;
 /// One file's verdict.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FileEntry {
+    /// A digest (or a Lake query's sign file), or a log (or a Lake result file).
     pub kind: FileKind,
+    /// The bucket the file is in, or should be in when it is `not_found`.
     pub bucket: String,
     /// For a moved file, the key it belongs at; `moved_to` says where it was found.
     pub key: String,
+    /// The verdict.
     pub status: Status,
+    /// Why the file got its verdict; `None` when there is nothing to add to the status (as
+    /// for most valid files). Written `null` in JSON.
     pub detail: Option<Detail>,
+    /// For a `moved` file: the key in the same bucket where it was found. `None` otherwise,
+    /// and then left out of JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
     /// For a log: the digest that lists it.
@@ -33,6 +40,7 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// An entry with no detail, not moved, listed by no digest and not backfill.
     pub fn new(kind: FileKind, bucket: &str, key: &str, status: Status) -> FileEntry {
         FileEntry {
             kind,
@@ -46,6 +54,7 @@ impl FileEntry {
         }
     }
 
+    /// This entry with `detail` as its detail, replacing any it had.
     pub fn with_detail(mut self, detail: impl Into<Detail>) -> FileEntry {
         self.detail = Some(detail.into());
         self
@@ -65,6 +74,8 @@ pub enum Detail {
     /// One or more reasons, in the order they are written. Never empty: see
     /// [`Detail::from_reasons`].
     Reasons(Vec<ChainReason>),
+    /// Words from outside the chain walk, written as they are: a read error (a `StoreError`'s
+    /// text, which the summary groups by cause), a parser's message.
     Text(String),
 }
 
@@ -114,38 +125,65 @@ impl Serialize for Detail {
     }
 }
 
+/// A span of UTC time with `start` no later than `end`, written `{"start": ..., "end": ...}`
+/// with times as `YYYY-MM-DDTHH:MM:SSZ`. In a chain's report its ends are digests'
+/// `digestStartTime` and `digestEndTime`.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct TimeRange {
+    /// The earlier end.
     pub start: UtcTime,
+    /// The later end.
     pub end: UtcTime,
 }
 
 /// Requested range: the start is open when the user gave none (all digests found).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct RequestedRange {
+    /// `--start-time`; `None` (JSON `null`) when not given.
     pub start: Option<UtcTime>,
+    /// `--end-time`, else the time the run started.
     pub end: UtcTime,
 }
 
 impl RequestedRange {
+    /// Whether `t` is in the range, both ends included. Digests are selected by their end time.
     pub fn contains(&self, t: UtcTime) -> bool {
         self.start.is_none_or(|s| t >= s) && t <= self.end
     }
 }
 
+/// One digest chain's identity (as [`ChainId`] gives it), what was found of it and how it
+/// counted: the `chains` entries of the JSON report, and a chain's summary lines in the text.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainReport {
+    /// The bucket the chain's digests are in.
     pub bucket: String,
+    /// The trail's S3 key prefix, without the trailing slash; empty when none.
     pub prefix: String,
+    /// The organization (`o-...`) of an organization trail; `None` for an account's own trail.
     pub organization_id: Option<String>,
+    /// The 12-digit account the digests are delivered for (a member account, for an
+    /// organization trail).
     pub account_id: String,
+    /// The region the digests were delivered from.
     pub region: String,
+    /// The trail's name, as the digest keys give it.
     pub trail: String,
+    /// The region the trail was created in.
     pub home_region: String,
+    /// A chain of backfill digests, reported apart from the hourly chain of the same trail and
+    /// region.
     pub backfill: bool,
+    /// From the earliest `digestStartTime` to the latest `digestEndTime` of the chain's digests
+    /// in range; `None` when none was found.
     pub found: Option<TimeRange>,
+    /// The chain's digests, by outcome.
     pub digests: Counts,
+    /// The logs its digests list, and the unlisted logs of its account and region attributed
+    /// to it, by outcome.
     pub logs: Counts,
+    /// Where logging stopped, oldest first: from the end of a digest no later digest names as
+    /// predecessor to the start of the next trusted digest, which starts a chain anew.
     pub gaps: Vec<TimeRange>,
     /// Fingerprints of the keys whose signatures verified, so a reader can check them with AWS.
     pub public_keys: Vec<String>,
@@ -157,6 +195,8 @@ pub struct ChainReport {
 }
 
 impl ChainReport {
+    /// The report of chain `id` in `bucket` before anything is decided: nothing found, every
+    /// count zero.
     pub fn new(bucket: &str, id: &ChainId) -> ChainReport {
         ChainReport {
             bucket: bucket.to_string(),
@@ -177,6 +217,8 @@ impl ChainReport {
         }
     }
 
+    /// Records that a signature by the key with `fingerprint` verified. [`Self::public_keys`]
+    /// stays sorted, lowercase hex, without duplicates.
     pub fn note_key(&mut self, fingerprint: &Fingerprint) {
         let hex = fingerprint.to_hex();
         if !self.public_keys.contains(&hex) {
@@ -189,8 +231,12 @@ impl ChainReport {
 /// Where and over which windows log files not listed by any digest were looked for.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LogScan {
+    /// The log folder listed (`.../CloudTrail/REGION/`); `None` when no scan was made.
     pub folder: Option<String>,
+    /// The windows a log's delivery minute must lie wholly inside to be judged, in order; empty
+    /// when no scan was made.
     pub windows: Vec<TimeRange>,
+    /// In words: what counts as unreferenced, or why logs were not looked for.
     pub method: String,
 }
 
@@ -216,18 +262,28 @@ impl LogScan {
     }
 }
 
+/// The run's result, the summary's `result` (`valid`, `invalid`, `incomplete`), and its exit
+/// status (see [`Summary::exit_code`]).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Every file in range was verified valid: exit 0.
     Valid,
+    /// At least one integrity failure (a file whose status counts as invalid): exit 1.
     Invalid,
+    /// No integrity failure, but something could not be checked, or no digest was found to
+    /// check at all: exit 3.
     Incomplete,
 }
 
+/// The totals over every chain of a run, and its result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// Every chain's digests, by outcome.
     pub digests: Counts,
+    /// Every chain's logs, by outcome.
     pub logs: Counts,
+    /// What the counts add up to (see [`Summary::of`]).
     pub result: Verdict,
     /// The files that could not be checked (`error`, `archived`), grouped by cause: one
     /// missing permission is one group, however many files it kept from being read.
@@ -240,8 +296,12 @@ pub struct Summary {
 pub enum ErrorCause {
     /// In an archive storage class: restore it first.
     Archived,
+    /// S3 answered `AccessDenied`: no policy lets the caller `s3:GetObject` the files.
     AccessDenied,
+    /// SSE-KMS: the caller may not `kms:Decrypt` with the files' key, or the key is disabled
+    /// or deleted.
     Kms,
+    /// A Requester Pays bucket: ctverify does not send `x-amz-request-payer`.
     RequesterPays,
     /// Anything else: reads that failed after retries, listings, keys that could not be had.
     Other,
@@ -281,7 +341,9 @@ impl ErrorCause {
 /// Files of one bucket that could not be checked for one cause.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ErrorGroup {
+    /// What kept them from being checked.
     pub cause: ErrorCause,
+    /// The bucket they are in.
     pub bucket: String,
     /// For archived files: their storage class.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -289,6 +351,7 @@ pub struct ErrorGroup {
     /// For archived files: a restore was asked for and has not finished.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restore_in_progress: bool,
+    /// How many files.
     pub count: u64,
     /// The key of one of them (the first in key order).
     pub example: String,
@@ -425,6 +488,9 @@ fn group_hint(key: &GroupKey, g: &Gathering) -> String {
 }
 
 impl Summary {
+    /// The totals over `chains` and their result: invalid when any file counts as invalid;
+    /// else incomplete when any counts as unverified or no digest was counted; else valid.
+    /// [`Summary::errors`] is left empty: see [`Summary::with_errors`].
     pub fn of(chains: &[ChainReport]) -> Summary {
         let mut digests = Counts::default();
         let mut logs = Counts::default();
@@ -475,11 +541,17 @@ pub enum BucketOrigin {
 /// Facts about the run that every format prints at the top.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
+    /// `"ctverify"`.
     pub tool: &'static str,
+    /// The version of ctverify that wrote the report (`X.Y.Z`).
     pub version: &'static str,
+    /// SOURCE as given (an `s3://` URL or a directory), else `s3://BUCKET`.
     pub source: String,
+    /// The bucket verified; for a directory, the bucket the copy stands for.
     pub bucket: String,
+    /// Where [`RunInfo::bucket`] came from.
     pub bucket_from: BucketOrigin,
+    /// The range of digests asked for.
     pub requested: RequestedRange,
 }
 

@@ -14,10 +14,16 @@ use crate::report::{
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
 
+/// A report format (`--format`), as cli.md specifies each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// The AWS CLI's `validate-logs` lines, new lines of the same shape for the statuses it
+    /// does not know, and its summary lines per chain and in total (see [`write_text`]).
     Text,
+    /// One JSON document, written when the run is over (see [`write_json`]).
     Json,
+    /// One JSON object per line as files and chains are decided, each with a `"type"`
+    /// (`file`, `chain`, `summary`), the summary last (see [`write_jsonl_file`]).
     Jsonl,
 }
 
@@ -219,6 +225,9 @@ pub fn text_verdict(file: &FileEntry) -> String {
     }
 }
 
+/// One file's line of the text report, without the newline:
+/// `[(backfill) ]Digest file|Log file<TAB>s3://BUCKET/KEY<TAB>VERDICT` (see [`text_verdict`]).
+/// As the AWS CLI does, a moved digest is named by the key it was found at.
 pub fn text_line(file: &FileEntry) -> String {
     let kind = match file.kind {
         FileKind::Digest => "Digest file",
@@ -341,6 +350,12 @@ fn chain_title(chain: &ChainReport) -> String {
     )
 }
 
+/// Writes the `--format text` report: a heading naming the source, the bucket and where its
+/// name came from, and the range; for each chain, its title, the lines of its files (those in
+/// `chains`, which holds only the files to show), a line per gap, with `verbose` its windows
+/// with no log and the keys that verified, and its summary lines; totals when there are several
+/// chains (backfill chains apart); the files that could not be checked, by cause; and
+/// `Result: valid|invalid|incomplete`.
 pub fn write_text(
     out: &mut dyn Write,
     run: &RunInfo,
@@ -519,6 +534,9 @@ struct JsonDocument<'a> {
     version: AsValue<'a, &'static str>,
 }
 
+/// Writes the `--format json` document, pretty-printed with object keys sorted and a final
+/// newline: the run's facts, every chain, the files of every chain (those in `chains`) sorted
+/// by bucket, key and kind, and the summary with the unchecked files grouped by cause.
 pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
@@ -539,8 +557,8 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
     writeln!(out)
 }
 
-/// Streams one chain's lines as soon as it is decided.
-/// One `file` line of `--format jsonl`.
+/// One `file` line of `--format jsonl`, flushed, so that it can be written as soon as the file
+/// is decided.
 pub fn write_jsonl_file(out: &mut dyn Write, file: &FileEntry) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &tagged("file", file))?;
     writeln!(out)?;
@@ -554,6 +572,8 @@ pub fn write_jsonl_chain(out: &mut dyn Write, chain: &ChainReport) -> io::Result
     out.flush()
 }
 
+/// The last line of `--format jsonl`: the summary over `chains` (with the unchecked files
+/// grouped by cause) and the run's `tool`, `version`, `source` and `requested`, flushed.
 pub fn write_jsonl_summary(
     out: &mut dyn Write,
     run: &RunInfo,

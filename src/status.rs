@@ -2,29 +2,53 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The verdict on one digest or log file, as the report writes it (`snake_case`: `not_found`,
+/// `signature_invalid`, ...; see [`Status::as_str`]). What it counts as is [`Status::outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// A digest whose signature, location and chain links all check; a log whose hash matches
+    /// a valid digest's record.
     Valid,
+    /// A digest the chain or the listing says should be there, or a log a digest references,
+    /// that is not there.
     NotFound,
+    /// Found at another key: a digest's own fields name its original key; a log with the same
+    /// hash was found elsewhere (the entry's `moved_to` says where).
     Moved,
+    /// A digest whose RSA signature does not verify, or disagrees with its successor's
+    /// `previousDigestSignature`.
     SignatureInvalid,
+    /// A digest whose bytes disagree with its successor's `previousDigestHashValue`; a log whose
+    /// inflated bytes' SHA-256 differs from its digest's record.
     HashMismatch,
+    /// A digest signed with a key fingerprint for which no public key of its region is known.
     KeyNotFound,
+    /// A digest that is not gzip, not JSON, or lacks or malforms required fields; a log that is
+    /// not gzip.
     InvalidFormat,
+    /// Bytes after the gzip member (digest or log).
     TrailingData,
+    /// An object in a digest folder that is no digest of a chain, or a log file inside a
+    /// verified window that no digest lists.
     Unreferenced,
+    /// A digest with no signature to check it with: the newest digest of a copy with no
+    /// metadata for its chain at all. (A digest that lacks one in S3, or in a copy holding its
+    /// chain's other signatures, is [`Status::SignatureInvalid`].)
     Unsigned,
+    /// A log listed only by digests that failed or are unsigned.
     Unverified,
     /// In an archive storage class (GLACIER, DEEP_ARCHIVE): S3 will not hand it over until it
     /// is restored, so it could not be checked.
     Archived,
+    /// Could not be read, after retries; the entry's detail names the cause. Never tampering.
     Error,
 }
 
 /// How a status counts in summaries and exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Verified intact.
     Valid,
     /// Evidence of tampering or loss: exit 1.
     Invalid,
@@ -33,6 +57,8 @@ pub enum Outcome {
 }
 
 impl Status {
+    /// What the status counts as: [`Outcome::Invalid`] for evidence of tampering or loss,
+    /// [`Outcome::Unverified`] for `unsigned`, `unverified`, `archived` and `error`.
     pub fn outcome(self) -> Outcome {
         match self {
             Status::Valid => Outcome::Valid,
@@ -50,6 +76,7 @@ impl Status {
         }
     }
 
+    /// The name the reports use (`valid`, `not_found`, ...); the same as its JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Valid => "valid",
@@ -75,22 +102,31 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Which kind of CloudTrail file an entry is (the report's `kind`: `digest` or `log`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
+    /// A signed file: a trail's hourly digest (`.../CloudTrail-Digest/REGION/...json.gz`), or a
+    /// CloudTrail Lake query export's sign file.
     Digest,
+    /// A file whose hash a signed file records: a trail's log file (`.../CloudTrail/REGION/...`),
+    /// or a Lake query's result file.
     Log,
 }
 
 /// Valid / invalid / unverified tallies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Files whose status counts as [`Outcome::Valid`].
     pub valid: u64,
+    /// Files whose status counts as [`Outcome::Invalid`].
     pub invalid: u64,
+    /// Files whose status counts as [`Outcome::Unverified`].
     pub unverified: u64,
 }
 
 impl Counts {
+    /// Counts one file with this status under its [`Status::outcome`].
     pub fn add(&mut self, status: Status) {
         match status.outcome() {
             Outcome::Valid => self.valid += 1,
@@ -99,12 +135,14 @@ impl Counts {
         }
     }
 
+    /// Adds another tally to this one (chains into a summary, shards into one run).
     pub fn merge(&mut self, other: &Counts) {
         self.valid += other.valid;
         self.invalid += other.invalid;
         self.unverified += other.unverified;
     }
 
+    /// Every file counted, whatever its outcome.
     pub fn total(&self) -> u64 {
         self.valid + self.invalid + self.unverified
     }

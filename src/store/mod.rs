@@ -22,6 +22,7 @@ pub type Metadata = Arc<MetadataMap>;
 pub struct MetadataMap(Vec<(String, String)>);
 
 impl MetadataMap {
+    /// The value of `name` (lowercase, as S3 gives user metadata names), if the object has it.
     pub fn get(&self, name: &str) -> Option<&String> {
         self.0
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
@@ -37,6 +38,7 @@ impl MetadataMap {
         }
     }
 
+    /// Every name and value, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter().map(|(n, v)| (n, v))
     }
@@ -61,10 +63,16 @@ impl serde::Serialize for MetadataMap {
 
 /// An object's body as a stream, so that a log of any size is never held whole in memory.
 pub struct Object {
+    /// The object's bytes as stored (for digests and logs: gzip, not yet inflated or checked).
     pub body: Box<dyn Read + Send>,
+    /// Its S3 user metadata; for a directory copy, what its signature index holds for the key
+    /// (empty when nothing).
     pub metadata: Metadata,
 }
 
+/// Why an object could not be listed or read. Only [`StoreError::NotFound`] is evidence about
+/// the object (it is `not_found`); the rest mean it could not be checked (see
+/// [`StoreError::status`]).
 #[derive(Debug)]
 pub enum StoreError {
     /// The object is not there (S3 NoSuchKey, or no such file).
@@ -74,7 +82,7 @@ pub enum StoreError {
     /// The object lives in a bucket this store does not hold.
     OtherBucket(String),
     /// Anything else: I/O failures, network errors after retries. Never evidence of tampering.
-    /// The cause is kept as text, its whole chain rendered (see [`describe_error`]): the mirror
+    /// The cause is kept as text, its whole chain rendered (each cause after `: `): the mirror
     /// builds this variant too, and the verifier matches on its shape.
     Read(String),
     /// This machine failed, not the source: a temporary file the store keeps could not be
@@ -85,15 +93,18 @@ pub enum StoreError {
     /// until it is restored. Not worth asking again within the run, and no evidence of
     /// anything: the file is `archived`.
     Archived {
+        /// S3's storage class for the object (`GLACIER`, `DEEP_ARCHIVE`, ...).
         storage_class: String,
         /// A restore was requested and has not finished (`x-amz-restore: ongoing-request="true"`).
         restore_in_progress: bool,
     },
     /// S3 refused to hand the object over, for a reason asking again will not change.
     Denied {
+        /// What is missing, as far as S3's answer tells; the summary groups files by it.
         refusal: Refusal,
-        /// S3's error code and message, as it gave them.
+        /// S3's error code (`AccessDenied`, `KMS.DisabledException`, ...), as it gave it.
         code: String,
+        /// S3's error message, as it gave it.
         message: String,
         /// The ARN of the object, which the missing permission is about.
         resource: String,
@@ -283,16 +294,20 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// One listing, named ahead of time so that a store can send it early (see
-/// [`crate::verify::first_listings`]).
+/// [`ObjectStore::prefetch_keys`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListingRequest {
+    /// The key prefix listed; for folders, one ending in `/`, or empty for the bucket's root.
     pub prefix: String,
     /// `/` ([`ObjectStore::list_folders`]) or none ([`ObjectStore::list_keys`]).
     pub folders_only: bool,
+    /// Only keys that sort after this one (S3's `StartAfter`); `None` lists from the start,
+    /// and always for folders.
     pub start_after: Option<String>,
 }
 
 impl ListingRequest {
+    /// The listing [`ObjectStore::list_folders`] makes of `prefix`.
     pub fn folders(prefix: &str) -> ListingRequest {
         ListingRequest {
             prefix: prefix.to_string(),
@@ -301,6 +316,7 @@ impl ListingRequest {
         }
     }
 
+    /// The listing [`ObjectStore::list_keys`] makes of `prefix` after `start_after`.
     pub fn keys(prefix: &str, start_after: Option<&str>) -> ListingRequest {
         ListingRequest {
             prefix: prefix.to_string(),

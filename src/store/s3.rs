@@ -21,6 +21,10 @@ use super::{ListingRequest, Metadata, Object, ObjectStore, Refusal, StoreError};
 use crate::aws::{describe_error, Aws};
 use crate::pages::Pages;
 
+/// A bucket read through the AWS SDK, as an [`ObjectStore`]: ListObjectsV2 and GetObject
+/// only, with digests' signatures from their S3 metadata. Objects in other buckets (a chain may
+/// point into one) are read with a client in that bucket's region. Open it with
+/// [`S3Store::open`].
 pub struct S3Store {
     aws: Arc<Aws>,
     bucket: String,

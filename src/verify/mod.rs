@@ -98,8 +98,10 @@ pub struct ValidateOptions {
     pub verbose: bool,
     /// Worker threads; also the bound on requests in flight (0 counts as 1).
     pub concurrency: usize,
-    /// Memory the folders verified at once may hold together (see [`FolderGate`]); a folder
-    /// larger than this runs alone.
+    /// Memory, in bytes, the account-and-region folders verified at once may hold together
+    /// (estimated per digest and per listed log): the next folder starts only while it fits, and
+    /// a folder larger than this runs alone. The command line uses
+    /// [`DEFAULT_FOLDER_BUDGET`](crate::DEFAULT_FOLDER_BUDGET).
     pub folder_budget: u64,
     /// Counters for the progress bar.
     pub progress: Arc<Progress>,
@@ -121,7 +123,8 @@ pub struct Validation {
     /// Every chain verified, folder by folder in the order folder paths sort (roots, then
     /// accounts, then regions).
     pub chains: Vec<ChainResult>,
-    /// The most account-and-region folders that were verified at once (see [`FolderGate`]).
+    /// The most account-and-region folders that were verified at once (as many as
+    /// [`ValidateOptions::folder_budget`] let in, up to a fixed maximum).
     pub peak_folders_in_flight: usize,
 }
 
