@@ -178,6 +178,9 @@ pub fn put_object(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
 pub struct Seaweed {
     child: Child,
     pub port: u16,
+    /// Every port it listens on (each server's and its gRPC port), which name the Unix
+    /// sockets it also makes in /tmp.
+    ports: Vec<u16>,
     log: PathBuf,
     /// The buckets made through [`Seaweed::upload`] (SeaweedFS lists no bucket to a caller
     /// without an identity, so [`Seaweed::reset`] cannot ask).
@@ -233,6 +236,10 @@ impl Seaweed {
         let server = Seaweed {
             child,
             port: s3,
+            ports: [s3, master, volume, filer]
+                .into_iter()
+                .flat_map(|p| [p, p + 10_000])
+                .collect(),
             log: log_path,
             buckets: Mutex::new(vec!["ctverify-ready".to_string()]),
             _dir: dir,
@@ -340,6 +347,22 @@ impl Drop for Seaweed {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killed, it leaves the Unix sockets it made beside its ports
+        // (`/tmp/seaweedfs-s3-grpc-PORT.sock` and the like): remove those of its own ports.
+        let Ok(entries) = std::fs::read_dir("/tmp") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with("seaweedfs-")
+                && self
+                    .ports
+                    .iter()
+                    .any(|port| name.ends_with(&format!("-{port}.sock")));
+            if ours {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
