@@ -1,7 +1,11 @@
 //! CloudTrail's public keys and RSA signature verification.
 //!
 //! Keys arrive as the JSON of `aws cloudtrail list-public-keys` (or ListPublicKeys itself):
-//! base64 DER, a validity window and an MD5 fingerprint. The fingerprint is how digests name
+//! base64 DER, a validity window and an MD5 fingerprint, in each form AWS documents:
+//! `PublicKeyList` or the User Guide's `publicKeyList`, fields capitalized or not; validity as
+//! epoch numbers (the API, AWS CLI v1), ISO strings (AWS CLI v2) or epoch seconds in a string
+//! (the User Guide's sample); keys as PKCS#1 or X.509 SubjectPublicKeyInfo DER, fingerprinted
+//! as given. The fingerprint is how digests name
 //! their key, so a file whose fingerprints lie about their keys is refused outright rather than
 //! trusted to select keys.
 
@@ -301,16 +305,44 @@ fn validity_time(
             let seconds = n
                 .as_f64()
                 .ok_or_else(|| bad(format!("validity {n} is not a time")))?;
-            if !seconds.is_finite() || seconds.abs() > 1e11 {
+            if !seconds.is_finite() || seconds.abs() > MAX_EPOCH_SECONDS as f64 {
                 return Err(bad(format!("validity {n} is out of range")));
             }
             Ok(Some(UtcTime::from_unix(seconds.floor() as i64)))
         }
-        Some(serde_json::Value::String(s)) => UtcTime::parse_user(s)
-            .map(Some)
-            .map_err(|e| bad(format!("validity: {e}"))),
+        Some(serde_json::Value::String(s)) => match epoch_seconds(s) {
+            Some(Ok(seconds)) => Ok(Some(UtcTime::from_unix(seconds))),
+            Some(Err(())) => Err(bad(format!("validity {s:?} is out of range"))),
+            None => UtcTime::parse_user(s)
+                .map(Some)
+                .map_err(|e| bad(format!("validity: {e}"))),
+        },
         Some(other) => Err(bad(format!("validity {other} is not a time"))),
     }
+}
+
+/// Validity times further than this from 1970 (about year 5138) are refused, not wrapped.
+const MAX_EPOCH_SECONDS: i64 = 100_000_000_000;
+
+/// Seconds since the epoch written as a string, as the CloudTrail User Guide's
+/// `list-public-keys` sample gives them (`"1436317441.0"`): digits, then optionally a point and
+/// digits; the fraction is dropped, as it is for a JSON number. `None` when the text is not of
+/// that form (an ISO time, say), `Some(Err)` when it is but lies out of range. Nothing looser
+/// (signs, exponents, `inf`) is taken for a time.
+fn epoch_seconds(text: &str) -> Option<Result<i64, ()>> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    Some(
+        whole
+            .parse::<i64>()
+            .ok()
+            .filter(|seconds| *seconds <= MAX_EPOCH_SECONDS)
+            .ok_or(()),
+    )
 }
 
 impl KeyRing {
@@ -455,6 +487,204 @@ mod tests {
         assert!(!key.exponent_is_acceptable());
         key.exponent = vec![3];
         assert!(key.exponent_is_acceptable());
+    }
+
+    use crate::test_signer::TestSigner;
+
+    fn base64(der: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    /// The SubjectPublicKeyInfo DER of a test key (the form OpenSSL and X.509 tools write).
+    fn spki_der(signer: &TestSigner) -> Vec<u8> {
+        use rsa::pkcs8::EncodePublicKey as _;
+        rsa::RsaPublicKey::from_pkcs1_der(signer.public_der())
+            .expect("PKCS#1 DER")
+            .to_public_key_der()
+            .expect("encodable")
+            .as_bytes()
+            .to_vec()
+    }
+
+    fn one_key(file: &str) -> PublicKey {
+        let ring =
+            KeyRing::parse_json(file.as_bytes(), None).unwrap_or_else(|e| panic!("{e}: {file}"));
+        assert_eq!(ring.keys().len(), 1, "{file}");
+        ring.keys()[0].clone()
+    }
+
+    fn t(text: &str) -> UtcTime {
+        UtcTime::parse_user(text).unwrap()
+    }
+
+    #[test]
+    fn the_user_guides_sample_reads_camel_case_and_quoted_epoch_times() {
+        // The CloudTrail User Guide's `list-public-keys` sample: `publicKeyList`, validity
+        // times as quoted epoch seconds with a fraction.
+        let signer = TestSigner::committed("us-east-1-a");
+        let file = format!(
+            r#"{{"publicKeyList": [{{
+                "ValidityStartTime": "1436317441.0",
+                "ValidityEndTime": "1438909441.0",
+                "Value": "{}",
+                "Fingerprint": "{}"
+            }}]}}"#,
+            base64(signer.public_der()),
+            signer.fingerprint().to_hex()
+        );
+        let key = one_key(&file);
+        assert_eq!(key.fingerprint, signer.fingerprint());
+        assert_eq!(key.validity_start, Some(UtcTime::from_unix(1_436_317_441)));
+        assert_eq!(key.validity_end, Some(UtcTime::from_unix(1_438_909_441)));
+    }
+
+    #[test]
+    fn both_spellings_of_the_list_and_of_each_field_are_read() {
+        let signer = TestSigner::committed("us-east-1-a");
+        let value = base64(signer.public_der());
+        let fingerprint = signer.fingerprint().to_hex();
+        for (list, fields) in [
+            (
+                "PublicKeyList",
+                [
+                    "Value",
+                    "ValidityStartTime",
+                    "ValidityEndTime",
+                    "Fingerprint",
+                    "Region",
+                ],
+            ),
+            (
+                "publicKeyList",
+                [
+                    "value",
+                    "validityStartTime",
+                    "validityEndTime",
+                    "fingerprint",
+                    "region",
+                ],
+            ),
+            (
+                "publicKeyList",
+                [
+                    "Value",
+                    "ValidityStartTime",
+                    "ValidityEndTime",
+                    "Fingerprint",
+                    "Region",
+                ],
+            ),
+        ] {
+            let [v, start, end, fp, region] = fields;
+            let file = format!(
+                r#"{{"{list}":[{{"{v}":"{value}","{start}":1436317441,"{end}":1438909441,"{fp}":"{fingerprint}","{region}":"eu-west-1"}}]}}"#
+            );
+            let key = one_key(&file);
+            assert_eq!(key.fingerprint, signer.fingerprint(), "{file}");
+            assert_eq!(key.region.as_deref(), Some("eu-west-1"), "{file}");
+            assert_eq!(key.validity_start, Some(UtcTime::from_unix(1_436_317_441)));
+            assert_eq!(key.validity_end, Some(UtcTime::from_unix(1_438_909_441)));
+        }
+    }
+
+    #[test]
+    fn validity_times_are_read_in_every_form_the_api_and_the_clis_print() {
+        let signer = TestSigner::committed("us-east-1-a");
+        let value = base64(signer.public_der());
+        let start = t("2015-07-08T01:04:01Z");
+        for written in [
+            // The API and AWS CLI v1: JSON numbers, whole or with a fraction.
+            "1436317441",
+            "1436317441.0",
+            "1436317441.75",
+            // AWS CLI v2: ISO 8601 with an offset, with or without fractions.
+            r#""2015-07-08T01:04:01+00:00""#,
+            r#""2015-07-08T01:04:01.000000+00:00""#,
+            r#""2015-07-08T03:04:01+02:00""#,
+            r#""2015-07-08T01:04:01Z""#,
+            // The User Guide's sample: epoch seconds in a string.
+            r#""1436317441.0""#,
+            r#""1436317441""#,
+            r#"" 1436317441.0 ""#,
+        ] {
+            let file = format!(
+                r#"{{"PublicKeyList":[{{"Value":"{value}","ValidityStartTime":{written}}}]}}"#
+            );
+            assert_eq!(one_key(&file).validity_start, Some(start), "{written}");
+        }
+        // A time given as null, or not given, is no bound.
+        let file = format!(r#"{{"PublicKeyList":[{{"Value":"{value}","ValidityEndTime":null}}]}}"#);
+        assert_eq!(one_key(&file).validity_end, None);
+    }
+
+    #[test]
+    fn text_that_is_no_time_is_refused_with_the_keys_index() {
+        let signer = TestSigner::committed("us-east-1-a");
+        let value = base64(signer.public_der());
+        for written in [
+            r#""1e9""#,
+            r#""-1436317441""#,
+            r#""+1436317441""#,
+            r#""inf""#,
+            r#""NaN""#,
+            r#""1436317441.""#,
+            r#"".5""#,
+            r#""1436317441.0.0""#,
+            r#""""#,
+            r#""yesterday""#,
+            r#""99999999999999999999""#,
+            r#""100000000001""#,
+            "1e300",
+            "true",
+            "[1]",
+        ] {
+            let file = format!(
+                r#"{{"PublicKeyList":[{{"Value":"{value}","ValidityStartTime":1}},{{"Value":"{value}","ValidityStartTime":{written}}}]}}"#
+            );
+            match KeyRing::parse_json(file.as_bytes(), None) {
+                Err(KeyError::Validity { index: 1, .. }) => {}
+                other => panic!("{written}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_read_as_pkcs1_or_x509_der_and_fingerprinted_as_given() {
+        let signer = TestSigner::committed("us-east-1-a");
+        let spki = spki_der(&signer);
+        assert_ne!(spki, signer.public_der());
+        let message = b"a message the test key signed";
+        let signature =
+            Signature(hex::decode(signer.sign(message)).expect("the test signer writes hex"));
+        for der in [signer.public_der().to_vec(), spki] {
+            let fingerprint = Fingerprint::of_der(&der);
+            let file = format!(
+                r#"{{"PublicKeyList":[{{"Value":"{}","Fingerprint":"{}"}}]}}"#,
+                base64(&der),
+                fingerprint.to_hex()
+            );
+            let key = one_key(&file);
+            // The MD5 of the bytes as given, whichever form they are in.
+            assert_eq!(key.fingerprint, fingerprint);
+            assert_eq!(key.der, der);
+            assert_eq!(key.bits, 2048);
+            assert_eq!(key.verify(message, &signature), Ok(()));
+            // The other form's fingerprint is not this key's: a file that claims it is refused.
+            let other = if der == signer.public_der() {
+                Fingerprint::of_der(&spki_der(&signer))
+            } else {
+                signer.fingerprint()
+            };
+            let lying = format!(
+                r#"{{"PublicKeyList":[{{"Value":"{}","Fingerprint":"{}"}}]}}"#,
+                base64(&der),
+                other.to_hex()
+            );
+            assert!(matches!(
+                KeyRing::parse_json(lying.as_bytes(), None),
+                Err(KeyError::FingerprintMismatch { index: 0, .. })
+            ));
+        }
     }
 
     #[test]

@@ -65,8 +65,20 @@ pub fn early_listing(log_folder: &str, range: &RequestedRange) -> Option<Listing
     let start = early_listing_day(range.start?);
     Some(ListingRequest::keys(
         log_folder,
-        Some(&format!("{log_folder}{}", start.date_path())),
+        Some(&listing_start_for_day(log_folder, start)),
     ))
+}
+
+/// The start-after of a listing of `folder` (keys `FOLDER/YYYY/MM/DD/NAME`) that is to take in
+/// the whole date folder of `day` and everything after it: a whole key name at the end of the
+/// day before (`FOLDER/YYYY/MM/DD/~`, after every name CloudTrail writes, which are ASCII
+/// letters, digits, `_`, `-` and `.`), never the bare name of the day's folder. Some
+/// S3-compatible stores (SeaweedFS) take a start-after that names a folder as that folder
+/// and skip everything in it, which would hide a day of the trail; a key name in the folder
+/// before is listed from correctly everywhere, as the AWS CLI's own (a digest name) is.
+/// Whatever the listing gives before the day's folder the caller passes over by its date.
+pub fn listing_start_for_day(folder: &str, day: UtcTime) -> String {
+    format!("{folder}{}/~", day.plus_seconds(-86_400).date_path())
 }
 
 fn early_listing_day(range_start: UtcTime) -> UtcTime {
@@ -177,34 +189,32 @@ pub fn list_candidates(
     let mut unverified: Vec<FileEntry> = Vec::new();
     let bucket = store.bucket().to_string();
     let log_folder = folder.log_folder();
-    let start_after = format!(
-        "{log_folder}{}",
-        first.start.plus_seconds(-86_400).date_path()
-    );
+    // The files of the day before the first window on (a log is delivered up to a few minutes
+    // after the events it holds; the windows decide the rest). Keys up to `passed_over` (the
+    // day folder's bare name) are not looked at, however far back the listing starts.
+    let first_day = first.start.plus_seconds(-86_400);
+    let passed_over = format!("{log_folder}{}", first_day.date_path());
     let last_day = last.end.date_path();
     // Listing from where the early listing started lets the store use the page it already
-    // has; the keys before `start_after` are passed over.
-    let list_from = folder
+    // has; the keys it gives before the first day are passed over.
+    let list_from_day = folder
         .range_start
         .map(early_listing_day)
         .filter(|day| {
-            let earliest = format!("{log_folder}{}", day.date_path());
-            let latest = format!(
-                "{log_folder}{}",
-                day.plus_seconds(EARLY_LISTING_SLACK_DAYS * 86_400)
-                    .date_path()
-            );
-            earliest <= start_after && start_after <= latest
+            let earliest = day.date_path();
+            let latest = day
+                .plus_seconds(EARLY_LISTING_SLACK_DAYS * 86_400)
+                .date_path();
+            let first = first_day.date_path();
+            earliest <= first && first <= latest
         })
-        .map_or_else(
-            || start_after.clone(),
-            |day| format!("{log_folder}{}", day.date_path()),
-        );
+        .unwrap_or(first_day);
+    let list_from = listing_start_for_day(&log_folder, list_from_day);
 
     // Candidates: files in the log folder inside the windows that no digest lists.
     let mut candidates: Vec<(String, Option<String>)> = Vec::new(); // (key, why not a log name)
     store.list_keys(&log_folder, Some(&list_from), &mut |key| {
-        if key <= start_after.as_str() {
+        if key <= passed_over.as_str() {
             return true;
         }
         let rest = &key[log_folder.len()..];
@@ -533,14 +543,14 @@ mod tests {
         );
         assert_eq!(
             request.start_after.as_deref(),
-            Some(&*format!("{FOLDER}2024/04/29"))
+            Some(&*format!("{FOLDER}2024/04/28/~"))
         );
 
         let plain = store();
         let without = list_candidates(&plain, &folder_with(&windows, None)).unwrap();
         assert_eq!(
             *plain.starts.lock().unwrap(),
-            vec![Some(format!("{FOLDER}2024/04/30"))]
+            vec![Some(format!("{FOLDER}2024/04/29/~"))]
         );
         assert_eq!(found(&with_early), found(&without));
         assert_eq!(
@@ -559,7 +569,7 @@ mod tests {
         let candidates = list_candidates(&store, &folder).unwrap();
         assert_eq!(
             *store.starts.lock().unwrap(),
-            vec![Some(format!("{FOLDER}2024/04/19"))]
+            vec![Some(format!("{FOLDER}2024/04/18/~"))]
         );
         assert_eq!(
             found(&candidates),
@@ -580,7 +590,7 @@ mod tests {
         let candidates = list_candidates(&store, &folder).unwrap();
         assert_eq!(
             *store.starts.lock().unwrap(),
-            vec![Some(format!("{FOLDER}2024/04/30"))]
+            vec![Some(format!("{FOLDER}2024/04/29/~"))]
         );
         assert_eq!(
             found(&candidates),

@@ -735,3 +735,189 @@ fn keys_with_control_characters_spaces_or_plus_signs_are_listed_as_they_are() {
     );
     assert_eq!(result.code, 1, "{}", result.stderr);
 }
+
+// SeaweedFS: a production S3-compatible store whose listings are its own code. Every verdict
+// must be the one the directory copy gives, with or without a range: a listing that skipped
+// part of the trail would turn an intact trail into a tampered one.
+use common::servers::Seaweed;
+
+/// The end time the key names of the oldest digest under `dir`.
+fn oldest_digest_end(dir: &Path) -> ctverify::time::UtcTime {
+    fn walk(dir: &Path, out: &mut Vec<ctverify::time::UtcTime>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                let stem = name.trim_end_matches("_backfill.json.gz");
+                let stem = stem.trim_end_matches(".json.gz");
+                if name.contains("_CloudTrail-Digest_") {
+                    let time = stem.rsplit('_').next().unwrap();
+                    out.push(ctverify::time::UtcTime::parse_compact(time).unwrap());
+                }
+            }
+        }
+    }
+    let mut ends = Vec::new();
+    walk(dir, &mut ends);
+    ends.into_iter().min().expect("a digest")
+}
+
+/// The JSON reports of `dir` and of its upload at `url` for the same range: (exit code,
+/// comparable report) each.
+fn both_reports(
+    dir: &Path,
+    url: &str,
+    endpoint: &str,
+    range: &[&str],
+    env: &[(String, String)],
+) -> ((i32, Value), (i32, Value)) {
+    let dir_arg = dir.display().to_string();
+    let keys = keys_file(dir);
+    let mut from_dir: Vec<&str> = vec!["validate", &dir_arg, "--format", "json", "--verbose"];
+    from_dir.extend(range);
+    let mut from_s3: Vec<&str> = vec![
+        "validate",
+        url,
+        "--endpoint-url",
+        endpoint,
+        "--public-keys",
+        &keys,
+        "--format",
+        "json",
+        "--verbose",
+    ];
+    from_s3.extend(range);
+    let from_dir = run(&from_dir, env);
+    let from_s3 = run(&from_s3, env);
+    (
+        (from_dir.code, comparable_json(&from_dir.stdout)),
+        (from_s3.code, comparable_json(&from_s3.stdout)),
+    )
+}
+
+/// What differs between two (exit code, report) pairs, briefly: the exit codes, the summaries
+/// and each file entry found in one report only.
+fn report_differences(from_dir: &(i32, Value), from_s3: &(i32, Value)) -> String {
+    let entries = |report: &Value| -> Vec<String> {
+        report["files"]
+            .as_array()
+            .map(|files| files.iter().map(Value::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (dir_entries, s3_entries) = (entries(&from_dir.1), entries(&from_s3.1));
+    let mut text = format!(
+        "exit {} from the directory, {} from S3\ndirectory summary {}\nS3 summary {}\n",
+        from_dir.0, from_s3.0, from_dir.1["summary"], from_s3.1["summary"]
+    );
+    for entry in dir_entries.iter().filter(|e| !s3_entries.contains(e)) {
+        text.push_str(&format!("directory only: {entry}\n"));
+    }
+    for entry in s3_entries.iter().filter(|e| !dir_entries.contains(e)) {
+        text.push_str(&format!("S3 only: {entry}\n"));
+    }
+    if dir_entries == s3_entries {
+        text.push_str("(the file entries agree; something else differs)\n");
+    }
+    text
+}
+
+#[test]
+fn every_vector_gives_the_same_verdicts_through_seaweedfs_as_from_the_directory() {
+    let seaweed = Seaweed::start();
+    let env = aws_env(None);
+    let endpoint = seaweed.endpoint();
+    let dirs = vector_dirs();
+    assert!(dirs.len() > 10);
+    for dir in dirs {
+        seaweed.reset();
+        let bucket = bundle_bucket(&dir);
+        seaweed.upload(&dir, &bucket);
+        let url = format!("s3://{bucket}");
+        let oldest = oldest_digest_end(&dir);
+        // The whole trail; from the first day of the trail (listed from its own date folder);
+        // from an hour and a half into it (a start inside the day folder).
+        let day = oldest.date_path().replace('/', "-");
+        let inside = oldest.plus_seconds(5400).to_string();
+        let end = "2025-01-01T00:00:00Z";
+        let ranges: [Vec<&str>; 3] = [
+            vec!["--end-time", end],
+            vec!["--start-time", &day, "--end-time", end],
+            vec!["--start-time", &inside, "--end-time", end],
+        ];
+        for range in &ranges {
+            let (from_dir, from_s3) = both_reports(&dir, &url, &endpoint, range, &env);
+            assert!(
+                from_s3 == from_dir,
+                "{} {range:?}: SeaweedFS gave a different verdict:\n{}",
+                dir.display(),
+                report_differences(&from_dir, &from_s3)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_trail_over_several_days_verifies_through_seaweedfs_from_a_start_in_the_middle() {
+    use ctverify::digest::ChainId;
+    use ctverify::time::UtcTime;
+    use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
+
+    let keys = common::test_keys();
+    let bucket = "ctverify-long-trail";
+    let mut bundle = Bundle::new(bucket, "");
+    let mut writer = ChainWriter::new(ChainId {
+        prefix: String::new(),
+        organization_id: None,
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        trail: "long".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    });
+    // Four days of hourly digests, each with one log: several date folders on either side of
+    // the range's start.
+    let first = UtcTime::parse_field("2024-05-01T00:30:00Z").unwrap();
+    for h in 0..96 {
+        let end = first.plus_seconds(h * 3600);
+        writer.deliver(
+            &mut bundle,
+            &keys.us_east_1_a,
+            end.plus_seconds(-3600),
+            end,
+            1,
+            HourOptions::default(),
+        );
+    }
+    bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+        "us-east-1",
+        UtcTime::parse_field("2024-01-01T00:00:00Z").unwrap(),
+        UtcTime::parse_field("2025-01-01T00:00:00Z").unwrap(),
+    )];
+    let tmp = tempfile::tempdir().unwrap();
+    bundle.write_to(tmp.path()).unwrap();
+
+    let seaweed = Seaweed::start();
+    seaweed.upload(tmp.path(), bucket);
+    let env = aws_env(None);
+    let url = format!("s3://{bucket}");
+    for (start, digests) in [
+        ("2024-05-02", 72),
+        ("2024-05-02T12:00:00Z", 60),
+        ("2024-05-03T00:00:00Z", 48),
+    ] {
+        let range = ["--start-time", start, "--end-time", "2024-05-05T00:00:00Z"];
+        let (from_dir, from_s3) = both_reports(tmp.path(), &url, &seaweed.endpoint(), &range, &env);
+        assert_eq!(from_dir.0, 0, "{start}: {}", from_dir.1);
+        assert_eq!(
+            from_dir.1["summary"]["digests"]["valid"], digests,
+            "{start}: {}",
+            from_dir.1["summary"]
+        );
+        assert!(
+            from_s3 == from_dir,
+            "{start}: SeaweedFS gave another verdict:\n{}",
+            report_differences(&from_dir, &from_s3)
+        );
+    }
+}

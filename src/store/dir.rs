@@ -382,6 +382,34 @@ mod tests {
     }
 
     #[test]
+    fn a_start_after_at_the_end_of_the_day_before_lists_what_the_day_folder_name_does() {
+        // ctverify lists from a whole key name, `FOLDER/DAY-BEFORE/~`, where it once gave the
+        // day folder's bare name: past the day before's files, the same keys in the same order.
+        let tmp = tempfile::tempdir().unwrap();
+        let files = [
+            "f/2024/02/28/x.json.gz",
+            "f/2024/02/29/a.json.gz",
+            "f/2024/02/29/z.json.gz",
+            "f/2024/03/01/.planted",
+            "f/2024/03/01/a.json.gz",
+            "f/2024/03/02/a.json.gz",
+        ];
+        for key in files {
+            let path = tmp.path().join(key);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, key).unwrap();
+        }
+        let s = store(tmp.path());
+        let from_folder_name = keys(&s, "f/", Some("f/2024/03/01"));
+        let from_key_name = keys(&s, "f/", Some("f/2024/02/29/~"));
+        assert_eq!(from_folder_name, &files[3..]);
+        assert_eq!(from_key_name, from_folder_name);
+        // The day before need not exist.
+        assert_eq!(keys(&s, "f/", Some("f/2024/03/01/~")), &files[5..]);
+        assert_eq!(keys(&s, "f/", Some("f/2024/02/27/~")), &files[..]);
+    }
+
+    #[test]
     fn refuses_keys_that_escape_the_root() {
         let outer = tempfile::tempdir().unwrap();
         fs::write(outer.path().join("secret"), "x").unwrap();

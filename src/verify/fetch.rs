@@ -1,15 +1,16 @@
 //! Reading a chain's digests for its walk: each one read (tried again when the read breaks
 //! off), inflated, parsed and put in the chain's [`DigestSpill`], the walk holding only its
-//! [`DigestHead`]; a chain whose trail changed buckets is followed into the old bucket. As the
-//! newest digests come in, the logs they list are offered for reading ahead ([`LogsAhead`]).
-//! [`load_digest`] gives the walk a spilled digest back in full.
+//! [`DigestHead`]; a chain whose trail changed buckets is followed into the old bucket, and a
+//! predecessor a digest names that the listing did not show is read at its key before anything
+//! calls it missing. As the newest digests come in, the logs they list are offered for reading
+//! ahead ([`LogsAhead`]). [`load_digest`] gives the walk a spilled digest back in full.
 
 use rayon::prelude::*;
 
 use super::retry::{with_retries, Attempt};
 use super::ValidateOptions;
 use crate::chain::{DigestHead, FetchOutcome, FetchedDigest, LogKeySet, ParsedDigest};
-use crate::digest::{Digest, DigestKey};
+use crate::digest::{ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, KeptBytes, DIGEST_SIZE_CAP};
 use crate::hash::Sha256;
 use crate::progress::Progress;
@@ -30,12 +31,14 @@ pub(super) struct ChainDigests {
     pub read_ahead: Vec<String>,
 }
 
-/// Reads the digests `listed` (key, end time its key names) of one chain into `spill`, and
-/// those of other buckets the chain leads to within the range. Fails only when this machine
-/// does (the spill file, or a store's own temporary files).
+/// Reads the digests `listed` (key, end time its key names) of one chain into `spill`, and the
+/// predecessors they name within the range that the listing did not show: those of other
+/// buckets the chain leads to, and those of its own folder. Fails only when this machine does
+/// (the spill file, or a store's own temporary files).
 pub(super) fn fetch_chain_digests(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
+    chain: &ChainId,
     mut listed: Vec<(String, UtcTime)>,
     spill: &DigestSpill,
 ) -> std::io::Result<ChainDigests> {
@@ -62,28 +65,47 @@ pub(super) fn fetch_chain_digests(
             fetched
         })
         .collect::<std::io::Result<_>>()?;
-    // A trail whose bucket was changed continues its chain in the old bucket: follow it there
-    // within the range.
+    // Predecessors named within the range and not listed are read at their keys, and so on
+    // down the chain. A trail whose bucket was changed continues its chain in the old bucket,
+    // which is not listed at all. In the chain's own folder, a listing is never the only
+    // proof that a digest is gone: a store whose listing skipped some keys (a start-after it
+    // read otherwise than S3) must not turn an intact trail into a tampered one. Only the key
+    // CloudTrail would give this chain's digest is read there (the name comes from a digest
+    // not yet verified); one that is not there is left for the walk to report missing.
+    let own = store.bucket();
     let mut seen = LogKeySet::default();
     for f in &fetched {
         seen.insert(&f.head.bucket, &f.head.key);
     }
     let mut next = 0;
     loop {
-        let foreign: Vec<(String, String, UtcTime)> = fetched[next..]
+        let unlisted: Vec<(String, String, UtcTime)> = fetched[next..]
             .iter()
-            .filter_map(|f| f.foreign_predecessor.clone())
-            .filter(|(bucket, key, end)| options.range.contains(*end) && seen.insert(bucket, key))
+            .filter_map(|f| f.predecessor.clone())
+            .filter(|(bucket, _, name)| bucket != own || name.chain == *chain)
+            .filter(|(bucket, key, name)| {
+                options.range.contains(name.end_time) && seen.insert(bucket, key)
+            })
+            .map(|(bucket, key, name)| (bucket, key, name.end_time))
             .collect();
         next = fetched.len();
-        if foreign.is_empty() {
+        if unlisted.is_empty() {
             break;
         }
-        let more: Vec<SpilledDigest> = foreign
+        let more: Vec<SpilledDigest> = unlisted
             .into_par_iter()
             .map(|(bucket, key, end)| fetch_digest(store, &bucket, &key, end, false, spill, None))
             .collect::<std::io::Result<_>>()?;
-        fetched.extend(more);
+        fetched.extend(more.into_iter().filter(|f| {
+            let absent = matches!(
+                f.head.outcome,
+                FetchOutcome::Failed {
+                    status: Status::NotFound,
+                    ..
+                }
+            );
+            !(absent && f.head.bucket == own)
+        }));
     }
     drop(seen);
     let backfill_generated = fetched.iter().filter_map(|f| f.generated_at).collect();
@@ -100,8 +122,8 @@ pub(super) fn fetch_chain_digests(
 /// chain and choosing its signing key still need from the rest of it.
 struct SpilledDigest {
     head: FetchedDigest<DigestHead>,
-    /// Its predecessor, when that is in another bucket: (bucket, key, end time its key names).
-    foreign_predecessor: Option<(String, String, UtcTime)>,
+    /// The predecessor it names, when that is a digest's key: (bucket, key, what the key says).
+    predecessor: Option<(String, String, DigestKey)>,
     /// For a backfill digest, when it was generated (the key in force then signed it).
     generated_at: Option<UtcTime>,
 }
@@ -118,7 +140,7 @@ fn fetch_digest(
     ahead: Option<(&LogsAhead, usize)>,
 ) -> std::io::Result<SpilledDigest> {
     let outcome = with_retries(|| read_digest(store, bucket, key, listed))?;
-    let mut foreign_predecessor = None;
+    let mut predecessor = None;
     let mut generated_at = None;
     let outcome = match outcome {
         FetchOutcome::Failed { status, detail } => FetchOutcome::Failed { status, detail },
@@ -137,15 +159,8 @@ fn fetch_digest(
                 );
             }
             if let Some(previous) = &parsed.digest.previous {
-                if previous.bucket != store.bucket() {
-                    foreign_predecessor = DigestKey::parse(&previous.object).map(|name| {
-                        (
-                            previous.bucket.clone(),
-                            previous.object.clone(),
-                            name.end_time,
-                        )
-                    });
-                }
+                predecessor = DigestKey::parse(&previous.object)
+                    .map(|name| (previous.bucket.clone(), previous.object.clone(), name));
             }
             generated_at = parsed
                 .metadata
@@ -161,7 +176,7 @@ fn fetch_digest(
             named_end,
             outcome,
         },
-        foreign_predecessor,
+        predecessor,
         generated_at,
     })
 }

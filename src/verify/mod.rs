@@ -421,8 +421,8 @@ fn walk_chain(
     sink: &Sink,
 ) -> Result<ChainWork, ValidateError> {
     let spill = DigestSpill::new().map_err(ValidateError::Spill)?;
-    let digests =
-        fetch_chain_digests(store, options, listed, &spill).map_err(ValidateError::Spill)?;
+    let digests = fetch_chain_digests(store, options, &chain_id, listed, &spill)
+        .map_err(ValidateError::Spill)?;
     // A backfill digest is signed with the key in force when it was generated.
     let ring = keys.keys_for(&chain_id.region, &digests.backfill_generated);
     let spilled = spill.into_reader().map_err(ValidateError::Spill)?;

