@@ -24,33 +24,52 @@ use crate::time::UtcTime;
 /// CloudTrail's keys are 2048-bit; anything shorter is not a key we accept evidence from.
 pub const MIN_KEY_BITS: usize = 2048;
 
+/// Why a key file (or ListPublicKeys' answer) was refused. `index` is the key's position in
+/// the file's list, from 0.
 #[derive(Debug)]
 pub enum KeyError {
     /// Not JSON, or not the shape of a key list.
     Json(serde_json::Error),
+    /// No `PublicKeyList` (or `publicKeyList`) in the document.
     NoKeyList,
+    /// A key's `Value` is not base64.
     Base64 {
+        /// The key's position in the list.
         index: usize,
     },
+    /// A key's bytes are neither a PKCS#1 `RSAPublicKey` nor an X.509 `SubjectPublicKeyInfo`.
     Der {
+        /// The key's position in the list.
         index: usize,
         /// Boxed: both parsers' errors together would make every `KeyError` large.
         problem: Box<DerError>,
     },
+    /// The file's `Fingerprint` is not the MD5 of the key's bytes.
     FingerprintMismatch {
+        /// The key's position in the list.
         index: usize,
+        /// The fingerprint the file states.
         stated: String,
+        /// The MD5 of the bytes as given.
         actual: Fingerprint,
     },
+    /// The modulus is shorter than [`MIN_KEY_BITS`].
     TooShort {
+        /// The key's position in the list.
         index: usize,
+        /// The modulus length found.
         bits: usize,
     },
+    /// The public exponent is not one a signing key uses (even, or too small).
     BadExponent {
+        /// The key's position in the list.
         index: usize,
     },
+    /// A `ValidityStartTime` or `ValidityEndTime` that is no time.
     Validity {
+        /// The key's position in the list.
         index: usize,
+        /// What is wrong with it.
         problem: String,
     },
 }
@@ -117,6 +136,7 @@ impl std::error::Error for DerError {
     }
 }
 
+/// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
     /// RSA says no: the message or the signature is not what the key signed.
@@ -129,13 +149,19 @@ impl fmt::Display for VerifyError {
     }
 }
 
+/// A checked CloudTrail public key: an RSA key of at least [`MIN_KEY_BITS`] whose fingerprint
+/// is the MD5 of its DER as given.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
+    /// Hex MD5 of `der`: what a digest's `digestPublicKeyFingerprint` names.
     pub fingerprint: Fingerprint,
     /// The region the key was listed for, when the key file says.
     pub region: Option<String>,
+    /// From when the key signs (`ValidityStartTime`); `None` when the file does not say.
     pub validity_start: Option<UtcTime>,
+    /// Until when the key signs (`ValidityEndTime`); `None` when the file does not say.
     pub validity_end: Option<UtcTime>,
+    /// The modulus length.
     pub bits: usize,
     /// The DER exactly as given (what the fingerprint covers).
     pub der: Vec<u8>,
@@ -193,11 +219,15 @@ impl PublicKey {
 /// A key as a key file or ListPublicKeys gives it, before it is checked.
 #[derive(Debug, Clone)]
 pub struct ListedKey {
+    /// The key's bytes, decoded from base64 (PKCS#1 or SubjectPublicKeyInfo DER).
     pub der: Vec<u8>,
     /// The hex MD5 the source claims for `der`.
     pub fingerprint: Option<String>,
+    /// The region it was listed for, when known.
     pub region: Option<String>,
+    /// `ValidityStartTime`, when given.
     pub validity_start: Option<UtcTime>,
+    /// `ValidityEndTime`, when given.
     pub validity_end: Option<UtcTime>,
 }
 
@@ -346,6 +376,7 @@ fn epoch_seconds(text: &str) -> Option<Result<i64, ()>> {
 }
 
 impl KeyRing {
+    /// An empty ring.
     pub fn new() -> Self {
         Self::default()
     }
@@ -373,6 +404,7 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// Adds a key, once per fingerprint and region.
     pub fn add(&mut self, key: PublicKey) {
         if !self
             .keys
@@ -383,6 +415,7 @@ impl KeyRing {
         }
     }
 
+    /// Adds every key of `other` (see [`KeyRing::add`]).
     pub fn extend(&mut self, other: KeyRing) {
         for key in other.keys {
             self.add(key);
@@ -408,10 +441,12 @@ impl KeyRing {
         serde_json::json!({ "PublicKeyList": list })
     }
 
+    /// Whether it holds no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
+    /// Every key, in the order first added.
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
     }

@@ -30,6 +30,8 @@
 //! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library
 //! verifies directories and bundles.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "aws")]
 mod aws;
 mod bundle;

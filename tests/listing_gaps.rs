@@ -9,13 +9,11 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ctverify::bundle::{self, SignatureIndex};
-use ctverify::keys::{FixedKeys, KeyRing};
-use ctverify::report::RequestedRange;
-use ctverify::store::dir::DirStore;
-use ctverify::store::{Object, ObjectStore, StoreError};
-use ctverify::time::UtcTime;
-use ctverify::verify::{validate, ChainFilter, ValidateOptions};
+use ctverify::internal::{bundle_path, METADATA_FILE, PUBLIC_KEYS_FILE};
+use ctverify::{
+    validate, ChainFilter, DirStore, FixedKeys, KeyRing, Object, ObjectStore, RequestedRange,
+    SignatureIndex, StoreError, UtcTime, ValidateOptions,
+};
 use serde_json::Value;
 
 const BUCKET: &str = "ctverify-sample-trail";
@@ -84,12 +82,11 @@ fn sample_digests() -> Vec<String> {
 fn statuses(unlisted: &[&str], unreadable: &[&str], start: Option<&str>) -> Vec<(String, String)> {
     let root = common::repo().join("vectors/sample");
     let ring = KeyRing::parse_json(
-        &std::fs::read(bundle::bundle_path(&root, bundle::PUBLIC_KEYS_FILE)).unwrap(),
+        &std::fs::read(bundle_path(&root, PUBLIC_KEYS_FILE)).unwrap(),
         None,
     )
     .unwrap();
-    let metadata =
-        SignatureIndex::open(&bundle::bundle_path(&root, bundle::METADATA_FILE), BUCKET).unwrap();
+    let metadata = SignatureIndex::open(&bundle_path(&root, METADATA_FILE), BUCKET).unwrap();
     let store = PatchyStore {
         inner: DirStore::open(&root, BUCKET.into(), metadata).unwrap(),
         unlisted: unlisted.iter().map(|k| k.to_string()).collect(),

@@ -742,8 +742,8 @@ fn keys_with_control_characters_spaces_or_plus_signs_are_listed_as_they_are() {
 use common::servers::Seaweed;
 
 /// The end time the key names of the oldest digest under `dir`.
-fn oldest_digest_end(dir: &Path) -> ctverify::time::UtcTime {
-    fn walk(dir: &Path, out: &mut Vec<ctverify::time::UtcTime>) {
+fn oldest_digest_end(dir: &Path) -> ctverify::UtcTime {
+    fn walk(dir: &Path, out: &mut Vec<ctverify::UtcTime>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -753,7 +753,7 @@ fn oldest_digest_end(dir: &Path) -> ctverify::time::UtcTime {
                 let stem = stem.trim_end_matches(".json.gz");
                 if name.contains("_CloudTrail-Digest_") {
                     let time = stem.rsplit('_').next().unwrap();
-                    out.push(ctverify::time::UtcTime::parse_compact(time).unwrap());
+                    out.push(ctverify::UtcTime::parse_compact(time).unwrap());
                 }
             }
         }
@@ -859,8 +859,7 @@ fn every_vector_gives_the_same_verdicts_through_seaweedfs_as_from_the_directory(
 
 #[test]
 fn a_trail_over_several_days_verifies_through_seaweedfs_from_a_start_in_the_middle() {
-    use ctverify::digest::ChainId;
-    use ctverify::time::UtcTime;
+    use ctverify::{ChainId, UtcTime};
     use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
 
     let keys = common::test_keys();
