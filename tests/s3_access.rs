@@ -10,7 +10,7 @@ mod fault_proxy;
 use std::collections::BTreeMap;
 
 use common::servers::{aws_env, http, Moto};
-use common::{ctverify_env, python, repo, Run};
+use common::{ctverify_env, python, repo, Run, TAMPER};
 use fault_proxy::{Fault, FaultProxy, Rule};
 use serde_json::Value;
 
@@ -19,18 +19,6 @@ const LOGS_US: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
 const LOGS_EU: &str = "AWSLogs/111122223333/CloudTrail/eu-west-1/";
 const DIGESTS_US: &str = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/";
 const END: &str = "2024-03-02T00:00:00Z";
-
-/// Statuses that are verdicts on a file's integrity: an unreadable file must never cause one.
-const TAMPER: &[&str] = &[
-    "not_found",
-    "moved",
-    "signature_invalid",
-    "hash_mismatch",
-    "key_not_found",
-    "invalid_format",
-    "trailing_data",
-    "unreferenced",
-];
 
 /// The sample's keys under `folder`, sorted.
 fn sample_keys(folder: &str) -> Vec<String> {

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::servers::{aws_env, Moto};
-use common::{ctverify_env, repo, Run};
+use common::{ctverify_env, repo, Run, TAMPER};
 use fault_proxy::{Fault, FaultProxy, Rule};
 use serde_json::Value;
 
@@ -23,18 +23,6 @@ const DIGESTS_US: &str = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/";
 const DIGESTS_EU: &str = "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/";
 const LOGS_US: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
 const LOGS_EU: &str = "AWSLogs/111122223333/CloudTrail/eu-west-1/";
-
-/// Statuses that are verdicts on a file's integrity: a fault must never produce one.
-const TAMPER: &[&str] = &[
-    "not_found",
-    "moved",
-    "signature_invalid",
-    "hash_mismatch",
-    "key_not_found",
-    "invalid_format",
-    "trailing_data",
-    "unreferenced",
-];
 
 /// moto with the sample bundle uploaded, and a proxy in front of it.
 struct Setup {

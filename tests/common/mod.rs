@@ -76,3 +76,16 @@ pub fn python() -> PathBuf {
     }
     PathBuf::from("python3")
 }
+
+/// Statuses that are verdicts on a file's integrity: a read that failed (a fault, an archived
+/// object, a refusal) must never produce one.
+pub const TAMPER: &[&str] = &[
+    "not_found",
+    "moved",
+    "signature_invalid",
+    "hash_mismatch",
+    "key_not_found",
+    "invalid_format",
+    "trailing_data",
+    "unreferenced",
+];
