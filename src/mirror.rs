@@ -24,7 +24,7 @@ use crate::digest::DigestKey;
 use crate::keys::KeySource;
 use crate::status::Status;
 use crate::store::dir::check_key;
-use crate::store::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
+use crate::store::{ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, StoreError};
 use crate::time::UtcTime;
 use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 
@@ -271,6 +271,14 @@ impl ObjectStore for RecordingStore<'_> {
 
     fn discard_prefetched(&self, request: &ListingRequest) {
         self.source.discard_prefetched(request)
+    }
+
+    fn versions(&self, bucket: &str, key: &str) -> Result<Option<Vec<ObjectVersion>>, StoreError> {
+        self.source.versions(bucket, key)
+    }
+
+    fn get_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object, StoreError> {
+        self.source.get_version(bucket, key, version_id)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
