@@ -411,12 +411,8 @@ fn versions_the_caller_may_not_list_are_said_once_and_add_no_fields() {
     );
     let lines: Vec<&str> = text.stdout.lines().collect();
     assert!(
-        lines
-            .iter()
-            .rev()
-            .nth(0)
-            .is_some_and(|l| l.starts_with("Result: "))
-            && lines.iter().rev().nth(1) == Some(&said[0]),
+        matches!(lines.as_slice(), [.., note_line, result] if *note_line == said[0]
+            && result.starts_with("Result: ")),
         "the note is the line before Result: {}",
         text.stdout
     );
