@@ -160,6 +160,12 @@ impl RecordingStore<'_> {
     /// Streams the source object into `path` (relative to DEST), checking what was written.
     fn copy(&self, key: &str, path: &Path) -> Result<Metadata, StoreError> {
         let object = self.source.get(self.source.bucket(), key)?;
+        self.write(object, key, path)
+    }
+
+    /// Streams `object` (`key`'s, or a version of it) into `path` (relative to DEST): into a
+    /// temporary file, read back and hashed again, then renamed into place.
+    fn write(&self, object: Object, key: &str, path: &Path) -> Result<Metadata, StoreError> {
         let shown = self.dest.join(path);
         let write_error =
             |e: io::Error| StoreError::Read(format!("writing {}: {e}", shown.display()));
@@ -242,6 +248,45 @@ impl RecordingStore<'_> {
         Ok(metadata)
     }
 }
+
+impl RecordingStore<'_> {
+    /// Copies version `version_id` of `key` (one a verdict names recoverable) to
+    /// `.ctverify/versions/VERSION_ID/KEY` in DEST, beside the current files and out of the
+    /// offline run's sight: `validate DEST` verifies what the bucket holds now. The version id
+    /// comes from the source, so it must be one plain path segment.
+    fn ensure_version(&self, key: &str, version_id: &str) -> Result<(), StoreError> {
+        let copied = self.copy_version(key, version_id);
+        if copied.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        copied
+    }
+
+    fn copy_version(&self, key: &str, version_id: &str) -> Result<(), StoreError> {
+        check_key(version_id)?;
+        if version_id.contains('/') {
+            return Err(StoreError::UnsafeKey("version id holds a '/'".into()));
+        }
+        let path = self.path_of(&version_path(version_id, key))?;
+        if self.root.symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let object = self
+            .source
+            .get_version(self.source.bucket(), key, version_id)?;
+        self.write(object, key, &path).map(|_| ())
+    }
+}
+
+/// Where a bundle keeps version `version_id` of `key`, relative to DEST.
+fn version_path(version_id: &str, key: &str) -> String {
+    format!("{}/{VERSIONS_DIR}/{version_id}/{key}", bundle::BUNDLE_DIR)
+}
+
+/// The folder of `.ctverify/` that holds the recoverable versions of files found missing or
+/// changed.
+const VERSIONS_DIR: &str = "versions";
 
 impl ObjectStore for RecordingStore<'_> {
     fn bucket(&self) -> &str {
@@ -403,6 +448,15 @@ pub fn mirror(
             .filter(|f| f.status == Status::Unreferenced && f.bucket == bucket)
         {
             let _ = recorder.ensure(&file.key);
+        }
+    }
+    // What an earlier version holds of a file deleted or changed is evidence too: the bundle
+    // keeps it beside the current files (a failed copy counts, and the bundle is incomplete).
+    for chain in &validation.chains {
+        for file in chain.files.iter().filter(|f| f.bucket == bucket) {
+            if let Some(version_id) = &file.recoverable_version {
+                let _ = recorder.ensure_version(&file.key, version_id);
+            }
         }
     }
 

@@ -417,3 +417,47 @@ fn versions_the_caller_may_not_list_are_said_once_and_add_no_fields() {
         text.stdout
     );
 }
+
+#[test]
+fn mirror_keeps_the_recoverable_version_beside_the_current_files() {
+    let moto = sample_bucket(true);
+    let (log, changed) = (a_log(), sample_keys(LOGS_US)[5].clone());
+    let (log_version, changed_version) = (version_of(&moto, &log), version_of(&moto, &changed));
+    delete(&moto, &log);
+    overwrite(&moto, &changed);
+    let dest = tempfile::tempdir().expect("tempdir");
+    let bundle = dest.path().join("bundle");
+    let keys = repo().join("vectors/sample/.ctverify/public-keys.json");
+    let mirror = ctverify_env(
+        [
+            "mirror",
+            &format!("s3://{BUCKET}"),
+            bundle.to_str().expect("UTF-8 path"),
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--public-keys",
+            keys.to_str().expect("UTF-8 path"),
+            "--end-time",
+            END,
+        ],
+        &aws_env(None),
+    );
+    assert_eq!(mirror.code, 0, "{}{}", mirror.stdout, mirror.stderr);
+    let sample = repo().join("vectors/sample");
+    for (key, version) in [(&log, &log_version), (&changed, &changed_version)] {
+        let kept = bundle.join(".ctverify/versions").join(version).join(key);
+        assert_eq!(
+            std::fs::read(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display())),
+            std::fs::read(sample.join(key)).expect("the sample's file"),
+            "{key}: the version kept is the original"
+        );
+    }
+    // The bundle is the bucket as it is now: offline, the same verdicts, and the kept versions
+    // are no planted files.
+    let (code, doc) = common::validate_json(&bundle, &["--end-time", END]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(file(&doc, &log)["status"], "not_found");
+    assert_eq!(file(&doc, &changed)["status"], "hash_mismatch");
+    let files = doc["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{doc}");
+}
