@@ -723,6 +723,30 @@ pub fn write_query(
 mod tests {
     use super::*;
     use crate::hash::Sha256;
+    use crate::time::UtcTime;
+
+    #[test]
+    fn what_earlier_versions_tell_follows_the_verdict_and_only_when_known() {
+        let mut entry = FileEntry::new(FileKind::Log, "b", "k.json.gz", Status::NotFound);
+        assert_eq!(
+            text_line(&entry),
+            "Log file\ts3://b/k.json.gz\tINVALID: not found"
+        );
+        let json = serde_json::to_value(&entry).expect("json");
+        assert!(json.get("deleted_at").is_none() && json.get("recoverable_version").is_none());
+        entry.deleted_at = Some(UtcTime::from_unix(1_709_254_800));
+        entry.recoverable_version = Some("v1".into());
+        entry.expected_sha256 = Some(Sha256([3; 32]));
+        assert_eq!(
+            text_line(&entry),
+            "Log file\ts3://b/k.json.gz\tINVALID: not found (deleted at 2024-03-01T01:00:00Z; \
+             recoverable version v1)"
+        );
+        let json = serde_json::to_value(&entry).expect("json");
+        assert_eq!(json["deleted_at"], "2024-03-01T01:00:00Z");
+        assert_eq!(json["recoverable_version"], "v1");
+        assert!(json.get("expected_sha256").is_none(), "{json}");
+    }
 
     #[test]
     fn the_chain_reasons_read_as_they_always_have() {

@@ -801,6 +801,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_versions_listing_ends_only_when_the_server_says_so() {
+        let page = |truncated: bool, key: Option<&str>, version: Option<&str>| {
+            VersionsPage::builder()
+                .is_truncated(truncated)
+                .set_next_key_marker(key.map(str::to_string))
+                .set_next_version_id_marker(version.map(str::to_string))
+                .build()
+        };
+        let mut pages = Pages::default();
+        assert_eq!(
+            next_versions_page(&mut pages, "k", &page(true, Some("k"), Some("v1"))).ok(),
+            Some(Some(("k".to_string(), "v1".to_string())))
+        );
+        // The same markers again would list the same page forever.
+        assert!(next_versions_page(&mut pages, "k", &page(true, Some("k"), Some("v1"))).is_err());
+        // More, but no way to ask for it: not the end either.
+        assert!(next_versions_page(&mut pages, "k", &page(true, None, None)).is_err());
+        assert_eq!(
+            next_versions_page(&mut pages, "k", &page(false, None, None)).ok(),
+            Some(None)
+        );
+    }
+
+    #[test]
     fn listed_keys_are_decoded_as_s3_encodes_them() {
         let decoded = |text: &str| decode_listed(text).ok();
         assert_eq!(
