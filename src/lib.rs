@@ -86,7 +86,8 @@ pub use crate::aws::{Aws, AwsError};
 #[cfg(feature = "aws")]
 pub use crate::store::s3::S3Store;
 pub use crate::store::{
-    dir::DirStore, ListingRequest, Metadata, MetadataMap, Object, ObjectStore, StoreError,
+    dir::DirStore, ListingRequest, Metadata, MetadataMap, Object, ObjectStore, ObjectVersion,
+    StoreError,
 };
 
 // Verification and its report.

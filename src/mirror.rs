@@ -24,7 +24,7 @@ use crate::digest::DigestKey;
 use crate::keys::KeySource;
 use crate::status::Status;
 use crate::store::dir::check_key;
-use crate::store::{ListingRequest, Metadata, Object, ObjectStore, StoreError};
+use crate::store::{ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, StoreError};
 use crate::time::UtcTime;
 use crate::verify::{self, ValidateError, ValidateOptions, Validation};
 
@@ -160,6 +160,12 @@ impl RecordingStore<'_> {
     /// Streams the source object into `path` (relative to DEST), checking what was written.
     fn copy(&self, key: &str, path: &Path) -> Result<Metadata, StoreError> {
         let object = self.source.get(self.source.bucket(), key)?;
+        self.write(object, key, path)
+    }
+
+    /// Streams `object` (`key`'s, or a version of it) into `path` (relative to DEST): into a
+    /// temporary file, read back and hashed again, then renamed into place.
+    fn write(&self, object: Object, key: &str, path: &Path) -> Result<Metadata, StoreError> {
         let shown = self.dest.join(path);
         let write_error =
             |e: io::Error| StoreError::Read(format!("writing {}: {e}", shown.display()));
@@ -243,6 +249,45 @@ impl RecordingStore<'_> {
     }
 }
 
+impl RecordingStore<'_> {
+    /// Copies version `version_id` of `key` (one a verdict names recoverable) to
+    /// `.ctverify/versions/VERSION_ID/KEY` in DEST, beside the current files and out of the
+    /// offline run's sight: `validate DEST` verifies what the bucket holds now. The version id
+    /// comes from the source, so it must be one plain path segment.
+    fn ensure_version(&self, key: &str, version_id: &str) -> Result<(), StoreError> {
+        let copied = self.copy_version(key, version_id);
+        if copied.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        copied
+    }
+
+    fn copy_version(&self, key: &str, version_id: &str) -> Result<(), StoreError> {
+        check_key(version_id)?;
+        if version_id.contains('/') {
+            return Err(StoreError::UnsafeKey("version id holds a '/'".into()));
+        }
+        let path = self.path_of(&version_path(version_id, key))?;
+        if self.root.symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let object = self
+            .source
+            .get_version(self.source.bucket(), key, version_id)?;
+        self.write(object, key, &path).map(|_| ())
+    }
+}
+
+/// Where a bundle keeps version `version_id` of `key`, relative to DEST.
+fn version_path(version_id: &str, key: &str) -> String {
+    format!("{}/{VERSIONS_DIR}/{version_id}/{key}", bundle::BUNDLE_DIR)
+}
+
+/// The folder of `.ctverify/` that holds the recoverable versions of files found missing or
+/// changed.
+const VERSIONS_DIR: &str = "versions";
+
 impl ObjectStore for RecordingStore<'_> {
     fn bucket(&self) -> &str {
         self.source.bucket()
@@ -271,6 +316,14 @@ impl ObjectStore for RecordingStore<'_> {
 
     fn discard_prefetched(&self, request: &ListingRequest) {
         self.source.discard_prefetched(request)
+    }
+
+    fn versions(&self, bucket: &str, key: &str) -> Result<Option<Vec<ObjectVersion>>, StoreError> {
+        self.source.versions(bucket, key)
+    }
+
+    fn get_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object, StoreError> {
+        self.source.get_version(bucket, key, version_id)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {
@@ -395,6 +448,15 @@ pub fn mirror(
             .filter(|f| f.status == Status::Unreferenced && f.bucket == bucket)
         {
             let _ = recorder.ensure(&file.key);
+        }
+    }
+    // What an earlier version holds of a file deleted or changed is evidence too: the bundle
+    // keeps it beside the current files (a failed copy counts, and the bundle is incomplete).
+    for chain in &validation.chains {
+        for file in chain.files.iter().filter(|f| f.bucket == bucket) {
+            if let Some(version_id) = &file.recoverable_version {
+                let _ = recorder.ensure_version(&file.key, version_id);
+            }
         }
     }
 

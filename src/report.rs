@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::digest::ChainId;
-use crate::hash::Fingerprint;
+use crate::hash::{Fingerprint, Sha256};
 use crate::reason::ChainReason;
 use crate::status::{Counts, FileKind, Outcome, Status};
 use crate::store::{Refusal, ARCHIVED_PREFIX, RESTORING};
@@ -34,6 +34,20 @@ pub struct FileEntry {
     /// For a log: the digest that lists it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// For a `not_found` file in a versioned bucket: when it was deleted (the time of the
+    /// delete marker that is its current version). Left out of JSON when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<UtcTime>,
+    /// For a `not_found` or `hash_mismatch` file in a versioned bucket: the id of the newest
+    /// earlier version whose bytes have the SHA-256 the digest records (for a digest: the one
+    /// its authentic successor records). Left out of JSON when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recoverable_version: Option<String>,
+    /// The SHA-256 an authentic record says the file's inflated bytes have (a log's digest, a
+    /// digest's successor), when its verdict rests on one: what an earlier version must
+    /// match to be recoverable. Not reported.
+    #[serde(skip)]
+    pub expected_sha256: Option<Sha256>,
     /// For text lines: backfill digests and their logs are marked `(backfill)`.
     #[serde(skip)]
     pub backfill: bool,
@@ -50,6 +64,9 @@ impl FileEntry {
             detail: None,
             moved_to: None,
             digest: None,
+            deleted_at: None,
+            recoverable_version: None,
+            expected_sha256: None,
             backfill: false,
         }
     }
@@ -288,6 +305,11 @@ pub struct Summary {
     /// The files that could not be checked (`error`, `archived`), grouped by cause: one
     /// missing permission is one group, however many files it kept from being read.
     pub errors: Vec<ErrorGroup>,
+    /// Why earlier versions of the files found missing or changed could not be read, when
+    /// they could not (see [`crate::Validation::versions_unread`]). Left out of JSON when
+    /// `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<String>,
 }
 
 /// What kept a file from being checked, as far as the report can tell.
@@ -511,7 +533,15 @@ impl Summary {
             logs,
             result,
             errors: Vec::new(),
+            versions: None,
         }
+    }
+
+    /// This summary saying why earlier versions could not be read (see
+    /// [`Summary::versions`]).
+    pub fn with_versions(mut self, versions_unread: Option<String>) -> Summary {
+        self.versions = versions_unread;
+        self
     }
 
     /// 0 valid, 1 integrity failure, 3 incomplete (cli.md).
@@ -553,6 +583,10 @@ pub struct RunInfo {
     pub bucket_from: BucketOrigin,
     /// The range of digests asked for.
     pub requested: RequestedRange,
+    /// Why earlier versions of the files found missing or changed could not be read, once
+    /// the run has said (see [`crate::Validation::versions_unread`]): the summary says it.
+    #[serde(skip)]
+    pub versions_unread: Option<String>,
 }
 
 /// Marks whether a status would be shown without `--verbose`.

@@ -240,10 +240,28 @@ pub fn text_line(file: &FileEntry) -> String {
     };
     let backfill = if file.backfill { "(backfill) " } else { "" };
     format!(
-        "{backfill}{kind}\t{}\t{}",
+        "{backfill}{kind}\t{}\t{}{}",
         url(&file.bucket, key),
-        text_verdict(file)
+        text_verdict(file),
+        versions_note(file)
     )
+}
+
+/// What a file's earlier versions tell, after its verdict: ` (deleted at T; recoverable
+/// version V)`, or nothing.
+fn versions_note(file: &FileEntry) -> String {
+    let mut parts = Vec::new();
+    if let Some(at) = file.deleted_at {
+        parts.push(format!("deleted at {at}"));
+    }
+    if let Some(version) = &file.recoverable_version {
+        parts.push(format!("recoverable version {version}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 fn ratio_line(counts: &Counts, noun: &str) -> Option<String> {
@@ -430,6 +448,9 @@ pub fn write_text(
     let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>())
         .with_errors(chains.iter().flat_map(|c| &c.files));
     write_error_groups(out, &summary.errors)?;
+    if let Some(why) = &run.versions_unread {
+        writeln!(out, "Earlier versions not read: {why}")?;
+    }
     writeln!(
         out,
         "Result: {}",
@@ -541,7 +562,9 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
     files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-    let summary = Summary::of(&reports).with_errors(chains.iter().flat_map(|c| &c.files));
+    let summary = Summary::of(&reports)
+        .with_errors(chains.iter().flat_map(|c| &c.files))
+        .with_versions(run.versions_unread.clone());
     let document = JsonDocument {
         bucket: AsValue(&run.bucket),
         bucket_from: AsValue(&run.bucket_from),
@@ -580,7 +603,9 @@ pub fn write_jsonl_summary(
     chains: &[ChainResult],
 ) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
-    let summary = Summary::of(&reports).with_errors(chains.iter().flat_map(|c| &c.files));
+    let summary = Summary::of(&reports)
+        .with_errors(chains.iter().flat_map(|c| &c.files))
+        .with_versions(run.versions_unread.clone());
     let mut line = tagged("summary", &summary);
     if let Value::Object(map) = &mut line {
         map.insert("tool".into(), json!(run.tool));
@@ -698,6 +723,30 @@ pub fn write_query(
 mod tests {
     use super::*;
     use crate::hash::Sha256;
+    use crate::time::UtcTime;
+
+    #[test]
+    fn what_earlier_versions_tell_follows_the_verdict_and_only_when_known() {
+        let mut entry = FileEntry::new(FileKind::Log, "b", "k.json.gz", Status::NotFound);
+        assert_eq!(
+            text_line(&entry),
+            "Log file\ts3://b/k.json.gz\tINVALID: not found"
+        );
+        let json = serde_json::to_value(&entry).expect("json");
+        assert!(json.get("deleted_at").is_none() && json.get("recoverable_version").is_none());
+        entry.deleted_at = Some(UtcTime::from_unix(1_709_254_800));
+        entry.recoverable_version = Some("v1".into());
+        entry.expected_sha256 = Some(Sha256([3; 32]));
+        assert_eq!(
+            text_line(&entry),
+            "Log file\ts3://b/k.json.gz\tINVALID: not found (deleted at 2024-03-01T01:00:00Z; \
+             recoverable version v1)"
+        );
+        let json = serde_json::to_value(&entry).expect("json");
+        assert_eq!(json["deleted_at"], "2024-03-01T01:00:00Z");
+        assert_eq!(json["recoverable_version"], "v1");
+        assert!(json.get("expected_sha256").is_none(), "{json}");
+    }
 
     #[test]
     fn the_chain_reasons_read_as_they_always_have() {

@@ -64,6 +64,12 @@ pub(super) fn decide_all(
             key: &node.key,
             has_successor: links.of[i].successor.is_some(),
         };
+        // What an authentic successor recorded of this digest: a `hash_mismatch` against it
+        // is the only one there is, and an earlier version that matches it is recoverable.
+        let recorded = successor_link
+            .as_ref()
+            .filter(|link| link.successor.is_authentic())
+            .map(|link| link.hash);
         let decision = decide(at, parsed, successor_link, chain, keys);
         let mut checked = decision.checked;
         let digest = checked.digest();
@@ -95,6 +101,9 @@ pub(super) fn decide_all(
         }
         entry.status = decision.status;
         entry.detail = Detail::from_reasons(reasons);
+        if entry.status == Status::HashMismatch {
+            entry.expected_sha256 = recorded;
+        }
         emit_digest(report, sink, entry);
         trust.push(checked.trust());
 

@@ -73,6 +73,9 @@ pub(super) fn report_missing(
             continue;
         };
         let (prev_bucket, prev_key) = (previous.bucket, previous.object);
+        // What an authentic successor recorded is what the missing digest's bytes hashed to:
+        // an earlier version of it that matches is the digest CloudTrail wrote.
+        let recorded = trust[i].is_authentic().then_some(previous.hash);
         let named_time = DigestKey::parse(&prev_key).map(|k| k.end_time);
         if named_time.is_some_and(|t| !range.contains(t)) {
             continue; // the predecessor is outside the requested range: the walk ends here
@@ -93,14 +96,12 @@ pub(super) fn report_missing(
             );
             continue;
         }
-        emit_digest(
-            report,
-            sink,
-            FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
-                .with_detail(ChainReason::NamedAsPredecessor {
-                    successor_url: successor_url.clone(),
-                }),
-        );
+        let mut named = FileEntry::new(FileKind::Digest, &prev_bucket, &prev_key, Status::NotFound)
+            .with_detail(ChainReason::NamedAsPredecessor {
+                successor_url: successor_url.clone(),
+            });
+        named.expected_sha256 = recorded;
+        emit_digest(report, sink, named);
         // The hours between the newest older digest we have and the one named are each a
         // digest that should be there. "Newest older" by content, not key name: a planted copy
         // of an old digest must not stretch the hole over digests that are present.

@@ -152,7 +152,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
     let report = &plan.report;
     let options = plan.verify.validate_options(report.verbose);
-    let run = plan.verify.run_info();
+    let mut run = plan.verify.run_info();
     // Drawn on stderr only when it is a terminal; cleared before the report is written.
     let bar = crate::progress::ProgressBar::start(options.progress.clone(), plan.progress_bar);
     let mut out = report_output(report.output.as_deref())?;
@@ -173,6 +173,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     if let Some(e) = stream_error {
         return Err(writing_failed(e));
     }
+    run.versions_unread = validation.versions_unread.clone();
     match report.format {
         Format::Text => {
             report_format::write_text(&mut out, &run, &validation.chains, report.verbose)

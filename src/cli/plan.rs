@@ -238,6 +238,7 @@ impl VerifyPlan {
             bucket: self.source.bucket().to_string(),
             bucket_from: self.source.bucket_from(),
             requested: self.range,
+            versions_unread: None,
         }
     }
 }

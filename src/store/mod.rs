@@ -10,6 +10,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::status::Status;
+use crate::time::UtcTime;
 
 /// S3 user metadata of an object (`signature`, `signature-algorithm`,
 /// `backfill-generation-timestamp` for digests), keys lowercase. Shared: a bundle holds every
@@ -97,6 +98,17 @@ pub enum StoreError {
         storage_class: String,
         /// A restore was requested and has not finished (`x-amz-restore: ongoing-request="true"`).
         restore_in_progress: bool,
+    },
+    /// S3 refused a request about an object's earlier versions (see
+    /// [`ObjectStore::versions`]): the caller lacks `permission` on `resource`. Never a
+    /// file's verdict: the report names it once.
+    VersionsRefused {
+        /// The IAM action that is not allowed (`s3:ListBucketVersions`, ...).
+        permission: &'static str,
+        /// The ARN of the bucket or object it is about.
+        resource: String,
+        /// S3's error code, as it gave it.
+        code: String,
     },
     /// S3 refused to hand the object over, for a reason asking again will not change.
     Denied {
@@ -276,6 +288,11 @@ impl fmt::Display for StoreError {
                 f,
                 "{ARCHIVED_PREFIX}{storage_class}: {RESTORING}: run again once it completes"
             ),
+            StoreError::VersionsRefused {
+                permission,
+                resource,
+                code,
+            } => write!(f, "{permission} is not allowed on {resource} ({code})"),
             StoreError::Denied {
                 refusal,
                 code,
@@ -326,6 +343,20 @@ impl ListingRequest {
     }
 }
 
+/// One version of an object in a versioned bucket, or a delete marker, as
+/// [`ObjectStore::versions`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// S3's version id (`null` for an object written before versioning was turned on).
+    pub version_id: String,
+    /// When this version was written (for a delete marker: when the object was deleted).
+    pub last_modified: Option<UtcTime>,
+    /// Whether it is the current version (the object as a plain GetObject sees it).
+    pub is_latest: bool,
+    /// A delete marker, not a version with bytes.
+    pub delete_marker: bool,
+}
+
 /// A read-only view of one bucket. Keys are S3 keys; listings are in S3's order (bytewise).
 pub trait ObjectStore: Send + Sync {
     /// The bucket this store stands for.
@@ -371,6 +402,27 @@ pub trait ObjectStore: Send + Sync {
 
     /// Drops a request [`ObjectStore::read_ahead`] sent when no `get` took it.
     fn discard_read_ahead(&self, _bucket: &str, _key: &str) {}
+
+    /// Every version and delete marker of exactly `key` (not of keys it is a prefix of),
+    /// newest first, or `None` when `bucket` does not keep versions (never had versioning
+    /// turned on). A store that holds no history (a directory) answers `None`.
+    fn versions(
+        &self,
+        _bucket: &str,
+        _key: &str,
+    ) -> Result<Option<Vec<ObjectVersion>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Opens version `version_id` of `key`, as [`ObjectStore::get`] opens the current one.
+    fn get_version(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _version_id: &str,
+    ) -> Result<Object, StoreError> {
+        Err(StoreError::NotFound)
+    }
 }
 
 /// Renders an error with its cause chain (the AWS SDK's own Display leaves the causes out).

@@ -1,4 +1,6 @@
-//! A bucket read through the AWS SDK for Rust: ListObjectsV2 and GetObject only.
+//! A bucket read through the AWS SDK for Rust: ListObjectsV2 and GetObject, and for a file
+//! found tampered with in a versioned bucket, GetBucketVersioning, ListObjectVersions and
+//! GetObject of a version.
 //!
 //! Each bucket is read with a client in the bucket's own region (the configured one when the
 //! first listings succeed there, else found with HeadBucket or GetBucketLocation), so that
@@ -17,9 +19,10 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
 use tokio_util::io::SyncIoBridge;
 
-use super::{ListingRequest, Metadata, Object, ObjectStore, Refusal, StoreError};
+use super::{ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, Refusal, StoreError};
 use crate::aws::{describe_error, Aws};
 use crate::pages::Pages;
+use crate::time::UtcTime;
 
 /// A bucket read through the AWS SDK, as an [`ObjectStore`]: ListObjectsV2 and GetObject
 /// only, with digests' signatures from their S3 metadata. Objects in other buckets (a chain may
@@ -39,6 +42,8 @@ pub struct S3Store {
     /// body is dropped, each read ahead's until it is answered (an answer waiting for its
     /// `get` costs the server nothing; the `get` counts again while it reads the body).
     in_flight: Arc<AtomicUsize>,
+    /// Whether each bucket keeps versions (GetBucketVersioning), asked once per bucket.
+    versioned: Mutex<HashMap<String, bool>>,
 }
 
 /// A GetObject sent before anyone asked for it; the task gives `None` when it failed (the
@@ -53,14 +58,47 @@ type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
 
 /// The ARN of an object, in the partition of the client's region (IAM policies name it so).
 fn object_arn(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    format!("{}/{key}", bucket_arn(client, bucket))
+}
+
+/// The ARN of a bucket, in the partition of the client's region.
+fn bucket_arn(client: &aws_sdk_s3::Client, bucket: &str) -> String {
     let region = client.config().region().map(|r| r.as_ref().to_string());
     let partition = match region.as_deref() {
         Some(r) if r.starts_with("cn-") => "aws-cn",
         Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
         _ => "aws",
     };
-    format!("arn:{partition}:s3:::{bucket}/{key}")
+    format!("arn:{partition}:s3:::{bucket}")
 }
+
+/// What a failed versions request means: a refusal names the permission it lacks (`kms:Decrypt`
+/// for a version's KMS key), anything else is a read that failed.
+fn versions_error<E>(
+    e: &aws_sdk_s3::error::SdkError<E, HttpResponse>,
+    operation: &str,
+    permission: &'static str,
+    resource: String,
+) -> StoreError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match Refusal::of_answer(status, e.code(), e.message()) {
+        Some(refusal) => StoreError::VersionsRefused {
+            permission: if refusal == Refusal::Kms {
+                "kms:Decrypt"
+            } else {
+                permission
+            },
+            resource,
+            code: e.code().unwrap_or("AccessDenied").to_string(),
+        },
+        None => StoreError::Read(format!("{operation}: {}", describe_error(e))),
+    }
+}
+
+type VersionsPage = aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 
 /// One of the store's requests in flight, counted until dropped.
 struct Slot(Arc<AtomicUsize>);
@@ -132,6 +170,7 @@ impl S3Store {
             early_pages: Mutex::new(HashMap::new()),
             reads_ahead: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            versioned: Mutex::new(HashMap::new()),
         };
         let guess = store.build_client(None);
         for request in ahead {
@@ -547,6 +586,177 @@ impl ObjectStore for S3Store {
                 }
             }
         };
+        Ok(self.object_of(output, slot))
+    }
+
+    fn versions(&self, bucket: &str, key: &str) -> Result<Option<Vec<ObjectVersion>>, StoreError> {
+        if !self.is_versioned(bucket)? {
+            return Ok(None);
+        }
+        let client = self.client(bucket)?;
+        // Each with when it was written, to the millisecond S3 gives, for the order below.
+        let mut versions: Vec<(bool, i128, ObjectVersion)> = Vec::new();
+        let mut pages = Pages::default();
+        let mut marker: Option<(String, String)> = None;
+        loop {
+            let page = self.versions_page(&client, bucket, key, marker.as_ref())?;
+            let listed = page
+                .versions()
+                .iter()
+                .map(|v| {
+                    (
+                        v.key(),
+                        v.version_id(),
+                        v.is_latest(),
+                        v.last_modified(),
+                        false,
+                    )
+                })
+                .chain(page.delete_markers().iter().map(|m| {
+                    (
+                        m.key(),
+                        m.version_id(),
+                        m.is_latest(),
+                        m.last_modified(),
+                        true,
+                    )
+                }));
+            let mut past_key = false;
+            for (listed_key, version_id, is_latest, written, delete_marker) in listed {
+                if listed_key.map(decode_listed).transpose()?.as_deref() != Some(key) {
+                    past_key = true;
+                    continue;
+                }
+                let is_latest = is_latest.unwrap_or(false);
+                let order = written.map_or(0, |t| {
+                    i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos())
+                });
+                versions.push((
+                    is_latest,
+                    order,
+                    ObjectVersion {
+                        version_id: version_id.unwrap_or("null").to_string(),
+                        last_modified: written.map(|t| UtcTime::from_unix(t.secs())),
+                        is_latest,
+                        delete_marker,
+                    },
+                ));
+            }
+            // Keys sort after their own prefix: once another key is listed, `key` is done.
+            if past_key {
+                break;
+            }
+            marker = match next_versions_page(&mut pages, key, &page)? {
+                Some(next) => Some(next),
+                None => break,
+            };
+        }
+        // S3 lists versions and delete markers apart, each newest first: put them back in
+        // one order, the current one first.
+        versions.sort_by_key(|(is_latest, order, _)| {
+            (std::cmp::Reverse(*is_latest), std::cmp::Reverse(*order))
+        });
+        Ok(Some(versions.into_iter().map(|(_, _, v)| v).collect()))
+    }
+
+    fn get_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object, StoreError> {
+        let client = self.client(bucket)?;
+        let slot = Slot::take(&self.in_flight);
+        let response = self.aws.runtime.block_on(
+            client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .version_id(version_id)
+                .send(),
+        );
+        match response {
+            Ok(output) => Ok(self.object_of(output, slot)),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                if Refusal::of_answer(status, e.code(), e.message()).is_some() {
+                    Err(versions_error(
+                        &e,
+                        "GetObject (version)",
+                        "s3:GetObjectVersion",
+                        object_arn(&client, bucket, key),
+                    ))
+                } else {
+                    Err(self.get_error(&client, bucket, key, e))
+                }
+            }
+        }
+    }
+}
+
+impl S3Store {
+    /// Whether `bucket` keeps versions: versioning `Enabled`, or `Suspended` (the versions
+    /// written while it was on are still there). Asked once per bucket.
+    fn is_versioned(&self, bucket: &str) -> Result<bool, StoreError> {
+        if let Some(known) = self
+            .versioned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bucket)
+        {
+            return Ok(*known);
+        }
+        let client = self.client(bucket)?;
+        let _slot = Slot::take(&self.in_flight);
+        let answer = self
+            .aws
+            .runtime
+            .block_on(client.get_bucket_versioning().bucket(bucket).send())
+            .map_err(|e| {
+                versions_error(
+                    &e,
+                    "GetBucketVersioning",
+                    "s3:GetBucketVersioning",
+                    bucket_arn(&client, bucket),
+                )
+            })?;
+        let versioned = answer.status().is_some();
+        self.versioned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.to_string(), versioned);
+        Ok(versioned)
+    }
+
+    /// One page of `key`'s versions, from `marker` (key and version id) on.
+    fn versions_page(
+        &self,
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        marker: Option<&(String, String)>,
+    ) -> Result<VersionsPage, StoreError> {
+        let _slot = Slot::take(&self.in_flight);
+        self.aws
+            .runtime
+            .block_on(
+                client
+                    .list_object_versions()
+                    .bucket(bucket)
+                    .prefix(key)
+                    .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+                    .set_key_marker(marker.map(|(k, _)| k.clone()))
+                    .set_version_id_marker(marker.map(|(_, v)| v.clone()))
+                    .send(),
+            )
+            .map_err(|e| {
+                versions_error(
+                    &e,
+                    "ListObjectVersions",
+                    "s3:ListBucketVersions",
+                    bucket_arn(client, bucket),
+                )
+            })
+    }
+
+    /// An object's body and metadata from GetObject's answer; its request counts as in flight
+    /// until the body is dropped.
+    fn object_of(&self, output: GetObjectOutput, slot: Slot) -> Object {
         let metadata: Metadata = output
             .metadata()
             .map(|m| {
@@ -559,16 +769,60 @@ impl ObjectStore for S3Store {
             .unwrap_or_default();
         let reader = output.body.into_async_read();
         let body = SyncIoBridge::new_with_handle(reader, self.aws.runtime.handle().clone());
-        Ok(Object {
+        Object {
             body: Box::new(SlotBody { body, _slot: slot }),
             metadata,
-        })
+        }
     }
+}
+
+/// The key and version id markers of the page after `page`, or `None` at the end; a page that
+/// says more follows without saying where, or sends the listing back where it was, fails it.
+fn next_versions_page(
+    pages: &mut Pages,
+    key: &str,
+    page: &VersionsPage,
+) -> Result<Option<(String, String)>, StoreError> {
+    let key_marker = page.next_key_marker().unwrap_or("");
+    let version_marker = page.next_version_id_marker().unwrap_or("");
+    // One token for the pair: the pair is what must not repeat.
+    let token = (!key_marker.is_empty()).then(|| format!("{key_marker}\n{version_marker}"));
+    let next = pages
+        .next(page.is_truncated(), token.as_deref())
+        .map_err(|e| StoreError::Read(format!("ListObjectVersions {key:?}: {e}")))?;
+    Ok(match next {
+        Some(_) => Some((decode_listed(key_marker)?, version_marker.to_string())),
+        None => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_versions_listing_ends_only_when_the_server_says_so() {
+        let page = |truncated: bool, key: Option<&str>, version: Option<&str>| {
+            VersionsPage::builder()
+                .is_truncated(truncated)
+                .set_next_key_marker(key.map(str::to_string))
+                .set_next_version_id_marker(version.map(str::to_string))
+                .build()
+        };
+        let mut pages = Pages::default();
+        assert_eq!(
+            next_versions_page(&mut pages, "k", &page(true, Some("k"), Some("v1"))).ok(),
+            Some(Some(("k".to_string(), "v1".to_string())))
+        );
+        // The same markers again would list the same page forever.
+        assert!(next_versions_page(&mut pages, "k", &page(true, Some("k"), Some("v1"))).is_err());
+        // More, but no way to ask for it: not the end either.
+        assert!(next_versions_page(&mut pages, "k", &page(true, None, None)).is_err());
+        assert_eq!(
+            next_versions_page(&mut pages, "k", &page(false, None, None)).ok(),
+            Some(None)
+        );
+    }
 
     #[test]
     fn listed_keys_are_decoded_as_s3_encodes_them() {

@@ -128,6 +128,7 @@ fn check_log_once(
         let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
         e.digest = Some(check.digest_key.to_string());
         e.backfill = backfill;
+        e.expected_sha256 = Some(check.expected);
         e
     };
     let object = match store.get(&check.bucket, &check.key) {

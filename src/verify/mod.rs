@@ -27,6 +27,7 @@ mod retry;
 mod scan;
 mod search;
 mod verdicts;
+mod versions;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ use fetch::{fetch_chain_digests, load_digest};
 use scan::FolderScan;
 use search::{list_digests, log_listing_ahead};
 use verdicts::{ChainWork, Sink};
+use versions::Versions;
 
 /// Which chains to verify; empty lists mean all.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,10 @@ pub struct Validation {
     /// The most account-and-region folders that were verified at once (as many as
     /// [`ValidateOptions::folder_budget`] let in, up to a fixed maximum).
     pub peak_folders_in_flight: usize,
+    /// Why the earlier versions of files found missing or changed could not be read (the
+    /// first refusal or failure, naming the permission a refusal lacks), when they could not:
+    /// the report says it once. `None` when every lookup went through, or none was needed.
+    pub versions_unread: Option<String>,
 }
 
 /// What the workers hand to the caller's thread.
@@ -170,10 +176,12 @@ pub fn validate(
         first_folder_estimate(&options.range).min((options.folder_budget / 8).max(1)),
     );
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
+    let versions = Versions::new(store);
     let mut done = std::thread::scope(|scope| {
         let named = &named;
         let pool = &pool;
         let gate = &gate;
+        let versions = &versions;
         scope.spawn(move || {
             let (to_verify, folders) = std::sync::mpsc::channel::<String>();
             for folder in named {
@@ -183,12 +191,19 @@ pub fn validate(
             // that waits on the gate, and the folders' own parallel work keeps every worker.
             pool.in_place_scope(|s| {
                 let searching = sender.clone();
-                s.spawn(move |_| search_the_others(store, options, named, to_verify, &searching));
+                s.spawn(move |_| {
+                    search_the_others(store, options, named, to_verify, &searching, versions)
+                });
                 for folder in folders {
                     let ticket = gate.admit();
                     let sender = sender.clone();
                     s.spawn(move |_| {
-                        verify_folder_and_send(store, keys, options, folder, &ticket, &sender);
+                        let sink = Sink {
+                            sender: &sender,
+                            verbose: options.verbose,
+                            versions,
+                        };
+                        verify_folder_and_send(store, keys, options, folder, &ticket, &sink);
                         // What the folder held is now the report's, or gone: let the next in.
                         drop(ticket);
                     });
@@ -202,6 +217,7 @@ pub fn validate(
     Ok(Validation {
         chains: done.into_iter().flat_map(|(_, results)| results).collect(),
         peak_folders_in_flight: gate.peak(),
+        versions_unread: versions.into_unread(),
     })
 }
 
@@ -213,6 +229,7 @@ fn search_the_others(
     named: &[String],
     to_verify: std::sync::mpsc::Sender<String>,
     sender: &std::sync::mpsc::Sender<Message>,
+    versions: &Versions,
 ) {
     match search::digest_folders(store, options) {
         Err(e) => {
@@ -227,6 +244,7 @@ fn search_the_others(
             let sink = Sink {
                 sender,
                 verbose: options.verbose,
+                versions,
             };
             for (folder, error) in search.unsearched {
                 let work = ChainWork::unsearched_folder(store, options, &folder, error, &sink);
@@ -246,17 +264,13 @@ fn verify_folder_and_send(
     options: &ValidateOptions,
     folder: String,
     ticket: &FolderTicket,
-    sender: &std::sync::mpsc::Sender<Message>,
+    sink: &Sink,
 ) {
-    let sink = Sink {
-        sender,
-        verbose: options.verbose,
-    };
-    let message = match verify_folder(store, keys, options, &folder, &sink, ticket) {
+    let message = match verify_folder(store, keys, options, &folder, sink, ticket) {
         Ok(works) => Message::Folder(folder, works),
         Err(e) => Message::Failed(e),
     };
-    let _ = sender.send(message);
+    let _ = sink.sender.send(message);
 }
 
 /// Hands each message to `on_decided` as it comes, until every worker is done: the folders'

@@ -3,6 +3,7 @@
 //! shows to the caller. Also the chains that stand for a folder that could not be listed, so
 //! that the report says what went unchecked.
 
+use super::versions::Versions;
 use super::{Message, ValidateOptions};
 use crate::chain::{LogCheck, LogKeySet};
 use crate::digest::ChainId;
@@ -136,14 +137,18 @@ fn the_trail(options: &ValidateOptions) -> &str {
 
 /// Where final verdicts go: files the report shows are streamed to the caller as they are
 /// decided; valid files (unless verbose) are only counted, so memory does not grow with them.
+/// A file missing or changed gets what its earlier versions tell (see [`Versions`]) on its
+/// way, on the worker that decided it.
 pub(super) struct Sink<'a> {
     pub sender: &'a std::sync::mpsc::Sender<Message>,
     pub verbose: bool,
+    pub versions: &'a Versions<'a>,
 }
 
 impl Sink<'_> {
     /// The entry back when the report shows it (after streaming a copy).
-    pub fn pass(&self, entry: FileEntry) -> Option<FileEntry> {
+    pub fn pass(&self, mut entry: FileEntry) -> Option<FileEntry> {
+        self.versions.annotate(&mut entry);
         if !is_reported(entry.status, self.verbose) {
             return None;
         }
