@@ -38,6 +38,7 @@ mod bundle;
 mod chain;
 #[cfg(feature = "aws")]
 mod cli;
+mod continuity;
 mod digest;
 mod folder_gate;
 mod gzip;
@@ -58,6 +59,7 @@ mod store;
 #[cfg(test)]
 mod test_signer;
 mod time;
+mod trail_events;
 mod unreferenced;
 mod verify;
 
@@ -91,6 +93,7 @@ pub use crate::store::{
 };
 
 // Verification and its report.
+pub use crate::continuity::{Explanation, Gap, Tail, TailEvidence};
 pub use crate::folder_gate::DEFAULT_BUDGET as DEFAULT_FOLDER_BUDGET;
 pub use crate::progress::{Progress, ProgressBar};
 pub use crate::report::{

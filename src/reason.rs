@@ -69,6 +69,24 @@ pub enum ChainReason {
         older_url: String,
         hour_end: UtcTime,
     },
+    /// A digest for an hour after a segment's last digest (ending `last_end`), which log files
+    /// delivered then (the latest: `latest_log`) prove was written.
+    OwedByLogs {
+        last_end: UtcTime,
+        hour_end: UtcTime,
+        latest_log: String,
+    },
+    /// A digest for an hour after a chain's newest digest (ending `last_end`), which the same
+    /// trail's chain in `region` proves was written: it delivered through `through`.
+    OwedByOtherRegion {
+        last_end: UtcTime,
+        hour_end: UtcTime,
+        region: String,
+        through: UtcTime,
+    },
+    /// A log file delivered after a segment's last digest (ending `last_end`), in the chain's
+    /// tail or in a gap, that no digest covers.
+    DeliveredWithoutDigest { last_end: UtcTime, in_gap: bool },
     /// A log listed only by a digest that could not be verified.
     ListedOnlyBy {
         digest_url: Arc<str>,

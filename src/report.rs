@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
+use crate::continuity::{Gap, Tail};
 use crate::digest::ChainId;
 use crate::hash::{Fingerprint, Sha256};
 use crate::reason::ChainReason;
@@ -201,7 +202,10 @@ pub struct ChainReport {
     pub logs: Counts,
     /// Where logging stopped, oldest first: from the end of a digest no later digest names as
     /// predecessor to the start of the next trusted digest, which starts a chain anew.
-    pub gaps: Vec<TimeRange>,
+    pub gaps: Vec<Gap>,
+    /// The hours from the chain's newest digest to the end of the range, when its next digest
+    /// is overdue; `None` (JSON `null`) otherwise, and for backfill chains.
+    pub tail: Option<Tail>,
     /// Fingerprints of the keys whose signatures verified, so a reader can check them with AWS.
     pub public_keys: Vec<String>,
     /// How unreferenced logs were looked for in this chain's account and region.
@@ -228,10 +232,17 @@ impl ChainReport {
             digests: Counts::default(),
             logs: Counts::default(),
             gaps: Vec::new(),
+            tail: None,
             public_keys: Vec::new(),
             unreferenced_scan: None,
             empty_windows: Vec::new(),
         }
+    }
+
+    /// Whether a gap or the tail is an integrity failure (`--require-continuous`).
+    pub fn breaks_required_continuity(&self) -> bool {
+        self.gaps.iter().any(|g| g.integrity_failure)
+            || self.tail.as_ref().is_some_and(|t| t.integrity_failure)
     }
 
     /// Records that a signature by the key with `fingerprint` verified. [`Self::public_keys`]
@@ -510,8 +521,8 @@ fn group_hint(key: &GroupKey, g: &Gathering) -> String {
 }
 
 impl Summary {
-    /// The totals over `chains` and their result: invalid when any file counts as invalid;
-    /// else incomplete when any counts as unverified or no digest was counted; else valid.
+    /// The totals over `chains` and their result: invalid when any file counts as invalid,
+    /// or a chain has a gap or tail `--require-continuous` forbids; else incomplete when any counts as unverified or no digest was counted; else valid.
     /// [`Summary::errors`] is left empty: see [`Summary::with_errors`].
     pub fn of(chains: &[ChainReport]) -> Summary {
         let mut digests = Counts::default();
@@ -520,7 +531,8 @@ impl Summary {
             digests.merge(&chain.digests);
             logs.merge(&chain.logs);
         }
-        let result = if digests.invalid + logs.invalid > 0 {
+        let discontinuous = chains.iter().any(|c| c.breaks_required_continuity());
+        let result = if digests.invalid + logs.invalid > 0 || discontinuous {
             Verdict::Invalid
         } else if digests.unverified + logs.unverified > 0 || digests.total() == 0 {
             // Nothing checked proves nothing: an empty range is not a clean bill of health.

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::continuity::{Explanation, Tail, TailEvidence};
 use crate::reason::{ChainReason, NoSignature};
 use crate::report::{
     BucketOrigin, ChainReport, Detail, ErrorGroup, FileEntry, RequestedRange, RunInfo, Summary,
@@ -122,6 +123,28 @@ impl fmt::Display for ChainReason {
                 f,
                 "inferred: the chain from {successor_url} back to {older_url} has no digest for the hour ending about {hour_end}; exact key unknown"
             ),
+            ChainReason::OwedByLogs {
+                last_end,
+                hour_end,
+                latest_log,
+            } => write!(
+                f,
+                "inferred: no digest for the hour ending about {hour_end}, after the chain's digest ending {last_end}, though log files were delivered then or later (the latest: {latest_log}); exact key unknown"
+            ),
+            ChainReason::OwedByOtherRegion {
+                last_end,
+                hour_end,
+                region,
+                through,
+            } => write!(
+                f,
+                "inferred: no digest for the hour ending about {hour_end}, after the chain's digest ending {last_end}, though the trail's {region} chain delivered digests through {through}; exact key unknown"
+            ),
+            ChainReason::DeliveredWithoutDigest { last_end, in_gap } => write!(
+                f,
+                "delivered after the chain's digest ending {last_end}{}, listed by no digest: nothing vouches for it",
+                if *in_gap { ", in a gap" } else { ", its newest" }
+            ),
             ChainReason::ListedOnlyBy { digest_url, status } => {
                 write!(f, "listed only by {digest_url} whose status is {status}")
             }
@@ -154,7 +177,11 @@ fn is_inferred(detail: Option<&Detail>) -> bool {
         Some(Detail::Text(text)) => text.starts_with("inferred"),
         Some(reasons) => matches!(
             reasons.first_reason(),
-            Some(ChainReason::InferredMissing { .. })
+            Some(
+                ChainReason::InferredMissing { .. }
+                    | ChainReason::OwedByLogs { .. }
+                    | ChainReason::OwedByOtherRegion { .. }
+            )
         ),
         None => false,
     }
@@ -405,11 +432,30 @@ pub fn write_text(
         for gap in &report.gaps {
             writeln!(
                 out,
-                "Gap\ts3://{}/{}\tno digests between {} and {}: logging or validation was off (not an integrity failure)",
+                "Gap\ts3://{}/{}\tno digests between {} and {}: logging or validation was off: {} {}",
                 report.bucket,
                 chain_folder(report),
                 gap.start,
-                gap.end
+                gap.end,
+                explanation_text(gap.explained.as_ref()),
+                if gap.integrity_failure {
+                    "INVALID: --require-continuous"
+                } else {
+                    "(not an integrity failure)"
+                }
+            )?;
+        }
+        if let Some(tail) = &report.tail {
+            writeln!(
+                out,
+                "Tail\ts3://{}/{}\tno digest after {} ({}), {} hours to {}: {}",
+                report.bucket,
+                chain_folder(report),
+                tail.start,
+                tail.last_digest,
+                tail.hours,
+                tail.end,
+                tail_text(tail)
             )?;
         }
         if verbose {
@@ -496,6 +542,48 @@ fn thousands(n: u64) -> String {
         text.push(digit);
     }
     text
+}
+
+/// What explains a gap or tail, in words: the event, or `UNEXPLAINED`.
+fn explanation_text(explained: Option<&Explanation>) -> String {
+    match explained {
+        Some(e) => format!(
+            "explained by {:?} at {} by {} in {}",
+            e.event,
+            e.time,
+            e.principal.as_deref().unwrap_or("an unnamed principal"),
+            e.log
+        ),
+        None => "UNEXPLAINED: no StopLogging, StartLogging, DeleteTrail, CreateTrail or UpdateTrail of the trail in the verified logs".into(),
+    }
+}
+
+/// What the report says of a chain's tail: what says digests should have followed, what
+/// explains the end, and whether it is an integrity failure.
+fn tail_text(tail: &Tail) -> String {
+    let mut parts: Vec<String> = tail
+        .evidence
+        .iter()
+        .map(|evidence| match evidence {
+            TailEvidence::Logs { count, latest } => {
+                format!("{count} log files were delivered after it (the latest: {latest})")
+            }
+            TailEvidence::OtherRegion { region, through } => {
+                format!("the trail's {region} chain delivered digests through {through}")
+            }
+        })
+        .collect();
+    if tail.explained.is_some() || tail.evidence.is_empty() {
+        parts.push(explanation_text(tail.explained.as_ref()));
+    }
+    let verdict = if tail.missing_digests > 0 {
+        format!("INVALID: digests missing: {}", tail.missing_digests)
+    } else if tail.integrity_failure {
+        "INVALID: --require-continuous".into()
+    } else {
+        "(not an integrity failure)".into()
+    };
+    format!("{} {verdict}", parts.join("; "))
 }
 
 fn chain_folder(chain: &ChainReport) -> String {

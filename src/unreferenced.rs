@@ -38,6 +38,45 @@ pub struct LogFolder {
     pub unreported: LogKeySet,
     /// Where the requested range starts (see [`early_listing`]).
     pub range_start: Option<UtcTime>,
+    /// The hours after a chain segment's last digest with no digest (gaps and tails): log
+    /// files delivered in them are reported, and may prove digests missing.
+    pub spans: Vec<OpenSpan>,
+}
+
+/// Hours after the last digest of a chain segment in which no digest was found: up to the
+/// next segment's start (a gap) or to the end of the range (a tail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenSpan {
+    /// Which of the folder's chains it belongs to (the caller's index).
+    pub owner: usize,
+    /// The end of the segment's last digest.
+    pub start: UtcTime,
+    /// Where the next segment starts, or the end of the range.
+    pub end: UtcTime,
+}
+
+/// A log file delivered in an [`OpenSpan`] (outside every digest's window) that no digest
+/// lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// Index of the span in [`LogFolder::spans`].
+    pub span: usize,
+    pub key: String,
+    /// Its delivery minute.
+    pub minute: UtcTime,
+}
+
+impl LogFolder {
+    /// The span a log delivered at `minute` falls in: the one whose segment ended last before
+    /// it, when the minute is before that span ends.
+    fn span_of(&self, minute: UtcTime) -> Option<usize> {
+        self.spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| minute.plus_seconds(59) > s.start && minute < s.end)
+            .max_by_key(|(i, s)| (s.start, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+    }
 }
 
 impl LogFolder {
@@ -94,6 +133,7 @@ pub struct Candidates {
     /// Files inside the windows that no digest lists, with why when not a log name.
     files: Vec<(String, Option<String>)>,
     unverified: Vec<FileEntry>,
+    strays: Vec<Stray>,
     windows: Vec<TimeRange>,
 }
 
@@ -106,6 +146,8 @@ pub struct Findings {
     pub unverified: Vec<FileEntry>,
     /// (original key, where it was found)
     pub moved: Vec<(String, String)>,
+    /// Log files delivered after a segment's last digest that no digest lists or covers.
+    pub strays: Vec<Stray>,
     /// The merged windows the scan used, for the report.
     pub windows: Vec<TimeRange>,
 }
@@ -194,7 +236,14 @@ pub fn list_candidates(
     // day folder's bare name) are not looked at, however far back the listing starts.
     let first_day = first.start.plus_seconds(-86_400);
     let passed_over = format!("{log_folder}{}", first_day.date_path());
-    let last_day = last.end.date_path();
+    // The spans after segments are listed too, to the end of the range.
+    let last_day = folder
+        .spans
+        .iter()
+        .map(|s| s.end)
+        .fold(last.end, UtcTime::max)
+        .date_path();
+    let mut strays: Vec<Stray> = Vec::new();
     // Listing from where the early listing started lets the store use the page it already
     // has; the keys it gives before the first day are passed over.
     let list_from_day = folder
@@ -241,6 +290,12 @@ pub fn list_candidates(
                     unverified.push(FileEntry::new(FileKind::Log, &bucket, key, Status::Unverified).with_detail(
                         format!("listed by no readable digest, delivered in the window of {digest}, which could not be verified"),
                     ));
+                } else if let Some(span) = folder.span_of(minute) {
+                    strays.push(Stray {
+                        span,
+                        key: key.to_string(),
+                        minute,
+                    });
                 }
             }
             None => {
@@ -261,6 +316,7 @@ pub fn list_candidates(
     Ok(Candidates {
         files: candidates,
         unverified,
+        strays,
         windows,
     })
 }
@@ -276,6 +332,7 @@ pub fn resolve(
     let Candidates {
         files: candidates,
         unverified,
+        strays,
         windows,
     } = candidates;
     let bucket = store.bucket().to_string();
@@ -370,6 +427,7 @@ pub fn resolve(
         unreferenced,
         unverified,
         moved,
+        strays,
         windows,
     })
 }
@@ -501,6 +559,7 @@ mod tests {
             listed,
             unreported: LogKeySet::default(),
             range_start: range_start.map(t),
+            spans: Vec::new(),
         }
     }
 

@@ -103,6 +103,7 @@ fn statuses(unlisted: &[&str], unreadable: &[&str], start: Option<&str>) -> Vec<
         concurrency: 4,
         folder_budget: u64::MAX,
         progress: Default::default(),
+        require_continuous: false,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

@@ -91,6 +91,13 @@ impl ChainIndex {
             .copied()
     }
 
+    /// The digest whose content (or key, when unreadable) ends latest: where the chain ends.
+    pub fn newest(&self) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .max_by_key(|n| n.end_time().max(n.named_end))
+    }
+
     /// Whether a digest was read at (`bucket`, `key`).
     pub fn holds(&self, bucket: &str, key: &str) -> bool {
         self.by_key.contains_key(&PairId::of(bucket, key))

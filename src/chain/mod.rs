@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 pub use self::ids::{LogKeySet, PairId};
 use self::index::{ChainIndex, Node};
+use crate::continuity::{self, Gap};
 use crate::digest::{ChainId, Digest};
 use crate::hash::Sha256;
 use crate::keys::KeyRing;
@@ -277,7 +278,15 @@ pub fn walk_streaming(
         &mut report,
         sink,
     )?;
-    report.gaps = gaps::gaps(&index, &links, &decided.trust);
+    report.gaps = gaps::gaps(&index, &links, &decided.trust)
+        .into_iter()
+        .map(Gap::new)
+        .collect();
+    if !chain.backfill {
+        report.tail = index.newest().and_then(|newest| {
+            continuity::tail_of(newest.url(), newest.end_time(), range.end, UtcTime::now())
+        });
+    }
     let log_check_count = decided.logs.check_count;
     let (unverified_logs, listed_logs, unreported_logs) =
         decided.logs.unverified_logs(chain.backfill);

@@ -111,6 +111,9 @@ pub struct ValidateArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Any gap or tail (hours with no digest) in the range is an integrity failure.
+    #[arg(long)]
+    pub require_continuous: bool,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,

@@ -10,7 +10,7 @@ use crate::keys::KeyRing;
 use crate::report::Summary;
 use crate::report_format::{self, Format};
 use crate::status::Status;
-use crate::verify::{self, Decided};
+use crate::verify::{self, Decided, ValidateOptions};
 
 use super::args::{KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs};
 use super::error::{CliError, Failure};
@@ -151,7 +151,10 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let plan = plan::resolve_validate(args, &mut aws)?;
     let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
     let report = &plan.report;
-    let options = plan.verify.validate_options(report.verbose);
+    let options = ValidateOptions {
+        require_continuous: plan.require_continuous,
+        ..plan.verify.validate_options(report.verbose)
+    };
     let mut run = plan.verify.run_info();
     // Drawn on stderr only when it is a terminal; cleared before the report is written.
     let bar = crate::progress::ProgressBar::start(options.progress.clone(), plan.progress_bar);

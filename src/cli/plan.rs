@@ -78,6 +78,8 @@ pub struct ValidatePlan {
     pub report: ReportPlan,
     /// A progress bar on stderr (drawn only when stderr is a terminal).
     pub progress_bar: bool,
+    /// `--require-continuous`: any gap or tail is an integrity failure.
+    pub require_continuous: bool,
 }
 
 /// `mirror`: what to copy (verifying it as it goes), and where to.
@@ -226,6 +228,7 @@ impl VerifyPlan {
             verbose,
             concurrency: self.concurrency,
             folder_budget: crate::folder_gate::DEFAULT_BUDGET,
+            require_continuous: false,
         }
     }
 
@@ -251,6 +254,7 @@ pub fn resolve_validate(
         verify: resolve_verify(args.source_flags(), trails)?,
         report: report_plan(&args.report),
         progress_bar: !args.no_progress,
+        require_continuous: args.require_continuous,
     })
 }
 

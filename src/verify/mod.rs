@@ -20,6 +20,7 @@
 //! folder is done. Each file's failure becomes that file's status; nothing one file does stops
 //! the others.
 
+mod continuity;
 mod error;
 mod fetch;
 mod logs;
@@ -107,6 +108,9 @@ pub struct ValidateOptions {
     pub folder_budget: u64,
     /// Counters for the progress bar.
     pub progress: Arc<Progress>,
+    /// `--require-continuous`: any gap or tail in the range is an integrity failure (see
+    /// [`crate::continuity`]).
+    pub require_continuous: bool,
 }
 
 /// One chain's report and the files to show for it (every file with `verbose`, otherwise
@@ -214,8 +218,20 @@ pub fn validate(
     })?;
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let mut chains: Vec<ChainResult> = done.into_iter().flat_map(|(_, results)| results).collect();
+    // Each chain is final only once what the other folders found is known.
+    continuity::settle(
+        &mut chains,
+        &[],
+        options.require_continuous,
+        options.verbose,
+        on_decided,
+    );
+    for chain in &chains {
+        on_decided(Decided::Chain(&chain.report));
+    }
     Ok(Validation {
-        chains: done.into_iter().flat_map(|(_, results)| results).collect(),
+        chains,
         peak_folders_in_flight: gate.peak(),
         versions_unread: versions.into_unread(),
     })
@@ -273,8 +289,8 @@ fn verify_folder_and_send(
     let _ = sink.sender.send(message);
 }
 
-/// Hands each message to `on_decided` as it comes, until every worker is done: the folders'
-/// results (in the order they finished), or the first failure.
+/// Hands each file to `on_decided` as it comes, until every worker is done, and returns the
+/// folders' results (in the order they finished), or the first failure.
 fn receive(
     receiver: std::sync::mpsc::Receiver<Message>,
     on_decided: &mut dyn FnMut(Decided<'_>),
@@ -290,7 +306,6 @@ fn receive(
             Message::Folder(folder, works) => {
                 let mut results = Vec::with_capacity(works.len());
                 for work in works {
-                    on_decided(Decided::Chain(&work.report));
                     results.push(ChainResult {
                         report: work.report,
                         files: work.files,

@@ -10,10 +10,13 @@ use std::collections::HashMap;
 use super::verdicts::{ChainWork, Sink};
 use super::{ValidateError, ValidateOptions};
 use crate::chain::{LogCheck, LogKeySet};
+use crate::continuity::{self, TailEvidence};
+use crate::reason::ChainReason;
 use crate::report::{FileEntry, LogScan};
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
-use crate::unreferenced::{self, Candidates, Findings, LogFolder};
+use crate::time::UtcTime;
+use crate::unreferenced::{self, Candidates, Findings, LogFolder, OpenSpan, Stray};
 
 /// One log folder to scan, and what its chains established about it.
 pub(super) struct FolderScan {
@@ -54,6 +57,7 @@ impl FolderScan {
             listed: LogKeySet::default(),
             unreported: LogKeySet::default(),
             range_start: options.range.start,
+            spans: open_spans(works),
         };
         for work in works.iter_mut() {
             folder.listed.extend(std::mem::take(&mut work.listed_logs));
@@ -138,10 +142,108 @@ impl FolderScan {
             }
         };
         decide_missing_logs(works, findings.as_ref(), &log_folder, sink);
-        if let Some(findings) = findings {
+        if let Some(mut findings) = findings {
+            let strays = std::mem::take(&mut findings.strays);
             attribute_unlisted_logs(folder, findings, works, sink);
+            decide_strays(&folder.spans, strays, store.bucket(), works, sink);
         }
         Ok(())
+    }
+}
+
+/// The hours after each segment of the folder's hourly chains (not backfill) that have no
+/// digest: its gaps and its tail. Span owners are indexes into `works`.
+fn open_spans(works: &[ChainWork]) -> Vec<OpenSpan> {
+    let mut spans = Vec::new();
+    for (owner, work) in works.iter().enumerate() {
+        if work.id.backfill {
+            continue;
+        }
+        for gap in &work.report.gaps {
+            spans.push(OpenSpan {
+                owner,
+                start: gap.start,
+                end: gap.end,
+            });
+        }
+        if let Some(tail) = &work.report.tail {
+            spans.push(OpenSpan {
+                owner,
+                start: tail.start,
+                end: tail.end,
+            });
+        }
+    }
+    spans
+}
+
+/// Reports the logs delivered after a segment's last digest, with no digest to cover them
+/// (`unverified`), and the digests they prove missing: every hour up to the latest of them
+/// whose digest is due ([`continuity::hours_owed`]) is a `not_found` digest of the chain.
+fn decide_strays(
+    spans: &[OpenSpan],
+    strays: Vec<Stray>,
+    bucket: &str,
+    works: &mut [ChainWork],
+    sink: &Sink,
+) {
+    let mut by_span: Vec<Vec<Stray>> = vec![Vec::new(); spans.len()];
+    for stray in strays {
+        if let Some(list) = by_span.get_mut(stray.span) {
+            list.push(stray);
+        }
+    }
+    for (span, mut strays) in spans.iter().zip(by_span) {
+        if strays.is_empty() {
+            continue;
+        }
+        strays.sort_by(|a, b| (a.minute, &a.key).cmp(&(b.minute, &b.key)));
+        let work = &mut works[span.owner];
+        let is_tail = work
+            .report
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.start == span.start);
+        let minutes: Vec<UtcTime> = strays.iter().map(|s| s.minute).collect();
+        // A tail's digests are due by the end of the range; a gap's, once the chain started
+        // again, are all past due.
+        let owed = continuity::hours_owed(span.start, &minutes, is_tail.then_some(span.end));
+        let proving: Vec<&Stray> = strays
+            .iter()
+            .filter(|s| s.minute.unix() - span.start.unix() > continuity::STRAGGLER_GRACE)
+            .collect();
+        for h in 1..=owed {
+            let end = continuity::hour_end(span.start, h);
+            let key = work.id.digest_key(end);
+            let latest = proving.last().map(|s| s.key.as_str()).unwrap_or_default();
+            let entry = FileEntry::new(FileKind::Digest, bucket, &key, Status::NotFound)
+                .with_detail(ChainReason::OwedByLogs {
+                    last_end: span.start,
+                    hour_end: end,
+                    latest_log: format!("s3://{bucket}/{latest}"),
+                });
+            work.decide(entry, sink);
+        }
+        if is_tail {
+            if let Some(tail) = work.report.tail.as_mut() {
+                tail.missing_digests = owed;
+                if let Some(latest) = proving.last() {
+                    tail.evidence.push(TailEvidence::Logs {
+                        count: proving.len(),
+                        latest: format!("s3://{bucket}/{}", latest.key),
+                    });
+                }
+            }
+        }
+        for stray in strays {
+            let mut entry = FileEntry::new(FileKind::Log, bucket, &stray.key, Status::Unverified)
+                .with_detail(ChainReason::DeliveredWithoutDigest {
+                    last_end: span.start,
+                    in_gap: !is_tail,
+                });
+            entry.backfill = false;
+            work.decide(entry, sink);
+        }
     }
 }
 

@@ -642,6 +642,116 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         )],
     ));
 
+    cases.extend(edge_cases(keys, &base, &hours));
+    cases
+}
+
+/// Evidence removed where no successor testifies: the newest hours of a chain, the hour
+/// before a gap, a region that stopped early.
+fn edge_cases(keys: &TestKeys, base: &Bundle, hours: &[Delivered]) -> Vec<Case> {
+    use FileKind::{Digest as D, Log as L};
+    let mut cases = Vec::new();
+
+    // The newest two digests deleted, their logs left: the logs prove the hours had digests.
+    let mut b = base.clone();
+    let mut files = Vec::new();
+    for hour in &hours[4..6] {
+        b.objects.remove(&hour.digest_key);
+        b.metadata.remove(&hour.digest_key);
+        files.push(file(D, &hour.digest_key, Status::NotFound));
+        files.extend(hour.log_keys.iter().map(|k| file(L, k, Status::Unverified)));
+    }
+    cases.push(case(
+        "tail-two-digests-deleted",
+        "the newest two digests deleted (with their metadata), their logs left: the logs delivered after the last digest prove two digests missing",
+        b,
+        1,
+        files,
+    ));
+
+    // Two regions of one trail; the newest digest of one and every log it listed deleted:
+    // the other region delivering on proves it was logging.
+    let mut b = base.clone();
+    let mut west = ChainWriter::new(ChainId {
+        region: "us-west-2".into(),
+        ..base_writer().id
+    });
+    let first_end = t("2024-06-01T01:02:30Z");
+    for h in 0..6 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions {
+            records_per_log: 2,
+            wrong_previous_hash: false,
+        };
+        west.deliver(
+            &mut b,
+            &keys.eu_west_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
+    }
+    b.public_keys.push(keys.eu_west_1_a.key_entry(
+        "us-west-2",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    ));
+    let newest = &west.delivered[5];
+    b.objects.remove(&newest.digest_key);
+    b.metadata.remove(&newest.digest_key);
+    for log in &newest.log_keys {
+        b.objects.remove(log);
+    }
+    cases.push(case(
+        "tail-region-stopped-early",
+        "two regions of one trail; one region's newest digest and its logs deleted: the other region's chain runs on an hour longer",
+        b,
+        1,
+        vec![file(D, &newest.digest_key, Status::NotFound)],
+    ));
+
+    // Logging stops after four hours and starts again two hours later; the digest just
+    // before the gap is deleted, its logs left.
+    let mut b = Bundle::new("ctverify-cases", "trails/prod");
+    let mut writer = base_writer();
+    let options = HourOptions {
+        records_per_log: 3,
+        wrong_previous_hash: false,
+    };
+    let first_end = t("2024-06-01T01:05:09Z");
+    for h in [0, 1, 2, 3, 6, 7] {
+        if h == 6 {
+            writer.stop_logging();
+        }
+        let end = first_end.plus_seconds(h * HOUR);
+        writer.deliver(
+            &mut b,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
+    }
+    b.public_keys = base.public_keys.clone();
+    let before_gap = &writer.delivered[3];
+    b.objects.remove(&before_gap.digest_key);
+    b.metadata.remove(&before_gap.digest_key);
+    let mut files = vec![file(D, &before_gap.digest_key, Status::NotFound)];
+    files.extend(
+        before_gap
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
+    cases.push(case(
+        "gap-digest-deleted",
+        "logging stopped and started again two hours later; the digest just before the gap deleted, its logs left: they prove it was written",
+        b,
+        1,
+        files,
+    ));
     cases
 }
 
