@@ -165,18 +165,23 @@ pub fn hours_owed(span_start: UtcTime, minutes: &[UtcTime], due_by: Option<UtcTi
     minutes
         .iter()
         .filter(|m| m.unix() - span_start.unix() > STRAGGLER_GRACE)
-        .map(|m| {
-            // The minute's last second decides its hour: a log in the minute the digest ended
-            // may be the next digest's.
-            let into = m.unix() + 59 - span_start.unix();
-            (into + DIGEST_INTERVAL - 1) / DIGEST_INTERVAL
-        })
-        .filter(|&hour| {
-            due_by
-                .is_none_or(|due| hour_end(span_start, hour).unix() + DELIVERY_SLACK <= due.unix())
-        })
+        .map(|&m| hour_of(span_start, m))
+        .filter(|&hour| is_due(span_start, hour, due_by))
         .max()
         .unwrap_or(0)
+}
+
+/// Which hour after `span_start` a log delivered at `minute` belongs to (1: the next digest's).
+/// The minute's last second decides: a log in the minute a digest ended may be the next one's.
+pub fn hour_of(span_start: UtcTime, minute: UtcTime) -> i64 {
+    let into = minute.unix() + 59 - span_start.unix();
+    (into + DIGEST_INTERVAL - 1) / DIGEST_INTERVAL
+}
+
+/// Whether the `hour`-th digest after `span_start` should have arrived by `due_by` (always,
+/// when there is none).
+pub fn is_due(span_start: UtcTime, hour: i64, due_by: Option<UtcTime>) -> bool {
+    due_by.is_none_or(|due| hour_end(span_start, hour).unix() + DELIVERY_SLACK <= due.unix())
 }
 
 /// Events that end a segment: logging stopped, the trail deleted, validation turned off, or

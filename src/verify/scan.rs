@@ -204,10 +204,18 @@ fn decide_strays(
             .tail
             .as_ref()
             .is_some_and(|t| t.start == span.start);
-        let minutes: Vec<UtcTime> = strays.iter().map(|s| s.minute).collect();
         // A tail's digests are due by the end of the range; a gap's, once the chain started
-        // again, are all past due.
-        let owed = continuity::hours_owed(span.start, &minutes, is_tail.then_some(span.end));
+        // again, are all past due. Logs whose digest may still come are not digested yet.
+        let due_by = is_tail.then_some(span.end);
+        strays.retain(|s| {
+            continuity::is_due(
+                span.start,
+                continuity::hour_of(span.start, s.minute),
+                due_by,
+            )
+        });
+        let minutes: Vec<UtcTime> = strays.iter().map(|s| s.minute).collect();
+        let owed = continuity::hours_owed(span.start, &minutes, due_by);
         let proving: Vec<&Stray> = strays
             .iter()
             .filter(|s| s.minute.unix() - span.start.unix() > continuity::STRAGGLER_GRACE)

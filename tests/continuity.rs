@@ -1,0 +1,250 @@
+//! Hours with no digest: a chain's tail and gaps, what proves digests missing in them, what
+//! explains them, and `--require-continuous` (issue 19). The tamper cases themselves are
+//! vector cases (`tail-*`, `gap-*` under `vectors/cases/`); these tests cover what a case's
+//! expected files cannot: the report's `tail` and `gaps` fields, the range's end, the flag.
+
+mod common;
+
+use common::{ctverify, repo, test_keys, validate_json};
+use ctverify::internal::gzip;
+use ctverify::{ChainId, UtcTime};
+use ctverify_testgen::vectors::TestKeys;
+use ctverify_testgen::{log_records, Bundle, ChainWriter, HourOptions};
+use serde_json::Value;
+
+const HOUR: i64 = 3600;
+
+fn t(text: &str) -> UtcTime {
+    UtcTime::parse_field(text).expect("time")
+}
+
+fn chain_id(region: &str) -> ChainId {
+    ChainId {
+        prefix: String::new(),
+        organization_id: None,
+        account_id: "111122223333".into(),
+        region: region.into(),
+        trail: "audit".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    }
+}
+
+/// Four hourly digests ending 01:05:09 .. 04:05:09 on 2024-06-01, two logs each.
+fn four_hours(keys: &TestKeys) -> (Bundle, ChainWriter) {
+    let mut bundle = Bundle::new("continuity-bucket", "");
+    let mut writer = ChainWriter::new(chain_id("us-east-1"));
+    let first_end = t("2024-06-01T01:05:09Z");
+    for h in 0..4 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions {
+            records_per_log: 2,
+            wrong_previous_hash: false,
+        };
+        writer.deliver(
+            &mut bundle,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
+    }
+    bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+        "us-east-1",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    )];
+    (bundle, writer)
+}
+
+/// A log file delivered at `at` that no digest lists.
+fn unlisted_log(bundle: &mut Bundle, writer: &ChainWriter, at: UtcTime, seed: &str) -> String {
+    let key = writer.log_key(at, seed);
+    let records = log_records(
+        seed,
+        "111122223333",
+        "us-east-1",
+        at.plus_seconds(-600),
+        at,
+        2,
+    );
+    bundle.objects.insert(
+        key.clone(),
+        gzip(&serde_json::to_vec(&records).expect("records")),
+    );
+    key
+}
+
+fn statuses(report: &Value) -> Vec<(String, String, String)> {
+    let mut files: Vec<(String, String, String)> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or_default().to_string(),
+                f["key"].as_str().unwrap_or_default().to_string(),
+                f["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn logs_whose_digest_may_still_come_are_left_alone_and_older_ones_prove_it_missing() {
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    // 20 minutes after the last digest: its digest (ending 05:05:09) is due by 06:05:09.
+    let due = unlisted_log(&mut bundle, &writer, last_end.plus_seconds(20 * 60), "due");
+    // 80 minutes after: its digest ends 06:05:09 and may arrive until 07:05:09.
+    let pending = unlisted_log(
+        &mut bundle,
+        &writer,
+        last_end.plus_seconds(80 * 60),
+        "pending",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+
+    // The range ends 2 h 10 min after the last digest: one digest overdue.
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T06:15:09Z"]);
+    assert_eq!(code, 1, "{report:#}");
+    let missing = writer.id.digest_key(last_end.plus_seconds(HOUR));
+    assert_eq!(
+        statuses(&report),
+        [
+            ("digest".into(), missing, "not_found".into()),
+            ("log".into(), due.clone(), "unverified".into()),
+        ]
+    );
+    assert!(!report.to_string().contains(&pending));
+    let tail = &report["chains"][0]["tail"];
+    assert_eq!(tail["start"], "2024-06-01T04:05:09Z");
+    assert_eq!(tail["end"], "2024-06-01T06:15:09Z");
+    assert_eq!(tail["hours"], 2);
+    assert_eq!(tail["missing_digests"], 1);
+    assert_eq!(tail["evidence"][0]["kind"], "logs");
+    assert_eq!(tail["evidence"][0]["count"], 1);
+    assert!(tail["evidence"][0]["latest"]
+        .as_str()
+        .is_some_and(|l| l.ends_with(&due)));
+
+    // Less than two hours after the last digest, nothing is overdue: no tail, nothing reported.
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T05:55:09Z"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["chains"][0]["tail"], Value::Null);
+    assert!(statuses(&report).is_empty());
+}
+
+#[test]
+fn logs_just_after_a_final_digest_are_reported_but_prove_nothing() {
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    // Ten minutes on: perhaps the last logs written before logging stopped.
+    let straggler = unlisted_log(&mut bundle, &writer, last_end.plus_seconds(10 * 60), "late");
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(dir.path(), &[]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(
+        statuses(&report),
+        [("log".into(), straggler, "unverified".into())]
+    );
+    assert_eq!(report["chains"][0]["tail"]["missing_digests"], 0);
+}
+
+#[test]
+fn a_tail_is_reported_in_every_format() {
+    let dir = repo().join("vectors/cases/tail-two-digests-deleted");
+    let (_, report) = validate_json(&dir, &[]);
+    let tail = &report["chains"][0]["tail"];
+    assert_eq!(tail["start"], "2024-06-01T04:05:09Z");
+    assert_eq!(tail["missing_digests"], 2);
+    assert_eq!(tail["integrity_failure"], false);
+    assert_eq!(tail["explained"], Value::Null);
+    assert!(tail["last_digest"]
+        .as_str()
+        .is_some_and(|d| d.ends_with("20240601T040509Z.json.gz")));
+
+    let jsonl = ctverify(["validate", dir.to_str().unwrap(), "--format", "jsonl"]);
+    let chain: Value = jsonl
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "chain")
+        .expect("a chain line");
+    assert_eq!(chain["tail"], *tail);
+
+    let text = ctverify(["validate", dir.to_str().unwrap()]);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Tail\t"))
+        .expect("a Tail line");
+    assert!(
+        line.contains("no digest after 2024-06-01T04:05:09Z"),
+        "{line}"
+    );
+    assert!(
+        line.contains("4 log files were delivered after it"),
+        "{line}"
+    );
+    assert!(line.ends_with("INVALID: digests missing: 2"), "{line}");
+}
+
+#[test]
+fn require_continuous_makes_any_gap_or_tail_an_integrity_failure() {
+    let sample = repo().join("vectors/sample");
+    let sample = sample.to_str().unwrap();
+    // The sample's eu-west-1 chain has a gap; its chains end at 11:21:05 at the latest.
+    let end = ["--end-time", "2024-03-01T12:00:00Z"];
+    let plain = ctverify([&["validate", sample][..], &end].concat());
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    assert!(plain
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("Gap\t") && l.ends_with("(not an integrity failure)")));
+    let strict = ctverify([&["validate", sample, "--require-continuous"][..], &end].concat());
+    assert_eq!(strict.code, 1, "{}", strict.stdout);
+    assert!(strict
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("Gap\t") && l.ends_with("INVALID: --require-continuous")));
+    assert!(strict.stdout.contains("Result: invalid"));
+
+    // A chain with no gap, read to its end, is continuous; read to today it has a tail.
+    let keys = test_keys();
+    let (bundle, _) = four_hours(&keys);
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(
+        dir.path(),
+        &["--require-continuous", "--end-time", "2024-06-01T05:00:00Z"],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["chains"][0]["tail"], Value::Null);
+    let (code, report) = validate_json(dir.path(), &["--require-continuous"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["chains"][0]["tail"]["integrity_failure"], true);
+    assert_eq!(report["summary"]["result"], "invalid");
+}
+
+#[test]
+fn another_region_ending_within_the_hour_proves_nothing() {
+    // The sample's two regions end four minutes apart: neither owes a digest.
+    let (code, report) = validate_json(&repo().join("vectors/sample"), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for chain in report["chains"].as_array().expect("chains") {
+        assert_eq!(
+            chain["tail"]["evidence"],
+            serde_json::json!([]),
+            "{chain:#}"
+        );
+        assert_eq!(chain["tail"]["missing_digests"], 0);
+    }
+}
