@@ -13,6 +13,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudtrail::primitives::DateTime;
 
+use crate::continuity::TrailStatus;
 use crate::keys::{KeyRing, KeySource, ListedKey};
 use crate::time::UtcTime;
 
@@ -198,6 +199,41 @@ impl Aws {
                 bucket,
                 prefix: trail.s3_key_prefix().unwrap_or_default().to_string(),
                 organization_trail: trail.is_organization_trail().unwrap_or(false),
+            })
+        })
+    }
+}
+
+impl Aws {
+    /// GetTrailStatus for one trail ARN, in its home region: whether it logs, and when it last
+    /// delivered a digest.
+    pub fn trail_status(
+        &self,
+        region: &str,
+        arn: &str,
+        name: &str,
+    ) -> Result<TrailStatus, AwsError> {
+        let client = self.cloudtrail(region);
+        self.runtime.block_on(async {
+            let out = client
+                .get_trail_status()
+                .name(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::because(
+                        format!("GetTrailStatus in {region}: {}", describe_error(&e)),
+                        e,
+                    )
+                })?;
+            let time = |t: Option<&aws_sdk_cloudtrail::primitives::DateTime>| {
+                t.map(|t| UtcTime::from_unix(t.secs()))
+            };
+            Ok(TrailStatus {
+                trail: name.to_string(),
+                home_region: region.to_string(),
+                is_logging: out.is_logging(),
+                latest_digest_delivery: time(out.latest_digest_delivery_time()),
             })
         })
     }

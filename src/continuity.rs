@@ -105,6 +105,33 @@ pub enum TailEvidence {
         /// The end of its newest digest.
         through: UtcTime,
     },
+    /// CloudTrail's GetTrailStatus says the trail delivered a digest later.
+    TrailStatus {
+        /// `LatestDigestDeliveryTime`.
+        latest_digest_delivery: UtcTime,
+        /// `IsLogging`, when the answer says.
+        is_logging: Option<bool>,
+    },
+}
+
+/// What CloudTrail's GetTrailStatus said about the trail verified (`--trail-arn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailStatus {
+    /// The trail's name.
+    pub trail: String,
+    /// The trail's home region.
+    pub home_region: String,
+    /// `IsLogging`, when the answer says.
+    pub is_logging: Option<bool>,
+    /// `LatestDigestDeliveryTime`: when the trail last delivered a digest, in any region.
+    pub latest_digest_delivery: Option<UtcTime>,
+}
+
+impl TrailStatus {
+    /// Whether this is the status of `chain`'s trail.
+    pub fn is_of(&self, chain: &ChainReport) -> bool {
+        !chain.backfill && (&chain.trail, &chain.home_region) == (&self.trail, &self.home_region)
+    }
 }
 
 /// The hours from a chain's newest digest to the end of the range, when a digest is overdue.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::continuity::TailEvidence;
 use crate::hash::Sha256;
 use crate::status::Status;
 use crate::time::UtcTime;
@@ -76,13 +77,13 @@ pub enum ChainReason {
         hour_end: UtcTime,
         latest_log: String,
     },
-    /// A digest for an hour after a chain's newest digest (ending `last_end`), which the same
-    /// trail's chain in `region` proves was written: it delivered through `through`.
-    OwedByOtherRegion {
+    /// A digest for an hour after a chain's newest digest (ending `last_end`), which what
+    /// else the trail delivered (`evidence`: another region's chain, GetTrailStatus) proves
+    /// was written.
+    OwedByTrail {
         last_end: UtcTime,
         hour_end: UtcTime,
-        region: String,
-        through: UtcTime,
+        evidence: TailEvidence,
     },
     /// A log file delivered after a segment's last digest (ending `last_end`), in the chain's
     /// tail or in a gap, that no digest covers.

@@ -131,14 +131,14 @@ impl fmt::Display for ChainReason {
                 f,
                 "inferred: no digest for the hour ending about {hour_end}, after the chain's digest ending {last_end}, though log files were delivered then or later (the latest: {latest_log}); exact key unknown"
             ),
-            ChainReason::OwedByOtherRegion {
+            ChainReason::OwedByTrail {
                 last_end,
                 hour_end,
-                region,
-                through,
+                evidence,
             } => write!(
                 f,
-                "inferred: no digest for the hour ending about {hour_end}, after the chain's digest ending {last_end}, though the trail's {region} chain delivered digests through {through}; exact key unknown"
+                "inferred: no digest for the hour ending about {hour_end}, after the chain's digest ending {last_end}, though {}; exact key unknown",
+                evidence_text(evidence)
             ),
             ChainReason::DeliveredWithoutDigest { last_end, in_gap } => write!(
                 f,
@@ -180,7 +180,7 @@ fn is_inferred(detail: Option<&Detail>) -> bool {
             Some(
                 ChainReason::InferredMissing { .. }
                     | ChainReason::OwedByLogs { .. }
-                    | ChainReason::OwedByOtherRegion { .. }
+                    | ChainReason::OwedByTrail { .. }
             )
         ),
         None => false,
@@ -544,6 +544,29 @@ fn thousands(n: u64) -> String {
     text
 }
 
+/// What says a chain should have gone on, in words.
+fn evidence_text(evidence: &TailEvidence) -> String {
+    match evidence {
+        TailEvidence::Logs { count, latest } => {
+            format!("{count} log files were delivered after it (the latest: {latest})")
+        }
+        TailEvidence::OtherRegion { region, through } => {
+            format!("the trail's {region} chain delivered digests through {through}")
+        }
+        TailEvidence::TrailStatus {
+            latest_digest_delivery,
+            is_logging,
+        } => format!(
+            "GetTrailStatus says the trail delivered a digest at {latest_digest_delivery}{}",
+            match is_logging {
+                Some(true) => " and is logging",
+                Some(false) => " and is not logging now",
+                None => "",
+            }
+        ),
+    }
+}
+
 /// What explains a gap or tail, in words: the event, or `UNEXPLAINED`.
 fn explanation_text(explained: Option<&Explanation>) -> String {
     match explained {
@@ -561,18 +584,7 @@ fn explanation_text(explained: Option<&Explanation>) -> String {
 /// What the report says of a chain's tail: what says digests should have followed, what
 /// explains the end, and whether it is an integrity failure.
 fn tail_text(tail: &Tail) -> String {
-    let mut parts: Vec<String> = tail
-        .evidence
-        .iter()
-        .map(|evidence| match evidence {
-            TailEvidence::Logs { count, latest } => {
-                format!("{count} log files were delivered after it (the latest: {latest})")
-            }
-            TailEvidence::OtherRegion { region, through } => {
-                format!("the trail's {region} chain delivered digests through {through}")
-            }
-        })
-        .collect();
+    let mut parts: Vec<String> = tail.evidence.iter().map(evidence_text).collect();
     if tail.explained.is_some() || tail.evidence.is_empty() {
         parts.push(explanation_text(tail.explained.as_ref()));
     }

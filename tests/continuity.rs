@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{ctverify, repo, test_keys, validate_json};
+use common::servers::{aws_env, CloudTrailAnswers, FakeCloudTrail, Moto};
+use common::{ctverify, ctverify_env, repo, test_keys, validate_json};
 use ctverify::internal::gzip;
 use ctverify::{ChainId, UtcTime};
 use ctverify_testgen::vectors::TestKeys;
@@ -247,4 +248,89 @@ fn another_region_ending_within_the_hour_proves_nothing() {
         );
         assert_eq!(chain["tail"]["missing_digests"], 0);
     }
+}
+
+#[test]
+fn get_trail_status_proves_a_one_region_trail_was_cut_where_nothing_else_can() {
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    // The newest digest and every log it listed deleted: nothing in the bucket is left to
+    // testify.
+    let newest = &writer.delivered[3];
+    bundle.objects.remove(&newest.digest_key);
+    bundle.metadata.remove(&newest.digest_key);
+    for log in &newest.log_keys {
+        bundle.objects.remove(log);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let moto = Moto::start();
+    moto.upload(dir.path(), "continuity-bucket");
+    let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/audit";
+    let mut answers = CloudTrailAnswers::default();
+    answers.trail_status.insert(
+        arn.to_string(),
+        serde_json::json!({
+            "IsLogging": true,
+            "LatestDigestDeliveryTime": t("2024-06-01T04:05:40Z").unix(),
+        }),
+    );
+    let cloudtrail = FakeCloudTrail::start(answers);
+    let mut env = aws_env(Some(&cloudtrail.endpoint()));
+    env.push(("AWS_ENDPOINT_URL_S3".into(), moto.endpoint()));
+    let keys_file = dir.path().join(".ctverify/public-keys.json");
+    let args = |source: &str| -> Vec<String> {
+        [
+            "validate",
+            source,
+            "--trail-arn",
+            arn,
+            "--public-keys",
+            keys_file.to_str().unwrap(),
+            "--end-time",
+            "2024-06-01T08:00:00Z",
+            "--format",
+            "json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+
+    // Offline, the chain simply ends: a tail with nothing to say why.
+    let offline = ctverify(args(dir.path().to_str().unwrap()));
+    assert_eq!(offline.code, 0, "{}{}", offline.stdout, offline.stderr);
+    let report: Value = serde_json::from_str(&offline.stdout).expect("json");
+    assert_eq!(
+        report["chains"][0]["tail"]["evidence"],
+        serde_json::json!([])
+    );
+
+    // Online, the trail's status says it delivered a digest after the chain's newest.
+    let online = ctverify_env(args("s3://continuity-bucket"), &env);
+    assert_eq!(online.code, 1, "{}{}", online.stdout, online.stderr);
+    let report: Value = serde_json::from_str(&online.stdout).expect("json");
+    assert_eq!(
+        statuses(&report),
+        [(
+            "digest".into(),
+            newest.digest_key.clone(),
+            "not_found".into()
+        )]
+    );
+    let tail = &report["chains"][0]["tail"];
+    assert_eq!(tail["missing_digests"], 1);
+    assert_eq!(tail["evidence"][0]["kind"], "trail_status");
+    assert_eq!(tail["evidence"][0]["is_logging"], true);
+    assert!(cloudtrail
+        .calls()
+        .iter()
+        .any(|(op, region)| op == "GetTrailStatus" && region == "us-east-1"));
+
+    // A status that cannot be had is no evidence either way: the run goes on and says so.
+    let unknown = "arn:aws:cloudtrail:us-east-1:111122223333:trail/other";
+    let mut other = args("s3://continuity-bucket");
+    other[3] = unknown.to_string();
+    let run = ctverify_env(other, &env);
+    assert!(run.stderr.contains("GetTrailStatus"), "{}", run.stderr);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
 }

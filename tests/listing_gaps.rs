@@ -104,6 +104,7 @@ fn statuses(unlisted: &[&str], unreadable: &[&str], start: Option<&str>) -> Vec<
         folder_budget: u64::MAX,
         progress: Default::default(),
         require_continuous: false,
+        trail_status: None,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

@@ -36,13 +36,25 @@ fn run(args: &[&str], env: &[(String, String)]) -> Run {
     ctverify_env(args, env)
 }
 
-/// The report without what names the source (which differs between the two runs).
+/// The report without what names the source (which differs between the two runs), nor the
+/// time each run started, where a range without `--end-time` ends (a chain's tail ends there).
 fn comparable_json(text: &str) -> Value {
     let mut doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let map = doc.as_object_mut().unwrap();
     map.remove("source");
     map.remove("bucket_from");
+    if let Some(chains) = map.get_mut("chains").and_then(Value::as_array_mut) {
+        chains.iter_mut().for_each(without_run_time);
+    }
     doc
+}
+
+/// A chain without the end of its tail (the run's start, unless `--end-time` was given).
+fn without_run_time(chain: &mut Value) {
+    if let Some(tail) = chain.get_mut("tail").and_then(Value::as_object_mut) {
+        tail.remove("end");
+        tail.remove("hours");
+    }
 }
 
 fn comparable_text(text: &str) -> String {
@@ -57,6 +69,7 @@ fn comparable_jsonl(text: &str) -> Vec<Value> {
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
             v.as_object_mut().unwrap().remove("source");
+            without_run_time(&mut v);
             v
         })
         .collect();

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use crate::continuity::TrailStatus;
 use crate::keys::KeyRing;
 use crate::report::Summary;
 use crate::report_format::{self, Format};
@@ -146,6 +147,26 @@ pub fn run_verify_query(args: &QueryArgs) -> Result<i32, CliError> {
     Ok(code)
 }
 
+/// GetTrailStatus for the trail `--trail-arn` names, when the source is S3 (a copy is checked
+/// offline). Only evidence: when it cannot be had, the run goes on without it and says so.
+fn trail_status(plan: &plan::VerifyPlan, aws: &mut AwsSession) -> Option<TrailStatus> {
+    let arn = plan.trail_arn.as_ref()?;
+    if !matches!(plan.source, plan::SourcePlan::S3(_)) {
+        return None;
+    }
+    let asked = aws.aws().map_err(|e| e.to_string()).and_then(|aws| {
+        aws.trail_status(&arn.region, &arn.arn, &arn.name)
+            .map_err(|e| e.to_string())
+    });
+    match asked {
+        Ok(status) => Some(status),
+        Err(e) => {
+            eprintln!("ctverify: {e}: the trail's status was not used to judge where chains end");
+            None
+        }
+    }
+}
+
 pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let mut aws = AwsSession::for_concurrency(args.connection.concurrency);
     let plan = plan::resolve_validate(args, &mut aws)?;
@@ -153,6 +174,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let report = &plan.report;
     let options = ValidateOptions {
         require_continuous: plan.require_continuous,
+        trail_status: trail_status(&plan.verify, &mut aws),
         ..plan.verify.validate_options(report.verbose)
     };
     let mut run = plan.verify.run_info();

@@ -97,6 +97,8 @@ pub struct VerifyPlan {
     pub filter: ChainFilter,
     pub range: RequestedRange,
     pub concurrency: usize,
+    /// `--trail-arn`: for an S3 source, GetTrailStatus is asked what the trail delivered.
+    pub trail_arn: Option<TrailArn>,
 }
 
 /// Where the digests and logs are read from.
@@ -229,6 +231,7 @@ impl VerifyPlan {
             concurrency: self.concurrency,
             folder_budget: crate::folder_gate::DEFAULT_BUDGET,
             require_continuous: false,
+            trail_status: None,
         }
     }
 
@@ -367,6 +370,7 @@ fn resolve_verify(
         filter,
         range,
         concurrency,
+        trail_arn,
     })
 }
 

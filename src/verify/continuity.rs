@@ -1,15 +1,17 @@
 //! The run's side of [`crate::continuity`], once every folder is done: gaps and tails get the
-//! trail event that explains them, tails the digests the trail's other regions prove missing,
+//! trail event that explains them, tails the digests the trail's other regions (or
+//! GetTrailStatus) prove missing,
 //! and, with `--require-continuous`, every gap and tail becomes an integrity failure. Runs
 //! after the folders because the evidence crosses them: a trail's events are logged in its
 //! home region, and its regions' chains are separate folders.
 
 use super::{ChainResult, Decided};
-use crate::continuity::{self, DELIVERY_SLACK};
+use crate::continuity::{self, Tail, TailEvidence, TrailStatus};
 use crate::digest::ChainId;
 use crate::reason::ChainReason;
 use crate::report::{is_reported, ChainReport, FileEntry};
 use crate::status::{FileKind, Status};
+use crate::time::UtcTime;
 use crate::trail_events::TrailEvent;
 
 /// Applies what the whole run knows to every chain's gaps and tail (see the module's
@@ -18,6 +20,7 @@ use crate::trail_events::TrailEvent;
 pub(super) fn settle(
     chains: &mut [ChainResult],
     events: &[TrailEvent],
+    trail_status: Option<&TrailStatus>,
     require_continuous: bool,
     verbose: bool,
     on_decided: &mut dyn FnMut(Decided<'_>),
@@ -45,29 +48,32 @@ pub(super) fn settle(
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let running_on = continuity::other_regions_run_on(&reports);
     for (chain, other) in chains.iter_mut().zip(running_on) {
-        let Some((region, through)) = other else {
+        let Some(tail) = chain.report.tail.as_ref().filter(|t| t.explained.is_none()) else {
             continue;
         };
-        let Some(tail) = chain.report.tail.as_ref() else {
-            continue;
-        };
-        if tail.explained.is_some() {
-            continue;
+        // What says the trail delivered after this chain's newest digest, each with how many
+        // of the hours since it proves had digests.
+        let mut evidence: Vec<(TailEvidence, i64)> = Vec::new();
+        if let Some((region, through)) = other {
+            let owed = hours_through(tail, through);
+            evidence.push((TailEvidence::OtherRegion { region, through }, owed));
         }
+        if let Some(status) = trail_status.filter(|s| s.is_of(&chain.report)) {
+            if let Some(latest) = status.latest_digest_delivery {
+                let owed = hours_through(tail, latest);
+                let found = TailEvidence::TrailStatus {
+                    latest_digest_delivery: latest,
+                    is_logging: status.is_logging,
+                };
+                evidence.push((found, owed));
+            }
+        }
+        evidence.retain(|(_, owed)| *owed > tail.missing_digests);
+        let Some(owed) = evidence.iter().map(|(_, owed)| *owed).max() else {
+            continue;
+        };
+        let (start, already) = (tail.start, tail.missing_digests);
         let id = chain_id(&chain.report);
-        let (start, end, already) = (tail.start, tail.end, tail.missing_digests);
-        // Every hour the other region delivered through, whose digest is due.
-        let owed = (1..)
-            .map(|h| (h, continuity::hour_end(start, h)))
-            .take_while(|(_, hour_end)| {
-                *hour_end <= through && hour_end.unix() + DELIVERY_SLACK <= end.unix()
-            })
-            .last()
-            .map_or(0, |(h, _)| h);
-        if owed <= already {
-            continue; // the other region ended within the hour: it proves nothing here
-        }
-        let mut added = 0;
         for h in already + 1..=owed {
             let hour_end = continuity::hour_end(start, h);
             let entry = FileEntry::new(
@@ -76,28 +82,37 @@ pub(super) fn settle(
                 &id.digest_key(hour_end),
                 Status::NotFound,
             )
-            .with_detail(ChainReason::OwedByOtherRegion {
+            .with_detail(ChainReason::OwedByTrail {
                 last_end: start,
                 hour_end,
-                region: region.clone(),
-                through,
+                evidence: evidence[0].0.clone(),
             });
             chain.report.digests.add(entry.status);
-            added += 1;
             if is_reported(entry.status, verbose) {
                 on_decided(Decided::File(&entry));
                 chain.files.push(entry);
             }
         }
         if let Some(tail) = chain.report.tail.as_mut() {
-            tail.missing_digests += added;
-            tail.evidence
-                .push(continuity::TailEvidence::OtherRegion { region, through });
+            tail.missing_digests = owed;
+            tail.evidence.extend(evidence.into_iter().map(|(e, _)| e));
         }
         chain
             .files
             .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
     }
+}
+
+/// How many hourly digests after `tail.start` should have been delivered, given the trail
+/// delivered a digest at `through`: those ending by then, and due by the end of the range.
+fn hours_through(tail: &Tail, through: UtcTime) -> i64 {
+    (1..)
+        .take_while(|&h| {
+            let hour_end = continuity::hour_end(tail.start, h);
+            hour_end <= through && continuity::is_due(tail.start, h, Some(tail.end))
+        })
+        .last()
+        .unwrap_or(0)
 }
 
 fn chain_id(report: &ChainReport) -> ChainId {

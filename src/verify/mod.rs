@@ -35,6 +35,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::chain::{self, LogCheck};
+use crate::continuity::TrailStatus;
 use crate::digest::ChainId;
 use crate::folder_gate::{FolderGate, FolderTicket};
 use crate::keys::KeySource;
@@ -111,6 +112,9 @@ pub struct ValidateOptions {
     /// `--require-continuous`: any gap or tail in the range is an integrity failure (see
     /// [`crate::continuity`]).
     pub require_continuous: bool,
+    /// What GetTrailStatus said of the trail, when asked (`--trail-arn` on an S3 source): a
+    /// digest it delivered after a chain's newest proves the hours between had digests.
+    pub trail_status: Option<TrailStatus>,
 }
 
 /// One chain's report and the files to show for it (every file with `verbose`, otherwise
@@ -223,6 +227,7 @@ pub fn validate(
     continuity::settle(
         &mut chains,
         &[],
+        options.trail_status.as_ref(),
         options.require_continuous,
         options.verbose,
         on_decided,

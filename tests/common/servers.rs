@@ -434,7 +434,8 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
 }
 
 /// A stand-in for CloudTrail's JSON 1.1 API on loopback: ListPublicKeys (keys per region,
-/// the region read from the request's SigV4 scope) and DescribeTrails. Records each call.
+/// the region read from the request's SigV4 scope), DescribeTrails and GetTrailStatus. Records
+/// each call.
 pub struct FakeCloudTrail {
     pub port: u16,
     pub calls: Arc<Mutex<Vec<(String, String)>>>,
@@ -448,6 +449,9 @@ pub struct CloudTrailAnswers {
     pub keys: HashMap<String, Vec<Value>>,
     /// `trailList` entries for DescribeTrails.
     pub trails: Vec<Value>,
+    /// GetTrailStatus answers, by the `Name` asked for (an ARN or a name); unknown trails
+    /// get a `TrailNotFoundException`.
+    pub trail_status: HashMap<String, Value>,
     /// Answer every call with a 500 instead.
     pub fail: bool,
 }
@@ -575,6 +579,16 @@ fn serve(
                         .cloned()
                         .collect();
                     (200, serde_json::json!({ "trailList": trails }))
+                }
+                "GetTrailStatus" => {
+                    let name = request["Name"].as_str().unwrap_or_default();
+                    match answers.trail_status.get(name) {
+                        Some(status) => (200, status.clone()),
+                        None => (
+                            400,
+                            serde_json::json!({"__type": "TrailNotFoundException", "message": "Unknown trail"}),
+                        ),
+                    }
                 }
                 _ => (
                     400,
