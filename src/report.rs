@@ -275,8 +275,8 @@ impl LogScan {
             windows: windows.to_vec(),
             method: "a log file whose delivery minute lies wholly inside these windows (the windows of the \
                      account and region's verified digests, and the holes their chains prove were covered, \
-                     merged) and that no digest lists is unreferenced; files after the newest digest are not \
-                     digested yet and are left alone"
+                     merged) and that no digest lists is unreferenced; files delivered in a gap or after the \
+                     newest digest are unverified and may prove digests missing (see the chain's gaps and tail)"
                 .into(),
         }
     }

@@ -8,9 +8,10 @@
 //! Windows are decided per account and region (every trail writing there, and backfill chains,
 //! together, since they share the log folder): the union of the windows `[start, end]` of
 //! digests whose signature verified, plus the holes a verified chain proves were covered by
-//! digests now missing. The open edge after the newest digest is left alone (those files are
-//! not digested yet), as are the hours of a gap where logging was off. Log names carry the
-//! delivery minute, so a file counts as inside only when its whole minute is.
+//! digests now missing. Files delivered after a segment's last digest (in a gap, or the
+//! chain's tail) are outside every window: they are handed back as [`Stray`]s, which
+//! [`crate::continuity`] says what to make of. Log names carry the delivery minute, so a file
+//! counts as inside only when its whole minute is.
 
 use std::collections::{HashMap, HashSet};
 
