@@ -413,4 +413,120 @@ mod tests {
             1
         );
     }
+
+    fn chain(region: &str, end: &str) -> ChainReport {
+        let id = crate::digest::ChainId {
+            prefix: String::new(),
+            organization_id: None,
+            account_id: "111122223333".into(),
+            region: region.into(),
+            trail: "audit".into(),
+            home_region: "us-east-1".into(),
+            backfill: false,
+        };
+        let mut report = ChainReport::new("bucket", &id);
+        let end = t(end);
+        report.found = Some(TimeRange {
+            start: end.plus_seconds(-5 * DIGEST_INTERVAL),
+            end,
+        });
+        report.tail = tail_of(
+            "s3://bucket/newest".into(),
+            end,
+            t("2024-06-02T00:00:00Z"),
+            t("2030-01-01T00:00:00Z"),
+        );
+        report
+    }
+
+    #[test]
+    fn another_region_of_the_same_trail_and_account_delivering_later_is_evidence() {
+        let east = chain("us-east-1", "2024-06-01T06:05:09Z");
+        let west = chain("us-west-2", "2024-06-01T04:02:30Z");
+        let mut other_trail = chain("eu-west-1", "2024-06-01T09:00:00Z");
+        other_trail.trail = "another".into();
+        let mut other_account = chain("eu-west-1", "2024-06-01T09:00:00Z");
+        other_account.account_id = "444455556666".into();
+        let mut backfill = chain("eu-west-1", "2024-06-01T09:00:00Z");
+        backfill.backfill = true;
+        let found = other_regions_run_on(&[east, west, other_trail, other_account, backfill]);
+        assert_eq!(found[0], None);
+        assert_eq!(
+            found[1],
+            Some(("us-east-1".into(), t("2024-06-01T06:05:09Z")))
+        );
+        assert_eq!(found[2], None);
+        assert_eq!(found[3], None);
+    }
+
+    fn event(kind: TrailEventKind, time: &str, trail: &str) -> TrailEvent {
+        TrailEvent {
+            kind,
+            time: t(time),
+            principal: Some("arn:aws:iam::111122223333:user/alice".into()),
+            trail: trail.into(),
+            validation: None,
+            multi_region: None,
+            destination_changed: false,
+            region: Some("us-east-1".into()),
+            log: "s3://bucket/log.json.gz".into(),
+        }
+    }
+
+    #[test]
+    fn a_gap_is_explained_by_the_trails_own_stop_or_start_near_its_edges() {
+        let chain = chain("us-west-2", "2024-06-01T08:00:00Z");
+        let gap = Gap::new(TimeRange {
+            start: t("2024-06-01T03:05:09Z"),
+            end: t("2024-06-01T06:05:09Z"),
+        });
+        let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/audit";
+        let stop = event(TrailEventKind::StopLogging, "2024-06-01T03:40:00Z", arn);
+        let start = event(
+            TrailEventKind::StartLogging,
+            "2024-06-01T06:01:00Z",
+            "audit",
+        );
+        assert_eq!(
+            explain_gap(&chain, &gap, &[stop.clone(), start.clone()]).map(|e| e.event),
+            Some(TrailEventKind::StopLogging)
+        );
+        let explained = explain_gap(&chain, &gap, std::slice::from_ref(&start)).unwrap();
+        assert_eq!(explained.time, t("2024-06-01T06:01:00Z"));
+        assert_eq!(explained.log, "s3://bucket/log.json.gz");
+        // Another trail's stop, or one far from the gap, explains nothing.
+        let other = event(
+            TrailEventKind::StopLogging,
+            "2024-06-01T03:40:00Z",
+            "another",
+        );
+        let early = event(TrailEventKind::StopLogging, "2024-05-31T20:00:00Z", "audit");
+        assert_eq!(explain_gap(&chain, &gap, &[other, early]), None);
+        // UpdateTrail explains only when it changed what matters.
+        let mut update = event(TrailEventKind::UpdateTrail, "2024-06-01T03:40:00Z", "audit");
+        assert_eq!(
+            explain_gap(&chain, &gap, std::slice::from_ref(&update)),
+            None
+        );
+        update.validation = Some(false);
+        assert!(explain_gap(&chain, &gap, &[update]).is_some());
+    }
+
+    #[test]
+    fn a_tail_is_explained_only_by_a_stop_within_the_hour_of_its_start() {
+        let chain = chain("us-east-1", "2024-06-01T04:05:09Z");
+        let tail = chain.tail.clone().unwrap();
+        let stop = event(TrailEventKind::StopLogging, "2024-06-01T04:30:00Z", "audit");
+        assert!(explain_tail(&chain, &tail, std::slice::from_ref(&stop)).is_some());
+        let late = event(TrailEventKind::StopLogging, "2024-06-01T09:30:00Z", "audit");
+        assert_eq!(explain_tail(&chain, &tail, &[late]), None);
+        let start = event(
+            TrailEventKind::StartLogging,
+            "2024-06-01T04:30:00Z",
+            "audit",
+        );
+        assert_eq!(explain_tail(&chain, &tail, &[start]), None);
+        let deleted = event(TrailEventKind::DeleteTrail, "2024-06-01T03:30:00Z", "audit");
+        assert!(explain_tail(&chain, &tail, &[deleted]).is_some());
+    }
 }
