@@ -41,6 +41,10 @@ pub enum ChainReason {
     MetadataSignatureDiffers { successor_url: String },
     /// No signature verifies or could verify the digest.
     Unsigned(NoSignature),
+    /// No signature verifies or could verify the digest, and the source keeps the chain's S3
+    /// metadata (S3 itself, or a copy holding the chain's other signatures): the digest's own
+    /// signature was removed.
+    SignatureMissing(NoSignature),
     /// The S3 metadata signature does not verify.
     SignatureFailed,
     /// Verified by its own metadata signature; the signature an unverified successor passed

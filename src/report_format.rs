@@ -82,6 +82,24 @@ impl fmt::Display for ChainReason {
             ChainReason::Unsigned(NoSignature::NewestWithoutMetadata) => f.write_str(
                 "no signature: not in the digest metadata (newest digest of a copy without metadata)",
             ),
+            ChainReason::SignatureMissing(why) => {
+                f.write_str(
+                    "signature missing: none in its S3 metadata, which the source keeps for this \
+                     chain and CloudTrail writes with every digest",
+                )?;
+                match why {
+                    NoSignature::UnprovenLink { successor_url } => write!(
+                        f,
+                        "; the previousDigestSignature of {successor_url}, which could not itself be verified, does not verify it"
+                    ),
+                    NoSignature::SuccessorUnreadable => {
+                        f.write_str("; its successor could not be read or parsed")
+                    }
+                    NoSignature::NewestWithoutMetadata => {
+                        f.write_str("; nothing newer vouches for it")
+                    }
+                }
+            }
             ChainReason::SignatureFailed => f.write_str("signature verification failed"),
             ChainReason::VerifiedDespiteUnprovenLink { successor_url } => write!(
                 f,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::decide::{decide, Checked, ReadAt, SuccessorLink, Trust};
+use super::decide::{decide, ChainMetadata, Checked, ReadAt, SuccessorLink, Trust};
 use super::index::{ChainIndex, Node};
 use super::link::Links;
 use super::logs::{LogLedger, MAX_UNVERIFIED_LISTED};
@@ -29,10 +29,12 @@ pub(super) struct Decided {
 
 /// Decides every digest of `index`, handing verdicts and log checks to `sink` and counting
 /// them in `report` (with the keys that verified, the range found and the empty windows).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn decide_all(
     index: &ChainIndex,
     links: &Links,
     chain: &ChainId,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
     load: &dyn Fn(&Node) -> std::io::Result<Option<ParsedDigest>>,
     report: &mut ChainReport,
@@ -70,7 +72,7 @@ pub(super) fn decide_all(
             .as_ref()
             .filter(|link| link.successor.is_authentic())
             .map(|link| link.hash);
-        let decision = decide(at, parsed, successor_link, chain, keys);
+        let decision = decide(at, parsed, successor_link, chain, metadata, keys);
         let mut checked = decision.checked;
         let digest = checked.digest();
         if checked.trust().is_authentic() {

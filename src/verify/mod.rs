@@ -450,6 +450,7 @@ fn walk_chain(
         store.bucket(),
         &options.range,
         digests.heads,
+        chain::ChainMetadata::kept_if(store.keeps_metadata_of(&chain_id)),
         ring.as_deref().map_err(String::as_str),
         &|stored| load_digest(&spilled, stored),
         &mut walked,

@@ -442,9 +442,11 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         files,
     ));
 
+    // The copy keeps the chain's other signatures (as S3 keeps every digest's metadata): the
+    // newest digest's missing one was removed, which is tampering, not a copy without any.
     let mut b = base.clone();
     b.metadata.remove(&hours[5].digest_key);
-    let mut files = vec![file(D, &hours[5].digest_key, Status::Unsigned)];
+    let mut files = vec![file(D, &hours[5].digest_key, Status::SignatureInvalid)];
     files.extend(
         hours[5]
             .log_keys
@@ -453,9 +455,28 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     );
     cases.push(case(
         "newest-signature-stripped",
-        "the newest digest's signature metadata is gone: it and its logs cannot be verified, the rest verify through the chain",
+        "the newest digest's signature metadata is gone while the chain's other digests keep theirs: it is signature_invalid (signature missing) and its logs unverified; the rest verify through the chain",
         b,
-        3,
+        1,
+        files,
+    ));
+
+    let mut b = base.clone();
+    if let Some(meta) = b.metadata.get_mut(&hours[5].digest_key) {
+        meta.insert("signature-algorithm".into(), "SHA1withRSA".into());
+    }
+    let mut files = vec![file(D, &hours[5].digest_key, Status::SignatureInvalid)];
+    files.extend(
+        hours[5]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
+    cases.push(case(
+        "signature-algorithm-changed",
+        "the newest digest's signature-algorithm metadata names another algorithm than SHA256withRSA: it is signature_invalid and its logs unverified",
+        b,
+        1,
         files,
     ));
 
