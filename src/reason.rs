@@ -54,6 +54,14 @@ pub enum ChainReason {
     VerifiedWithoutSuccessor,
     /// Authentic, but read away from the place its own fields name.
     Moved { original_url: String },
+    /// Read away from the place its own fields name (`claimed_url`), which holds nothing, but
+    /// not the bytes an authentic successor recorded for that place: no digest of the chain.
+    NotTheRecordedDigest {
+        claimed_url: String,
+        sha256: Sha256,
+        recorded: Sha256,
+        successor_url: String,
+    },
     /// Its `previousDigestS3Object` (`named`) is not older, so is not followed.
     PredecessorNotOlder { named: String },
     /// Another digest already names its predecessor (`named`) as such.

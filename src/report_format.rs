@@ -111,6 +111,15 @@ impl fmt::Display for ChainReason {
             ChainReason::Moved { original_url } => {
                 write!(f, "has been moved from its original location {original_url}")
             }
+            ChainReason::NotTheRecordedDigest {
+                claimed_url,
+                sha256,
+                recorded,
+                successor_url,
+            } => write!(
+                f,
+                "claims to be {claimed_url}, but its SHA-256 {sha256} is not the previousDigestHashValue {recorded} in {successor_url}: no digest of the chain"
+            ),
             ChainReason::PredecessorNotOlder { named } => {
                 write!(f, "previousDigestS3Object names {named} which is not older")
             }

@@ -875,9 +875,10 @@ fn oldest_digest_end(dir: &Path) -> ctverify::UtcTime {
             } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
                 let stem = name.trim_end_matches("_backfill.json.gz");
                 let stem = stem.trim_end_matches(".json.gz");
+                // Files planted under a digest-like name carry no time: not digests.
                 if name.contains("_CloudTrail-Digest_") {
                     let time = stem.rsplit('_').next().unwrap();
-                    out.push(ctverify::UtcTime::parse_compact(time).unwrap());
+                    out.extend(ctverify::UtcTime::parse_compact(time).ok());
                 }
             }
         }
