@@ -1,12 +1,13 @@
 //! The `.ctverify/` folder of an evidence bundle: `bundle.json` (where the copy came from),
 //! `metadata.json` (every digest's S3 metadata) and `public-keys.json`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::{ChainId, DigestKey};
 use crate::hash::Sha256;
 use crate::spill::{DigestSpill, DigestSpillReader};
 use crate::store::Metadata;
@@ -277,6 +278,9 @@ pub struct SignatureIndex {
     spill: Option<DigestSpillReader>,
     /// SHA-256 of the key -> the entry's id in the spill.
     entries: HashMap<[u8; 32], u64>,
+    /// The chains whose digests have an entry: for them the copy kept the S3 metadata, so a
+    /// digest of theirs without an entry lost it (see [`SignatureIndex::covers`]).
+    chains: HashSet<ChainId>,
 }
 
 impl fmt::Debug for SignatureIndex {
@@ -291,15 +295,25 @@ impl SignatureIndex {
     pub fn open(path: &Path, bucket: &str) -> Result<SignatureIndex, BundleError> {
         let spill = DigestSpill::new().map_err(BundleError::Spill)?;
         let mut entries = HashMap::new();
+        let mut chains = HashSet::new();
         for_each_entry(path, bucket, &mut |key, metadata| {
             let id = spill.append(&[], &metadata)?;
             entries.insert(Sha256::of(key.as_bytes()).0, id);
+            if let Some(name) = DigestKey::parse(key) {
+                chains.insert(name.chain);
+            }
             Ok(())
         })?;
         Ok(SignatureIndex {
             spill: Some(spill.into_reader().map_err(BundleError::Spill)?),
             entries,
+            chains,
         })
+    }
+
+    /// Whether the file has an entry for some digest of `chain` (by the digest's key name).
+    pub fn covers(&self, chain: &ChainId) -> bool {
+        self.chains.contains(chain)
     }
 
     /// The metadata of `key`: empty when the file has no entry for it. Fails only when the

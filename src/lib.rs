@@ -127,8 +127,8 @@ pub mod internal {
         bundle_path, BUNDLE_DIR, BUNDLE_FILE, METADATA_FILE, PUBLIC_KEYS_FILE,
     };
     pub use crate::chain::{
-        walk, walk_streaming, ChainOutcome, DigestHead, FetchOutcome, FetchedDigest, LogCheck,
-        ParsedDigest, WalkSink,
+        walk, walk_streaming, ChainMetadata, ChainOutcome, DigestHead, FetchOutcome, FetchedDigest,
+        LogCheck, ParsedDigest, WalkSink,
     };
     pub use crate::digest::signed_message;
     pub use crate::gzip::{gzip, gzip_stored};

@@ -20,7 +20,7 @@ use cap_std::fs::Dir;
 use sha2::Digest as _;
 
 use crate::bundle::{self, BundleError, BundleInfo};
-use crate::digest::DigestKey;
+use crate::digest::{ChainId, DigestKey};
 use crate::keys::KeySource;
 use crate::status::Status;
 use crate::store::dir::check_key;
@@ -324,6 +324,10 @@ impl ObjectStore for RecordingStore<'_> {
 
     fn get_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object, StoreError> {
         self.source.get_version(bucket, key, version_id)
+    }
+
+    fn keeps_metadata_of(&self, chain: &ChainId) -> bool {
+        self.source.keeps_metadata_of(chain)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {

@@ -42,6 +42,10 @@ pub enum ChainReason {
     MetadataSignatureDiffers { successor_url: String },
     /// No signature verifies or could verify the digest.
     Unsigned(NoSignature),
+    /// No signature verifies or could verify the digest, and the source keeps the chain's S3
+    /// metadata (S3 itself, or a copy holding the chain's other signatures): the digest's own
+    /// signature was removed.
+    SignatureMissing(NoSignature),
     /// The S3 metadata signature does not verify.
     SignatureFailed,
     /// Verified by its own metadata signature; the signature an unverified successor passed
@@ -51,6 +55,14 @@ pub enum ChainReason {
     VerifiedWithoutSuccessor,
     /// Authentic, but read away from the place its own fields name.
     Moved { original_url: String },
+    /// Read away from the place its own fields name (`claimed_url`), which holds nothing, but
+    /// not the bytes an authentic successor recorded for that place: no digest of the chain.
+    NotTheRecordedDigest {
+        claimed_url: String,
+        sha256: Sha256,
+        recorded: Sha256,
+        successor_url: String,
+    },
     /// Its `previousDigestS3Object` (`named`) is not older, so is not followed.
     PredecessorNotOlder { named: String },
     /// Another digest already names its predecessor (`named`) as such.

@@ -83,6 +83,24 @@ impl fmt::Display for ChainReason {
             ChainReason::Unsigned(NoSignature::NewestWithoutMetadata) => f.write_str(
                 "no signature: not in the digest metadata (newest digest of a copy without metadata)",
             ),
+            ChainReason::SignatureMissing(why) => {
+                f.write_str(
+                    "signature missing: none in its S3 metadata, which the source keeps for this \
+                     chain and CloudTrail writes with every digest",
+                )?;
+                match why {
+                    NoSignature::UnprovenLink { successor_url } => write!(
+                        f,
+                        "; the previousDigestSignature of {successor_url}, which could not itself be verified, does not verify it"
+                    ),
+                    NoSignature::SuccessorUnreadable => {
+                        f.write_str("; its successor could not be read or parsed")
+                    }
+                    NoSignature::NewestWithoutMetadata => {
+                        f.write_str("; nothing newer vouches for it")
+                    }
+                }
+            }
             ChainReason::SignatureFailed => f.write_str("signature verification failed"),
             ChainReason::VerifiedDespiteUnprovenLink { successor_url } => write!(
                 f,
@@ -94,6 +112,15 @@ impl fmt::Display for ChainReason {
             ChainReason::Moved { original_url } => {
                 write!(f, "has been moved from its original location {original_url}")
             }
+            ChainReason::NotTheRecordedDigest {
+                claimed_url,
+                sha256,
+                recorded,
+                successor_url,
+            } => write!(
+                f,
+                "claims to be {claimed_url}, but its SHA-256 {sha256} is not the previousDigestHashValue {recorded} in {successor_url}: no digest of the chain"
+            ),
             ChainReason::PredecessorNotOlder { named } => {
                 write!(f, "previousDigestS3Object names {named} which is not older")
             }

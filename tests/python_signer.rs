@@ -159,13 +159,15 @@ fn python_modified_digest_is_caught_and_its_logs_unverified() {
 }
 
 #[test]
-fn python_stripped_signature_is_unsigned_not_invalid() {
+fn python_stripped_signature_is_invalid_where_the_chains_other_signatures_are_kept() {
+    // The copy keeps the other digests' metadata, as S3 would: the newest digest's signature
+    // was removed, which is tampering, not a copy that never had it (`unsigned`).
     let signed = sign("strip-newest-signature");
     let (code, doc) = validate_json(&signed.dir.path().join("bundle"), &[]);
-    assert_eq!(code, 3);
+    assert_eq!(code, 1);
     let key = tampered_key(&signed);
-    assert!(files(&doc).contains(&("digest".to_string(), key, "unsigned".to_string())));
-    assert_eq!(doc["summary"]["digests"]["invalid"], 0);
+    assert!(files(&doc).contains(&("digest".to_string(), key, "signature_invalid".to_string())));
+    assert_eq!(doc["summary"]["digests"]["invalid"], 1);
     assert_eq!(doc["summary"]["logs"]["invalid"], 0);
     let digests = strings(&signed.info["digests"]).len() as u64;
     assert_eq!(

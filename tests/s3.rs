@@ -83,6 +83,102 @@ fn comparable_jsonl(text: &str) -> Vec<Value> {
     lines
 }
 
+/// Every file under `dir`, by its path relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// S3 keeps every object's user metadata, and CloudTrail writes a signature with every digest:
+/// through S3, a digest that needs its own signature (nothing newer vouches for it) and has
+/// none was stripped of it, and is `signature_invalid`. A directory copy that kept no metadata
+/// for the chain (a plain `aws s3 sync`) cannot tell that from a signature never copied, and
+/// says `unsigned`. So a vector kept without metadata (`no-metadata`, ...), uploaded as it is,
+/// does not give the directory's verdicts through S3: it gives those of the same copy holding
+/// its chains' other signatures. This makes that copy: `dir` with a `metadata.json` entry for
+/// every digest a digest names as its predecessor (its signature taken from the successor's
+/// `previousDigestSignature`). None when `dir` holds metadata already, or no digest names
+/// another.
+fn with_the_chains_other_signatures(dir: &Path) -> Option<tempfile::TempDir> {
+    let metadata_file = dir.join(".ctverify/metadata.json");
+    let metadata: Value = serde_json::from_slice(&std::fs::read(&metadata_file).ok()?).ok()?;
+    if metadata.as_object().is_some_and(|m| !m.is_empty()) {
+        return None;
+    }
+    let mut signatures = serde_json::Map::new();
+    for path in files_under(dir) {
+        let key = path.to_string_lossy();
+        if !key.contains("/CloudTrail-Digest/") {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(&path)).unwrap();
+        let keep = ctverify::Keep::Bytes {
+            cap: ctverify::DIGEST_SIZE_CAP,
+        };
+        let Some(inflated) = ctverify::inflate_and_hash(&bytes[..], keep)
+            .ok()
+            .and_then(|i| i.bytes)
+        else {
+            continue;
+        };
+        let Ok(digest) = serde_json::from_slice::<Value>(&inflated) else {
+            continue;
+        };
+        let (Some(bucket), Some(key), Some(signature)) = (
+            digest["previousDigestS3Bucket"].as_str(),
+            digest["previousDigestS3Object"].as_str(),
+            digest["previousDigestSignature"].as_str(),
+        ) else {
+            continue;
+        };
+        signatures.insert(
+            format!("{bucket}/{key}"),
+            serde_json::json!({"signature": signature, "signature-algorithm": "SHA256withRSA"}),
+        );
+    }
+    if signatures.is_empty() {
+        return None;
+    }
+    let copy = tempfile::tempdir().unwrap();
+    for path in files_under(dir) {
+        let to = copy.path().join(&path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(dir.join(&path), &to).unwrap();
+    }
+    std::fs::write(
+        copy.path().join(".ctverify/metadata.json"),
+        serde_json::to_vec_pretty(&Value::Object(signatures)).unwrap(),
+    )
+    .unwrap();
+    Some(copy)
+}
+
+/// The statuses (kind, key, status) of a JSON report's files.
+fn statuses(report: &Value) -> Vec<(String, String, String)> {
+    let field = |file: &Value, name: &str| file[name].as_str().unwrap_or("").to_string();
+    report["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .map(|f| (field(f, "kind"), field(f, "key"), field(f, "status")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
     let moto = Moto::start();
@@ -90,12 +186,36 @@ fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
     let endpoint = moto.endpoint();
     let dirs = vector_dirs();
     assert!(dirs.len() > 10);
+    let mut kept_without_metadata = 0;
     for dir in dirs {
         moto.reset();
         let bucket = bundle_bucket(&dir);
         moto.upload(&dir, &bucket);
         let url = format!("s3://{bucket}");
         let keys = keys_file(&dir);
+        // See `with_the_chains_other_signatures`: the difference, stated.
+        let signed_copy = with_the_chains_other_signatures(&dir);
+        if signed_copy.is_some() {
+            kept_without_metadata += 1;
+            let end = ["--end-time", "2025-01-01T00:00:00Z"];
+            let (from_dir, from_s3) = both_reports(&dir, &url, &endpoint, &end, &env);
+            let unsigned: Vec<_> = statuses(&from_dir.1)
+                .into_iter()
+                .filter(|(kind, _, status)| kind == "digest" && status == "unsigned")
+                .collect();
+            assert!(!unsigned.is_empty(), "{}", dir.display());
+            for (kind, key, _) in unsigned {
+                assert!(
+                    statuses(&from_s3.1).contains(&(kind, key.clone(), "signature_invalid".into())),
+                    "{}: {key} is unsigned in the copy, and should be signature_invalid through S3:\n{}",
+                    dir.display(),
+                    report_differences(&from_dir, &from_s3)
+                );
+            }
+        }
+        let dir = signed_copy
+            .as_ref()
+            .map_or(dir.clone(), |copy| copy.path().to_path_buf());
         let dir_arg = dir.display().to_string();
         for format in ["json", "jsonl", "text"] {
             // A fixed end: "now" would differ between the two runs.
@@ -157,6 +277,10 @@ fn every_vector_gives_the_same_verdicts_through_s3_as_from_the_directory() {
             }
         }
     }
+    assert!(
+        kept_without_metadata >= 2,
+        "the no-metadata vectors were seen"
+    );
 }
 
 #[test]
@@ -764,9 +888,10 @@ fn oldest_digest_end(dir: &Path) -> ctverify::UtcTime {
             } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
                 let stem = name.trim_end_matches("_backfill.json.gz");
                 let stem = stem.trim_end_matches(".json.gz");
+                // Files planted under a digest-like name carry no time: not digests.
                 if name.contains("_CloudTrail-Digest_") {
                     let time = stem.rsplit('_').next().unwrap();
-                    out.push(ctverify::UtcTime::parse_compact(time).unwrap());
+                    out.extend(ctverify::UtcTime::parse_compact(time).ok());
                 }
             }
         }
@@ -847,6 +972,13 @@ fn every_vector_gives_the_same_verdicts_through_seaweedfs_as_from_the_directory(
         let bucket = bundle_bucket(&dir);
         seaweed.upload(&dir, &bucket);
         let url = format!("s3://{bucket}");
+        // A vector kept without metadata gives through S3 the verdicts of the copy holding its
+        // chains' other signatures (see `with_the_chains_other_signatures`; the moto test
+        // checks the difference itself).
+        let signed_copy = with_the_chains_other_signatures(&dir);
+        let dir = signed_copy
+            .as_ref()
+            .map_or(dir.clone(), |copy| copy.path().to_path_buf());
         let oldest = oldest_digest_end(&dir);
         // The whole trail; from the first day of the trail (listed from its own date folder);
         // from an hour and a half into it (a start inside the day folder).

@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use ctverify::internal::{
-    signed_message, walk, walk_streaming, CheckSpill, DigestHead, DigestSpill, FetchOutcome,
-    FetchedDigest, ParsedDigest, WalkSink,
+    signed_message, walk, walk_streaming, ChainMetadata, CheckSpill, DigestHead, DigestSpill,
+    FetchOutcome, FetchedDigest, ParsedDigest, WalkSink,
 };
 use ctverify::{
     ChainId, Digest, DigestKey, FileEntry, FileKind, KeyRing, Metadata, RequestedRange, Sha256,
@@ -479,7 +479,37 @@ fuzz_target!(|input: Input| {
 
     let fetched: Vec<FetchedDigest> = built.iter().map(|b| b.fetched.clone()).collect();
     let streamed = walk_spilled(&world, &range, &built);
-    let outcome = walk(&world.chain, BUCKET, &range, fetched, Ok(&world.keys));
+    let outcome = walk(
+        &world.chain,
+        BUCKET,
+        &range,
+        fetched.clone(),
+        ChainMetadata::NotKept,
+        Ok(&world.keys),
+    );
+
+    // Where the source keeps the chain's metadata, a digest with no signature to check it
+    // with is `signature_invalid` instead of `unsigned`, and nothing else changes.
+    let kept = walk(
+        &world.chain,
+        BUCKET,
+        &range,
+        fetched,
+        ChainMetadata::Kept,
+        Ok(&world.keys),
+    );
+    assert_eq!(kept.digests.len(), outcome.digests.len());
+    for (with, without) in kept.digests.iter().zip(&outcome.digests) {
+        let mut expected = without.clone();
+        if without.status == Status::Unsigned {
+            expected.status = Status::SignatureInvalid;
+            expected.detail = with.detail.clone();
+        }
+        assert_eq!(*with, expected);
+    }
+    assert_eq!(kept.log_checks, outcome.log_checks);
+    assert_eq!(kept.verified_windows, outcome.verified_windows);
+    assert_eq!(kept.unverifiable_windows, outcome.unverifiable_windows);
 
     // The pipeline's path (digests and checks through spill files) decides exactly what the
     // in-memory walk decides.
@@ -687,6 +717,7 @@ fn walk_spilled(
         BUCKET,
         range,
         heads,
+        ChainMetadata::NotKept,
         Ok(&world.keys),
         &load,
         &mut sink,

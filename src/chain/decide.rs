@@ -15,6 +15,29 @@ use crate::time::UtcTime;
 
 use super::digest_url;
 
+/// Whether the source keeps the S3 metadata of the chain's digests, which decides what a
+/// digest that needs its own signature (nothing newer vouches for it) and has none is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainMetadata {
+    /// S3, or a copy whose signatures file holds some of the chain's: CloudTrail writes a
+    /// signature with every digest, so one without was stripped of it (`signature_invalid`).
+    Kept,
+    /// A copy that kept no metadata for the chain (a plain `aws s3 sync`): there is nothing to
+    /// check the digest with (`unsigned`).
+    NotKept,
+}
+
+impl ChainMetadata {
+    /// `Kept` when the store says it keeps the chain's metadata.
+    pub fn kept_if(kept: bool) -> ChainMetadata {
+        if kept {
+            ChainMetadata::Kept
+        } else {
+            ChainMetadata::NotKept
+        }
+    }
+}
+
 /// How far a digest can be trusted once decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Trust {
@@ -135,12 +158,14 @@ pub(super) struct Decision {
     pub checked: Checked,
 }
 
-/// Decides `parsed`, read at `at`, given what its successor recorded of it (if one did).
+/// Decides `parsed`, read at `at`, given what its successor recorded of it (if one did) and
+/// whether the source keeps the chain's metadata.
 pub(super) fn decide(
     at: ReadAt<'_>,
     parsed: ParsedDigest,
     successor_link: Option<SuccessorLink>,
     chain: &ChainId,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
 ) -> Decision {
     let Judgement {
@@ -148,7 +173,7 @@ pub(super) fn decide(
         reasons,
         trust,
         moved_from,
-    } = judge(&at, &parsed, successor_link, chain, keys);
+    } = judge(&at, &parsed, successor_link, chain, metadata, keys);
     let digest = parsed.digest;
     let checked = match trust {
         Trust::Authentic => Checked::Authentic(VerifiedDigest(digest)),
@@ -190,6 +215,7 @@ fn judge(
     parsed: &ParsedDigest,
     successor_link: Option<SuccessorLink>,
     chain: &ChainId,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
 ) -> Judgement {
     let digest = &parsed.digest;
@@ -318,11 +344,15 @@ fn judge(
                     (None, true) => NoSignature::SuccessorUnreadable,
                     (None, false) => NoSignature::NewestWithoutMetadata,
                 };
-                return Judgement::new(
-                    Status::Unsigned,
-                    ChainReason::Unsigned(why),
-                    Trust::Unsigned,
-                );
+                // Either way nothing proves or disproves its content: its pointers are
+                // followed as an unsigned digest's are; only the verdict differs.
+                let (status, reason) = match metadata {
+                    ChainMetadata::Kept => {
+                        (Status::SignatureInvalid, ChainReason::SignatureMissing(why))
+                    }
+                    ChainMetadata::NotKept => (Status::Unsigned, ChainReason::Unsigned(why)),
+                };
+                return Judgement::new(status, reason, Trust::Unsigned);
             };
             if key.verify(message.as_bytes(), &signature).is_err() {
                 return Judgement::failed(Status::SignatureInvalid, ChainReason::SignatureFailed);
@@ -440,7 +470,14 @@ mod tests {
         link: Option<SuccessorLink>,
         keys: Result<&KeyRing, &str>,
     ) -> (Status, Vec<ChainReason>, Trust) {
-        let decision = decide(read_here(link.is_some()), parsed, link, &chain(), keys);
+        let decision = decide(
+            read_here(link.is_some()),
+            parsed,
+            link,
+            &chain(),
+            ChainMetadata::NotKept,
+            keys,
+        );
         let trust = decision.checked.trust();
         (decision.status, decision.reasons, trust)
     }
@@ -473,6 +510,53 @@ mod tests {
                 vec![ChainReason::Unsigned(NoSignature::NewestWithoutMetadata)],
                 Trust::Unsigned
             )
+        );
+    }
+
+    #[test]
+    fn a_missing_signature_where_the_source_keeps_metadata_is_invalid_not_unsigned() {
+        let key = signer("us-east-1-a");
+        let decided = |link: Option<SuccessorLink>| {
+            let decision = decide(
+                read_here(link.is_some()),
+                parsed(&key, &[]),
+                link,
+                &chain(),
+                ChainMetadata::Kept,
+                Ok(&ring(&key)),
+            );
+            let trust = decision.checked.trust();
+            (decision.status, decision.reasons, trust)
+        };
+        // Its pointers are still followed as an unsigned digest's are: only the verdict differs.
+        assert_eq!(
+            decided(None),
+            (
+                Status::SignatureInvalid,
+                vec![ChainReason::SignatureMissing(
+                    NoSignature::NewestWithoutMetadata
+                )],
+                Trust::Unsigned
+            )
+        );
+        let forged = signature(&signer("attacker"), &parsed(&key, &[]));
+        let unproven = link(parsed(&key, &[]).sha256, &forged, Trust::Unsigned);
+        assert_eq!(
+            decided(Some(unproven)),
+            (
+                Status::SignatureInvalid,
+                vec![ChainReason::SignatureMissing(NoSignature::UnprovenLink {
+                    successor_url: SUCCESSOR.into()
+                })],
+                Trust::Unsigned
+            )
+        );
+        // A successor's link still proves it without its own metadata.
+        let digest = parsed(&key, &[]);
+        let good = link(digest.sha256, &signature(&key, &digest), Trust::Authentic);
+        assert_eq!(
+            decided(Some(good)),
+            (Status::Valid, vec![], Trust::Authentic)
         );
     }
 
@@ -590,7 +674,14 @@ mod tests {
             key: "elsewhere.json.gz",
             has_successor: false,
         };
-        let decision = decide(at, signed, None, &chain(), Ok(&ring(&key)));
+        let decision = decide(
+            at,
+            signed,
+            None,
+            &chain(),
+            ChainMetadata::NotKept,
+            Ok(&ring(&key)),
+        );
         assert_eq!(decision.status, Status::Moved);
         assert_eq!(decision.moved_from.as_deref(), Some(KEY));
         assert!(matches!(decision.checked, Checked::Authentic(_)));

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::decide::{decide, Checked, ReadAt, SuccessorLink, Trust};
+use super::decide::{decide, ChainMetadata, Checked, ReadAt, SuccessorLink, Trust};
 use super::index::{ChainIndex, Node};
 use super::link::Links;
 use super::logs::{LogLedger, MAX_UNVERIFIED_LISTED};
@@ -29,10 +29,12 @@ pub(super) struct Decided {
 
 /// Decides every digest of `index`, handing verdicts and log checks to `sink` and counting
 /// them in `report` (with the keys that verified, the range found and the empty windows).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn decide_all(
     index: &ChainIndex,
     links: &Links,
     chain: &ChainId,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
     load: &dyn Fn(&Node) -> std::io::Result<Option<ParsedDigest>>,
     report: &mut ChainReport,
@@ -70,7 +72,46 @@ pub(super) fn decide_all(
             .as_ref()
             .filter(|link| link.successor.is_authentic())
             .map(|link| link.hash);
-        let decision = decide(at, parsed, successor_link, chain, keys);
+        // A digest read away from its key and standing in for it must be what its successor
+        // recorded there to be taken for it (and called `moved`): otherwise it is no digest of
+        // the chain, and the one it claims to be is missing.
+        if index.answers_by_claim(i) {
+            let other_bytes = successor_link
+                .as_ref()
+                .filter(|link| link.successor.is_authentic() && link.hash != parsed.sha256);
+            if let Some(link) = other_bytes {
+                let claimed = &parsed.digest;
+                let mut missing = FileEntry::new(
+                    FileKind::Digest,
+                    &claimed.bucket,
+                    &claimed.object,
+                    Status::NotFound,
+                )
+                .with_detail(ChainReason::NamedAsPredecessor {
+                    successor_url: link.url.clone(),
+                });
+                missing.backfill = chain.backfill;
+                missing.expected_sha256 = Some(link.hash);
+                emit_digest(report, sink, missing);
+                entry.status = Status::Unreferenced;
+                entry.detail = Some(Detail::from(ChainReason::NotTheRecordedDigest {
+                    claimed_url: super::digest_url(&claimed.bucket, &claimed.object),
+                    sha256: parsed.sha256,
+                    recorded: link.hash,
+                    successor_url: link.url.clone(),
+                }));
+                emit_digest(report, sink, entry);
+                trust.push(Trust::Failed);
+                logs.list_unverified(
+                    parsed.digest.log_files,
+                    &node.url(),
+                    &node.key,
+                    Status::Unreferenced,
+                );
+                continue;
+            }
+        }
+        let decision = decide(at, parsed, successor_link, chain, metadata, keys);
         let mut checked = decision.checked;
         let digest = checked.digest();
         if checked.trust().is_authentic() {

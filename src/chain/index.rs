@@ -102,6 +102,13 @@ impl ChainIndex {
     pub fn holds(&self, bucket: &str, key: &str) -> bool {
         self.by_key.contains_key(&PairId::of(bucket, key))
     }
+
+    /// Whether digest `i` answers for the place its own fields name, nothing having been read
+    /// there: a digest read away from its key, standing in for it.
+    pub fn answers_by_claim(&self, i: usize) -> bool {
+        let claimed = self.nodes.get(i).and_then(|n| n.head()?.claimed_at);
+        claimed.is_some_and(|place| self.by_claim.get(&place) == Some(&i))
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +168,8 @@ pub(super) mod tests {
         assert_eq!(index.find(&PairId::of(BUCKET, &key(1))), Some(2));
         // Found by the place it claims, though not read there.
         assert_eq!(index.find(&PairId::of(BUCKET, &key(3))), Some(0));
+        assert!(index.answers_by_claim(0));
+        assert!(!index.answers_by_claim(1));
         assert!(!index.holds(BUCKET, &key(3)));
         assert!(index.holds(BUCKET, "elsewhere.json.gz"));
     }

@@ -34,6 +34,7 @@ mod windows;
 
 use std::sync::Arc;
 
+pub use self::decide::ChainMetadata;
 pub use self::ids::{LogKeySet, PairId};
 use self::index::{ChainIndex, Node};
 use crate::continuity::{self, Gap};
@@ -199,12 +200,14 @@ fn digest_url(bucket: &str, key: &str) -> String {
 }
 
 /// Decides every digest of one chain. `fetched` may be in any order. `log_checks` comes
-/// sorted.
+/// sorted. `metadata` says whether the source keeps the chain's S3 metadata (what a digest
+/// without a signature then is).
 pub fn walk(
     chain: &ChainId,
     bucket: &str,
     range: &RequestedRange,
     fetched: Vec<FetchedDigest>,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
 ) -> ChainOutcome {
     let mut parsed: Vec<ParsedDigest> = Vec::new();
@@ -231,7 +234,16 @@ pub fn walk(
             .ok_or_else(|| std::io::Error::other("no such digest"))
     };
     let mut collected = Collected::default();
-    let walked = walk_streaming(chain, bucket, range, heads, keys, &load, &mut collected);
+    let walked = walk_streaming(
+        chain,
+        bucket,
+        range,
+        heads,
+        metadata,
+        keys,
+        &load,
+        &mut collected,
+    );
     // Only the loader or `on_check` can fail, and neither does here.
     let mut outcome = match walked {
         Ok(outcome) => outcome,
@@ -250,11 +262,13 @@ pub fn walk(
 /// `load` (given [`DigestHead::stored`]) when it is decided, and its verdict and log checks
 /// are handed to `sink` then (newest digest first) instead of collected. The outcome's
 /// `digests` and `log_checks` are empty. Fails only when `load` or the sink does (local I/O).
+#[allow(clippy::too_many_arguments)]
 pub fn walk_streaming(
     chain: &ChainId,
     bucket: &str,
     range: &RequestedRange,
     fetched: Vec<FetchedDigest<DigestHead>>,
+    metadata: ChainMetadata,
     keys: Result<&KeyRing, &str>,
     load: &dyn Fn(u64) -> std::io::Result<ParsedDigest>,
     sink: &mut dyn WalkSink,
@@ -266,7 +280,16 @@ pub fn walk_streaming(
 
     let index = ChainIndex::of(fetched);
     let links = link::link(&index);
-    let decided = digests::decide_all(&index, &links, chain, keys, &load_node, &mut report, sink)?;
+    let decided = digests::decide_all(
+        &index,
+        &links,
+        chain,
+        metadata,
+        keys,
+        &load_node,
+        &mut report,
+        sink,
+    )?;
     let hole_windows = holes::report_missing(
         &index,
         &links,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Object, ObjectStore, StoreError};
 use crate::bundle::SignatureIndex;
+use crate::digest::ChainId;
 
 /// A copy of one bucket on disk, as an [`ObjectStore`]: key `K` is the file `ROOT/K`. Digest
 /// metadata (signatures), which a copy does not keep, comes from the [`SignatureIndex`] it is
@@ -280,6 +281,11 @@ impl ObjectStore for DirStore {
             return Ok(());
         };
         self.walk((folder, &path), prefix, start_after, visit)
+    }
+
+    /// A copy keeps what its signatures file holds: a chain it has entries for is covered.
+    fn keeps_metadata_of(&self, chain: &ChainId) -> bool {
+        self.metadata.covers(chain)
     }
 
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError> {

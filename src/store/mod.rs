@@ -9,6 +9,7 @@ use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
+use crate::digest::ChainId;
 use crate::status::Status;
 use crate::time::UtcTime;
 
@@ -381,6 +382,16 @@ pub trait ObjectStore: Send + Sync {
 
     /// Opens an object for reading, with its user metadata.
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError>;
+
+    /// Whether this store holds the S3 user metadata of `chain`'s digests. CloudTrail writes a
+    /// signature with every digest, so where the metadata is kept a digest without one was
+    /// stripped of it (`signature_invalid`); a copy that kept none for the chain (a plain
+    /// `aws s3 sync`) simply never had it (`unsigned`). S3 keeps every object's; a directory
+    /// copy only what its signatures file holds, so it answers for the chains that file
+    /// covers. A store that cannot tell says no: the lesser verdict.
+    fn keeps_metadata_of(&self, _chain: &ChainId) -> bool {
+        false
+    }
 
     /// Says that a `list_keys` with `request`'s prefix and start will follow. A remote store
     /// may send its first page's request now, so that the server answers it while the caller

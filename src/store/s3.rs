@@ -21,6 +21,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::{ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, Refusal, StoreError};
 use crate::aws::{describe_error, Aws};
+use crate::digest::ChainId;
 use crate::pages::Pages;
 use crate::time::UtcTime;
 
@@ -451,6 +452,11 @@ fn decode_listed(encoded: &str) -> Result<String, StoreError> {
 impl ObjectStore for S3Store {
     fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// S3 keeps every object's user metadata, and CloudTrail always writes a digest's.
+    fn keeps_metadata_of(&self, _chain: &ChainId) -> bool {
+        true
     }
 
     fn describe(&self) -> String {

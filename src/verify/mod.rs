@@ -7,6 +7,7 @@
 //!   another bucket;
 //! - `logs.rs`: checking each log against the hash its digest recorded;
 //! - `scan.rs`: the log-folder scan for unreferenced and moved logs;
+//! - `digest_scan.rs`: the digest folder's other objects: moved digests, planted files;
 //! - `verdicts.rs`: where a chain's verdicts collect, and how they stream to the caller;
 //! - `retry.rs`: trying a read again when it broke off;
 //! - `error.rs`: how a run fails as a whole ([`ValidateError`]).
@@ -21,6 +22,7 @@
 //! the others.
 
 mod continuity;
+mod digest_scan;
 mod error;
 mod fetch;
 mod logs;
@@ -374,7 +376,7 @@ fn verify_folder_chains(
     sink: &Sink,
     ticket: &FolderTicket,
 ) -> Result<Vec<ChainWork>, ValidateError> {
-    let listing = match list_digests(store, folder, options) {
+    let mut listing = match list_digests(store, folder, options) {
         Ok(listing) => listing,
         // The folder could not be listed (after retries), or not safely: nothing in it can be
         // checked, which the report says; the other folders' verdicts still stand.
@@ -387,6 +389,8 @@ fn verify_folder_chains(
         }
         Err(e) => return Err(e),
     };
+    let strays =
+        digest_scan::sort_strays(store, &options.filter, &options.range, folder, &mut listing)?;
     let digests: u64 = listing.chains.values().map(|l| l.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, 0));
     Progress::add(&options.progress.chains_found, listing.chains.len() as u64);
@@ -411,6 +415,7 @@ fn verify_folder_chains(
         },
     );
     let mut works = works?;
+    strays.report(store, options, folder, &mut works, sink);
     let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, logs));
     check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
@@ -470,6 +475,7 @@ fn walk_chain(
         store.bucket(),
         &options.range,
         digests.heads,
+        chain::ChainMetadata::kept_if(store.keeps_metadata_of(&chain_id)),
         ring.as_deref().map_err(String::as_str),
         &|stored| load_digest(&spilled, stored),
         &mut walked,

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::{ChainFilter, ValidateError, ValidateOptions};
+use super::{digest_scan, ChainFilter, ValidateError, ValidateOptions};
 use crate::digest::{is_account_id, is_organization_id, ChainId, DigestKey};
 use crate::report::RequestedRange;
 use crate::store::{ListingRequest, ObjectStore, StoreError};
@@ -262,13 +262,15 @@ pub(super) fn digest_folders(
     })
 }
 
-/// The digest keys of one region folder within the range, grouped by chain, oldest first.
+/// The digest keys of one region folder within the range, grouped by chain, oldest first, and
+/// the other objects of the range's day folders (see [`DigestListing::strays`]).
 pub(super) fn list_digests(
     store: &dyn ObjectStore,
     folder: &str,
     options: &ValidateOptions,
 ) -> Result<DigestListing, ValidateError> {
     let mut chains: BTreeMap<ChainId, Vec<(String, UtcTime)>> = BTreeMap::new();
+    let mut strays: Vec<String> = Vec::new();
     let mut filtered_out = false;
     let start_after = digest_listing_start(folder, &options.range);
     let first_day = options.range.start.map(UtcTime::date_path);
@@ -299,6 +301,8 @@ pub(super) fn list_digests(
                 } else {
                     filtered_out = true;
                 }
+            } else if digest_scan::in_a_day_folder(folder, key) {
+                strays.push(key.to_string());
             }
             true
         })
@@ -306,6 +310,7 @@ pub(super) fn list_digests(
     Ok(DigestListing {
         chains,
         filtered_out,
+        strays,
     })
 }
 
@@ -315,6 +320,9 @@ pub(super) struct DigestListing {
     /// Some chain of this folder was left out by `--trail`/`--trail-arn`: its digests were not
     /// read, so the logs it lists cannot be told from planted ones.
     pub filtered_out: bool,
+    /// Objects in the range's day folders whose key is no digest's name: planted files, or
+    /// digests moved away from their key ([`digest_scan`] tells which).
+    pub strays: Vec<String>,
 }
 
 #[cfg(test)]

@@ -56,12 +56,7 @@ impl ChainWork {
         why: String,
         sink: &Sink,
     ) -> Option<ChainWork> {
-        let mut id = ChainId::of_digest_folder(folder, the_trail(options), "")?;
-        id.home_region = options
-            .filter
-            .home_region
-            .clone()
-            .unwrap_or_else(|| id.region.clone());
+        let id = folder_chain(options, folder)?;
         Some(ChainWork::unchecked_folder(
             store,
             id,
@@ -70,6 +65,33 @@ impl ChainWork {
             "the digest folder could not be listed: unreferenced logs were not looked for",
             sink,
         ))
+    }
+
+    /// A chain with no verdict yet, labelled with what the digest folder's path says (as
+    /// [`ChainWork::unlisted_digest_folder`]'s), for the files of a folder in which no chain
+    /// was found. None when the path is not a digest folder's.
+    pub fn labelled_by_folder(
+        store: &dyn ObjectStore,
+        options: &ValidateOptions,
+        folder: &str,
+    ) -> Option<ChainWork> {
+        let id = folder_chain(options, folder)?;
+        Some(ChainWork::empty(store, id))
+    }
+
+    fn empty(store: &dyn ObjectStore, id: ChainId) -> ChainWork {
+        ChainWork {
+            report: ChainReport::new(store.bucket(), &id),
+            id,
+            files: Vec::new(),
+            log_checks: None,
+            not_found: Vec::new(),
+            verified_windows: Vec::new(),
+            unverifiable_windows: Vec::new(),
+            listed_logs: LogKeySet::default(),
+            unreported_logs: LogKeySet::default(),
+            read_ahead: Vec::new(),
+        }
     }
 
     /// The report of a folder the search could not list: one `error` entry for it, under a
@@ -107,24 +129,25 @@ impl ChainWork {
         scan_note: &str,
         sink: &Sink,
     ) -> ChainWork {
-        let mut work = ChainWork {
-            report: ChainReport::new(store.bucket(), &id),
-            id,
-            files: Vec::new(),
-            log_checks: None,
-            not_found: Vec::new(),
-            verified_windows: Vec::new(),
-            unverifiable_windows: Vec::new(),
-            listed_logs: LogKeySet::default(),
-            unreported_logs: LogKeySet::default(),
-            read_ahead: Vec::new(),
-        };
+        let mut work = ChainWork::empty(store, id);
         work.report.unreferenced_scan = Some(LogScan::skipped(scan_note));
         let entry = FileEntry::new(FileKind::Digest, store.bucket(), folder, Status::Error)
             .with_detail(detail);
         work.decide(entry, sink);
         work
     }
+}
+
+/// The chain a digest folder's path names, with the trail and home region the filter gives
+/// (the folder's region otherwise).
+fn folder_chain(options: &ValidateOptions, folder: &str) -> Option<ChainId> {
+    let mut id = ChainId::of_digest_folder(folder, the_trail(options), "")?;
+    id.home_region = options
+        .filter
+        .home_region
+        .clone()
+        .unwrap_or_else(|| id.region.clone());
+    Some(id)
 }
 
 /// The trail every chain belongs to, when the filter names exactly one.

@@ -422,6 +422,110 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         vec![moved],
     ));
 
+    // A digest moved (with its metadata, as an S3 copy keeps it) out of its day folder's
+    // names: into a subfolder, into another day's folder under its own name, and into another
+    // day's folder under another name. Each is found by its own fields and its hash.
+    let mut b = base.clone();
+    let move_digest = |b: &mut Bundle, from: &str, to: &str| {
+        if let Some(bytes) = b.objects.remove(from) {
+            b.objects.insert(to.to_string(), bytes);
+        }
+        if let Some(meta) = b.metadata.remove(from) {
+            b.metadata.insert(to.to_string(), meta);
+        }
+    };
+    let original = hours[3].digest_key.clone();
+    let (day_folder, name) = original.rsplit_once('/').unwrap_or_default();
+    let in_subfolder = format!("{day_folder}/moved/{name}");
+    move_digest(&mut b, &original, &in_subfolder);
+    let mut moved = file(D, &original, Status::Moved);
+    moved.moved_to = Some(in_subfolder);
+    cases.push(case(
+        "digest-moved-to-subfolder",
+        "a digest moved (with its metadata) into a subfolder of its day folder: moved, found by its own fields and its hash",
+        b,
+        1,
+        vec![moved],
+    ));
+
+    let mut b = base.clone();
+    let same_name = hours[2].digest_key.clone();
+    let next_day = same_name.replace("/2024/06/01/", "/2024/06/02/");
+    move_digest(&mut b, &same_name, &next_day);
+    let other_name = hours[4].digest_key.clone();
+    let renamed = format!(
+        "{}/renamed.json.gz",
+        other_name
+            .replace("/2024/06/01/", "/2024/06/03/")
+            .rsplit_once('/')
+            .map_or("", |(folder, _)| folder)
+    );
+    move_digest(&mut b, &other_name, &renamed);
+    let mut moved_same_name = file(D, &same_name, Status::Moved);
+    moved_same_name.moved_to = Some(next_day);
+    let mut moved_renamed = file(D, &other_name, Status::Moved);
+    moved_renamed.moved_to = Some(renamed);
+    cases.push(case(
+        "digest-moved-to-other-day",
+        "a digest moved into the next day's folder under its own name, and another into a later day's folder under another name",
+        b,
+        1,
+        vec![moved_same_name, moved_renamed],
+    ));
+
+    // Moved, but not the bytes its successor recorded: not taken for the digest it claims to
+    // be, which is missing; the file is no digest of the chain, and the logs it lists cannot
+    // be verified.
+    let mut b = base.clone();
+    let original = hours[3].digest_key.clone();
+    let forged_hash = ctverify::Sha256::of(b"forged").to_hex();
+    b.edit_digest(&original, |v| {
+        v["logFiles"][0]["hashValue"] = Value::String(forged_hash)
+    });
+    let (day_folder, name) = original.rsplit_once('/').unwrap_or_default();
+    let in_subfolder = format!("{day_folder}/moved/{name}");
+    move_digest(&mut b, &original, &in_subfolder);
+    let mut files = vec![
+        file(D, &original, Status::NotFound),
+        file(D, &in_subfolder, Status::Unreferenced),
+    ];
+    files.extend(
+        hours[3]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
+    cases.push(case(
+        "digest-moved-and-modified",
+        "a digest modified and moved into a subfolder: not what its successor recorded, so the digest is not_found and the moved file unreferenced; its logs are unverified",
+        b,
+        1,
+        files,
+    ));
+
+    // Files that are no digest planted among the digests: a text file, and a gzip of JSON
+    // that is no digest, under names no digest has.
+    let mut b = base.clone();
+    let (day_folder, _) = hours[1].digest_key.rsplit_once('/').unwrap_or_default();
+    let notes = format!("{day_folder}/notes.txt");
+    let not_a_digest = format!("{day_folder}/444455556666_CloudTrail-Digest_extra.json.gz");
+    b.objects
+        .insert(notes.clone(), b"nothing to see here\n".to_vec());
+    b.objects.insert(
+        not_a_digest.clone(),
+        gzip(br#"{"Records":[{"eventName":"Planted"}]}"#),
+    );
+    cases.push(case(
+        "digest-planted",
+        "a text file and a gzip that is no digest planted in the digest folder: each is unreferenced",
+        b,
+        1,
+        vec![
+            file(D, &notes, Status::Unreferenced),
+            file(D, &not_a_digest, Status::Unreferenced),
+        ],
+    ));
+
     let mut b = base.clone();
     let digest = &hours[2].digest_key;
     b.objects
@@ -442,9 +546,11 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
         files,
     ));
 
+    // The copy keeps the chain's other signatures (as S3 keeps every digest's metadata): the
+    // newest digest's missing one was removed, which is tampering, not a copy without any.
     let mut b = base.clone();
     b.metadata.remove(&hours[5].digest_key);
-    let mut files = vec![file(D, &hours[5].digest_key, Status::Unsigned)];
+    let mut files = vec![file(D, &hours[5].digest_key, Status::SignatureInvalid)];
     files.extend(
         hours[5]
             .log_keys
@@ -453,9 +559,28 @@ pub fn cases(keys: &TestKeys) -> Vec<Case> {
     );
     cases.push(case(
         "newest-signature-stripped",
-        "the newest digest's signature metadata is gone: it and its logs cannot be verified, the rest verify through the chain",
+        "the newest digest's signature metadata is gone while the chain's other digests keep theirs: it is signature_invalid (signature missing) and its logs unverified; the rest verify through the chain",
         b,
-        3,
+        1,
+        files,
+    ));
+
+    let mut b = base.clone();
+    if let Some(meta) = b.metadata.get_mut(&hours[5].digest_key) {
+        meta.insert("signature-algorithm".into(), "SHA1withRSA".into());
+    }
+    let mut files = vec![file(D, &hours[5].digest_key, Status::SignatureInvalid)];
+    files.extend(
+        hours[5]
+            .log_keys
+            .iter()
+            .map(|k| file(L, k, Status::Unverified)),
+    );
+    cases.push(case(
+        "signature-algorithm-changed",
+        "the newest digest's signature-algorithm metadata names another algorithm than SHA256withRSA: it is signature_invalid and its logs unverified",
+        b,
+        1,
         files,
     ));
 
