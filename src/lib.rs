@@ -139,7 +139,7 @@ pub mod internal {
     pub use crate::store::dir::check_key;
     pub use crate::trail_events::{
         may_hold_trail_events, trail_events_in_reader, trail_events_in_slice, KeptTrailEvents,
-        TrailEventScan,
+        TrailEventScan, MAX_EVENTS_PER_LOG,
     };
     pub use crate::unreferenced::log_delivery_minute;
 }

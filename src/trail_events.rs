@@ -30,7 +30,7 @@ use crate::time::UtcTime;
 const CLOUDTRAIL_EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
 
 /// Events kept from one log file.
-pub(crate) const MAX_EVENTS_PER_LOG: usize = 32;
+pub const MAX_EVENTS_PER_LOG: usize = 32;
 /// Events kept for one chain (over all its logs).
 pub(crate) const MAX_EVENTS_PER_CHAIN: usize = 256;
 /// Events kept for a whole run (over all its chains).
