@@ -171,25 +171,33 @@ fn trail_name_of(trail: &str) -> &str {
 
 // --- The prefilter ----------------------------------------------------------------------------
 
-/// The five event names as JSON writes them, quotes included (so `"PutBucketLogging"` or
-/// `"StopLoggingX"` do not match).
-static NEEDLES: LazyLock<[memmem::Finder<'static>; 5]> = LazyLock::new(|| {
-    [
-        memmem::Finder::new(b"\"StopLogging\""),
-        memmem::Finder::new(b"\"StartLogging\""),
-        memmem::Finder::new(b"\"DeleteTrail\""),
-        memmem::Finder::new(b"\"CreateTrail\""),
-        memmem::Finder::new(b"\"UpdateTrail\""),
-    ]
-});
+/// The five event names as JSON writes them, quotes included (so that `"PutBucketLogging"` or
+/// `"StopLoggingX"` do not match). Searched for as two endings that they share, each pass with
+/// memchr's SIMD search, then checked backwards at each match: two passes over a log instead of
+/// five (five cost about 15% of inflating and hashing it, two about 6%).
+const ENDINGS: [(&[u8], &[&[u8]]); 2] = [
+    (b"Logging\"", &[b"\"Stop", b"\"Start"]),
+    (b"eTrail\"", &[b"\"Delet", b"\"Creat", b"\"Updat"]),
+];
 
-/// The longest needle, in bytes (`"StartLogging"`).
+static ENDING_FINDERS: LazyLock<[memmem::Finder<'static>; 2]> =
+    LazyLock::new(|| ENDINGS.map(|(ending, _)| memmem::Finder::new(ending)));
+
+/// The longest quoted name, in bytes (`"StartLogging"`).
 const LONGEST_NEEDLE: usize = 14;
 
 /// Whether `bytes` may hold a trail event: one of the five event names appears, quoted. A
 /// `false` is certain; a `true` needs the parse to say.
 pub fn may_hold_trail_events(bytes: &[u8]) -> bool {
-    NEEDLES.iter().any(|needle| needle.find(bytes).is_some())
+    ENDINGS
+        .iter()
+        .zip(ENDING_FINDERS.iter())
+        .any(|((_, starts), finder)| {
+            finder.find_iter(bytes).any(|at| {
+                let before = &bytes[..at];
+                starts.iter().any(|start| before.ends_with(start))
+            })
+        })
 }
 
 /// [`may_hold_trail_events`] over bytes that arrive in chunks: a name split between two
@@ -577,6 +585,35 @@ mod tests {
             .into_sorted()
             .0;
         assert_eq!(streamed, found);
+    }
+
+    #[test]
+    fn the_prefilter_finds_each_quoted_name_and_nothing_near_it() {
+        for kind in TrailEventKind::ALL {
+            let quoted = format!("\"{}\"", kind.event_name());
+            assert!(quoted.len() <= LONGEST_NEEDLE);
+            assert!(may_hold_trail_events(quoted.as_bytes()), "{quoted}");
+            assert!(may_hold_trail_events(format!("x{quoted}x").as_bytes()));
+            // Not quoted on either side, or a longer name: no.
+            let name = kind.event_name();
+            for near in [
+                format!("\"{name}"),
+                format!("{name}\""),
+                format!("\"{name}s\""),
+                format!("\"Get{name}\""),
+            ] {
+                assert!(!may_hold_trail_events(near.as_bytes()), "{near}");
+            }
+        }
+        for other in [
+            &b"\"GetBucketLogging\""[..],
+            b"\"PutBucketLogging\"",
+            b"\"GetTrail\"",
+            b"\"eTrail\"",
+            b"Logging\"",
+        ] {
+            assert!(!may_hold_trail_events(other));
+        }
     }
 
     #[test]

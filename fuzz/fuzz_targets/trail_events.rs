@@ -1,20 +1,28 @@
-//! The trail-event detector over untrusted log bytes: the prefilter and the parse never panic,
-//! the prefilter gives the same answer however the bytes are chunked, it never misses a log
-//! the parse finds an event in (CloudTrail never `\u`-escapes the names it writes; input with
-//! a backslash is exempt), the in-memory and the streaming parse agree, and what is kept is
-//! bounded, sorted, and only successful calls by CloudTrail about a named trail.
+//! The trail-event detector over untrusted log bytes: the prefilter and the parse never panic;
+//! the prefilter answers exactly whether one of the five quoted event names is there, however
+//! the bytes are chunked; it never misses a log the parse finds an event in (CloudTrail never
+//! `\u`-escapes the names it writes; input with a backslash is exempt); the in-memory and the
+//! streaming parse agree; and what is kept is bounded, sorted, and names its event.
 #![no_main]
 
 use ctverify::internal::{
     may_hold_trail_events, trail_events_in_reader, trail_events_in_slice, TrailEventScan,
     MAX_EVENTS_PER_LOG,
 };
+use ctverify::TrailEventKind;
 use libfuzzer_sys::fuzz_target;
 
 const LOG: &str = "s3://bucket/AWSLogs/111122223333/CloudTrail/us-east-1/fuzz.json.gz";
 
 fuzz_target!(|data: &[u8]| {
     let hit = may_hold_trail_events(data);
+    // The prefilter searches for endings the names share; it must answer exactly whether one
+    // of the five quoted names is there.
+    let named = TrailEventKind::ALL.iter().any(|kind| {
+        let quoted = format!("\"{}\"", kind.event_name());
+        data.windows(quoted.len()).any(|w| w == quoted.as_bytes())
+    });
+    assert_eq!(hit, named);
 
     // Chunked as the streaming path feeds it, in chunks of a size the input picks (1 to 32
     // bytes, so that names straddle chunk boundaries in every way), then in uneven ones.
@@ -58,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             }
             assert!(!event.names_trail(""));
             if event.destination_changed {
-                assert_eq!(event.kind, ctverify::TrailEventKind::UpdateTrail);
+                assert_eq!(event.kind, TrailEventKind::UpdateTrail);
             }
         }
     }
