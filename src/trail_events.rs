@@ -315,15 +315,9 @@ impl KeptTrailEvents {
     /// Drops repeated calls (keeping the copy in the log whose address sorts first), then
     /// everything past the cap.
     fn compact(&mut self) {
-        self.events.sort_by(|a, b| {
-            (&a.event_id, a.time, a.kind, &a.trail, &a.log).cmp(&(
-                &b.event_id,
-                b.time,
-                b.kind,
-                &b.trail,
-                &b.log,
-            ))
-        });
+        // Copies of one call are adjacent in this order, the log that sorts first leading.
+        self.events
+            .sort_by(|a, b| (&a.event_id, a).cmp(&(&b.event_id, b)));
         self.events
             .dedup_by(|later, earlier| later.same_call(earlier));
         if self.events.len() > self.cap {
