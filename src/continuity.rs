@@ -469,6 +469,7 @@ mod tests {
             multi_region: None,
             destination_changed: false,
             region: Some("us-east-1".into()),
+            event_id: None,
             log: "s3://bucket/log.json.gz".into(),
         }
     }

@@ -141,8 +141,37 @@ const WHOLE_FILE_MAX: u64 = 8 * 1024 * 1024;
 /// The gzip trailer's ISIZE (untrusted) bounds the output buffer of the one-call path.
 const WHOLE_INFLATED_MAX: u64 = 64 * 1024 * 1024;
 
+/// Sees a file's inflated bytes on their way to the hash, without a second pass over them (the
+/// log check looks for trail events this way). Whatever it sees counts only if the file turns
+/// out to be one good gzip member: on an error the caller drops what it learnt.
+pub(crate) trait InflatedWatcher {
+    /// The whole inflated file at once, when it was inflated in memory (the one-call path):
+    /// one good member, whose SHA-256 is `sha256`.
+    fn whole(&mut self, inflated: &[u8], sha256: &Sha256);
+    /// The next inflated bytes, in order, when the file streams: whether it is good, and its
+    /// hash, are known only once `inflate_and_hash_watched` returns.
+    fn chunk(&mut self, inflated: &[u8]);
+}
+
+/// Sees nothing: [`inflate_and_hash`]'s watcher.
+struct Unwatched;
+
+impl InflatedWatcher for Unwatched {
+    fn whole(&mut self, _: &[u8], _: &Sha256) {}
+    fn chunk(&mut self, _: &[u8]) {}
+}
+
 /// Inflates exactly one gzip member from `source`, hashing the inflated bytes.
-pub fn inflate_and_hash<R: Read>(mut source: R, keep: Keep) -> Result<Inflated, GzipError> {
+pub fn inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
+    inflate_and_hash_watched(source, keep, &mut Unwatched)
+}
+
+/// [`inflate_and_hash`], showing the inflated bytes to `watcher` as well.
+pub(crate) fn inflate_and_hash_watched<R: Read, W: InflatedWatcher>(
+    mut source: R,
+    keep: Keep,
+    watcher: &mut W,
+) -> Result<Inflated, GzipError> {
     let mut head = Vec::new();
     loop {
         match (&mut source)
@@ -155,13 +184,13 @@ pub fn inflate_and_hash<R: Read>(mut source: R, keep: Keep) -> Result<Inflated, 
         }
     }
     if head.len() as u64 <= WHOLE_FILE_MAX {
-        if let Some(result) = whole::inflate_and_hash(&head, keep) {
+        if let Some(result) = whole::inflate_and_hash(&head, keep, watcher) {
             return result;
         }
     }
     // Large, or not settled by the one-call path: stream (and let the streaming reader
     // name whatever is wrong).
-    stream_inflate_and_hash(io::Cursor::new(head).chain(source), keep)
+    stream_inflate_and_hash(io::Cursor::new(head).chain(source), keep, watcher)
 }
 
 /// The one-call path: libdeflate over a file held in memory, within a global byte budget so
@@ -169,7 +198,7 @@ pub fn inflate_and_hash<R: Read>(mut source: R, keep: Keep) -> Result<Inflated, 
 mod whole {
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use super::{GzipError, Inflated, Keep, Sha256, WHOLE_INFLATED_MAX};
+    use super::{GzipError, Inflated, InflatedWatcher, Keep, Sha256, WHOLE_INFLATED_MAX};
 
     /// Bytes of output buffers all threads may hold at once.
     const BUDGET: u64 = 256 * 1024 * 1024;
@@ -238,9 +267,10 @@ mod whole {
     /// Some(answer) when this path settles the file; None to fall back to streaming (budget
     /// exhausted, an ISIZE that does not fit, or anything libdeflate refuses, so that the
     /// streaming reader gives the precise reason).
-    pub(super) fn inflate_and_hash(
+    pub(super) fn inflate_and_hash<W: InflatedWatcher>(
         input: &[u8],
         keep: Keep,
+        watcher: &mut W,
     ) -> Option<Result<Inflated, GzipError>> {
         if input.len() < 18 || input[0] != 0x1f || input[1] != 0x8b {
             return None;
@@ -273,6 +303,7 @@ mod whole {
         }
         output.truncate(produced);
         let sha256 = Sha256::of(&output);
+        watcher.whole(&output, &sha256);
         Some(Ok(Inflated {
             sha256,
             inflated_len: produced as u64,
@@ -325,7 +356,11 @@ pub(crate) mod kept_budget {
 }
 
 /// The streaming path: any size, constant memory.
-fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, GzipError> {
+fn stream_inflate_and_hash<R: Read, W: InflatedWatcher>(
+    source: R,
+    keep: Keep,
+    watcher: &mut W,
+) -> Result<Inflated, GzipError> {
     let mut buffered = BufReader::with_capacity(
         CHUNK,
         SourceReader {
@@ -369,6 +404,7 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
         };
         inflated_len += n as u64;
         hasher.update(&chunk[..n]);
+        watcher.chunk(&chunk[..n]);
         if let (Some(bytes), Keep::Bytes { cap }) = (kept.as_mut(), keep) {
             if inflated_len > cap {
                 return Err(GzipError::TooLarge { cap });
@@ -400,6 +436,60 @@ fn stream_inflate_and_hash<R: Read>(source: R, keep: Keep) -> Result<Inflated, G
             _reservation: kept_reservation,
         }),
     })
+}
+
+/// The inflated bytes of one gzip member as a reader, hashed as they are read: for a parser
+/// that pulls a file's content (a log read a second time to parse it, see
+/// `verify::logs`). [`InflatingReader::finish`] reads whatever the parser left, and says
+/// whether the file was exactly one good member and what its inflated bytes hash to.
+pub(crate) struct InflatingReader<R: Read> {
+    decoder: flate2::bufread::GzDecoder<BufReader<SourceReader<R>>>,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> InflatingReader<R> {
+    /// A reader of `source`'s inflated bytes.
+    pub(crate) fn new(source: R) -> InflatingReader<R> {
+        let buffered = BufReader::with_capacity(
+            CHUNK,
+            SourceReader {
+                inner: source,
+                read: 0,
+                failure: None,
+            },
+        );
+        InflatingReader {
+            decoder: flate2::bufread::GzDecoder::new(buffered),
+            hasher: sha2::Sha256::new(),
+        }
+    }
+
+    /// Reads to the end of the member: the SHA-256 of all its inflated bytes, or why the file
+    /// is not one good member (or could not be read).
+    pub(crate) fn finish(mut self) -> Result<Sha256, GzipError> {
+        if let Err(e) = io::copy(&mut self, &mut io::sink()) {
+            let source = self.decoder.get_mut().get_mut();
+            return Err(match source.failure.take() {
+                Some(failure) => GzipError::Read(failure),
+                None => GzipError::Corrupt(e),
+            });
+        }
+        let InflatingReader { decoder, hasher } = self;
+        let mut rest = decoder.into_inner();
+        match rest.fill_buf() {
+            Ok([]) => Ok(Sha256(hasher.finalize().into())),
+            Ok(_) => Err(GzipError::TrailingData),
+            Err(e) => Err(GzipError::Read(e)),
+        }
+    }
+}
+
+impl<R: Read> Read for InflatingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.decoder.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Gzip `data` as one member with a fixed header (no name, mtime 0), as test vectors need
@@ -488,6 +578,68 @@ mod tests {
             inflate_and_hash(&b""[..], Keep::Nothing),
             Err(GzipError::NotGzip(_))
         ));
+    }
+
+    #[test]
+    fn the_inflating_reader_hashes_what_it_reads_and_refuses_what_follows() {
+        let data: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let gzipped = gzip(&data);
+        let mut reader = InflatingReader::new(&gzipped[..]);
+        let mut first = vec![0u8; 1000];
+        reader.read_exact(&mut first).unwrap();
+        assert_eq!(first, data[..1000]);
+        assert_eq!(reader.finish().unwrap(), Sha256::of(&data));
+
+        let mut two_members = gzip(b"a");
+        two_members.extend_from_slice(&gzip(b"b"));
+        assert!(matches!(
+            InflatingReader::new(&two_members[..]).finish(),
+            Err(GzipError::TrailingData)
+        ));
+        let whole = gzip(&data);
+        assert!(matches!(
+            InflatingReader::new(&whole[..whole.len() / 2]).finish(),
+            Err(GzipError::Corrupt(_))
+        ));
+    }
+
+    /// Records what a watcher is shown.
+    #[derive(Default)]
+    struct Seen {
+        whole: Option<(Vec<u8>, Sha256)>,
+        chunks: Vec<u8>,
+    }
+
+    impl InflatedWatcher for Seen {
+        fn whole(&mut self, inflated: &[u8], sha256: &Sha256) {
+            self.whole = Some((inflated.to_vec(), *sha256));
+        }
+        fn chunk(&mut self, inflated: &[u8]) {
+            self.chunks.extend_from_slice(inflated);
+        }
+    }
+
+    #[test]
+    fn the_watcher_sees_every_inflated_byte_on_either_path() {
+        let data = b"{\"Records\":[]}".repeat(10_000);
+        // Small: the one-call path shows the whole file, with its hash.
+        let mut seen = Seen::default();
+        let out = inflate_and_hash_watched(&gzip(&data)[..], Keep::Nothing, &mut seen).unwrap();
+        assert_eq!(seen.whole, Some((data.clone(), out.sha256)));
+        assert!(seen.chunks.is_empty());
+        // A header CRC sends the file down the streaming path: chunks, in order.
+        let mut with_fhcrc = gzip(&data);
+        with_fhcrc[3] |= 0x02;
+        let header_crc = (flate2::Crc::new(), &with_fhcrc[..10]);
+        let mut crc = header_crc.0;
+        crc.update(header_crc.1);
+        let crc16 = (crc.sum() & 0xffff) as u16;
+        with_fhcrc.splice(10..10, crc16.to_le_bytes());
+        let mut seen = Seen::default();
+        let out = inflate_and_hash_watched(&with_fhcrc[..], Keep::Nothing, &mut seen).unwrap();
+        assert_eq!(out.sha256, Sha256::of(&data));
+        assert!(seen.whole.is_none());
+        assert_eq!(seen.chunks, data);
     }
 
     #[test]

@@ -25,6 +25,8 @@
 //! - `progress`: counters for the progress bar;
 //! - `bundle`: the `.ctverify/` folder of an evidence bundle; `mirror`: making one;
 //! - `lake`: CloudTrail Lake query exports and their sign files;
+//! - `trail_events`: CloudTrail's own trail management events (`StopLogging`, `UpdateTrail`, ...)
+//!   found in verified logs, which explain a gap in a chain;
 //!
 //! The default `aws` feature adds the AWS SDK: the S3 store, ListPublicKeys and DescribeTrails
 //! (`aws`), and the command line (`cli`). Without it (as the fuzz targets build) the library
@@ -109,6 +111,9 @@ pub use crate::verify::{
     validate, ChainFilter, ChainResult, Decided, ValidateError, ValidateOptions, Validation,
 };
 
+// CloudTrail's own calls about trails, found in verified logs (what explains a chain's gap).
+pub use crate::trail_events::{TrailEvent, TrailEventKind};
+
 // Evidence bundles, mirrors and CloudTrail Lake query exports.
 pub use crate::bundle::{BundleError, BundleInfo, SignatureIndex};
 pub use crate::lake::{verify_query, QueryVerdict, ResultFile, SignFile, SignFileError, SIGN_FILE};
@@ -134,5 +139,9 @@ pub mod internal {
     pub use crate::gzip::{gzip, gzip_stored};
     pub use crate::spill::{CheckSpill, DigestSpill};
     pub use crate::store::dir::check_key;
+    pub use crate::trail_events::{
+        may_hold_trail_events, trail_events_in_reader, trail_events_in_slice, KeptTrailEvents,
+        TrailEventScan, MAX_EVENTS_PER_LOG,
+    };
     pub use crate::unreferenced::log_delivery_minute;
 }

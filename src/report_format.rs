@@ -598,7 +598,7 @@ fn evidence_text(evidence: &TailEvidence) -> String {
 fn explanation_text(explained: Option<&Explanation>) -> String {
     match explained {
         Some(e) => format!(
-            "explained by {:?} at {} by {} in {}",
+            "explained by {} at {} by {} in {}",
             e.event,
             e.time,
             e.principal.as_deref().unwrap_or("an unnamed principal"),

@@ -334,3 +334,51 @@ fn get_trail_status_proves_a_one_region_trail_was_cut_where_nothing_else_can() {
     assert!(run.stderr.contains("GetTrailStatus"), "{}", run.stderr);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
 }
+
+#[test]
+fn a_gap_names_the_trail_call_that_made_it_or_says_unexplained() {
+    let (code, report) = validate_json(&repo().join("vectors/cases/gap-explained"), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let gaps = report["chains"][0]["gaps"]
+        .as_array()
+        .expect("gaps")
+        .clone();
+    assert_eq!(gaps.len(), 1);
+    let gap = &gaps[0];
+    assert_eq!(gap["start"], "2024-06-01T04:05:09Z");
+    assert_eq!(gap["end"], "2024-06-01T06:05:09Z");
+    assert_eq!(gap["integrity_failure"], false);
+    let explained = &gap["explained"];
+    assert_eq!(explained["event"], "StopLogging");
+    assert_eq!(explained["time"], "2024-06-01T03:20:00Z");
+    assert_eq!(
+        explained["principal"],
+        "arn:aws:iam::444455556666:user/admin"
+    );
+    assert!(explained["log"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("s3://ctverify-cases/") && l.ends_with(".json.gz")));
+
+    let dir = repo().join("vectors/cases/gap-explained");
+    let text = ctverify(["validate", dir.to_str().unwrap()]);
+    assert!(text.stdout.lines().any(|l| l.starts_with("Gap\t")
+        && l.contains("explained by StopLogging at 2024-06-01T03:20:00Z by arn:aws:iam::444455556666:user/admin in s3://")));
+
+    // Explained or not, --require-continuous fails a gap.
+    let (code, report) = validate_json(
+        &dir,
+        &["--require-continuous", "--end-time", "2024-06-01T08:30:00Z"],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["chains"][0]["gaps"][0]["integrity_failure"], true);
+
+    // No trail call in the logs: the gap is unexplained, and says so.
+    let dir = repo().join("vectors/cases/gap-digest-deleted");
+    let (_, report) = validate_json(&dir, &[]);
+    assert_eq!(report["chains"][0]["gaps"][0]["explained"], Value::Null);
+    let text = ctverify(["validate", dir.to_str().unwrap()]);
+    assert!(text
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("Gap\t") && l.contains("UNEXPLAINED")));
+}

@@ -2,6 +2,10 @@
 //! again when the read breaks off), inflated through the strict gzip reader and its SHA-256
 //! compared with the one recorded. A log not found where listed waits for the log-folder scan
 //! ([`super::scan`]), which may find it moved.
+//!
+//! On their way to the hash, the inflated bytes of each log are also looked at for CloudTrail's
+//! own trail management calls ([`crate::trail_events`]): a log that matched its record and holds
+//! one adds it to its chain's `trail_events`.
 
 use rayon::prelude::*;
 
@@ -9,11 +13,16 @@ use super::retry::{with_retries, Attempt};
 use super::verdicts::{ChainWork, Sink};
 use super::{ValidateError, ValidateOptions};
 use crate::chain::LogCheck;
-use crate::gzip::{inflate_and_hash, GzipError, Keep};
+use crate::gzip::{inflate_and_hash_watched, GzipError, InflatedWatcher, InflatingReader, Keep};
+use crate::hash::Sha256;
 use crate::progress::Progress;
 use crate::report::FileEntry;
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
+use crate::trail_events::{
+    may_hold_trail_events, trail_events_in_reader, trail_events_in_slice, KeptTrailEvents,
+    TrailEventScan, MAX_EVENTS_PER_CHAIN,
+};
 
 /// Checks the logs of every chain in `works` (see [`check_chain_logs`]).
 pub(super) fn check_logs(
@@ -28,12 +37,24 @@ pub(super) fn check_logs(
 }
 
 /// The log checks of one chain, gathered per worker thread.
-#[derive(Default)]
 struct LogResults {
     counts: Counts,
     kept: Vec<FileEntry>,
     not_found: Vec<(LogCheck, FileEntry)>,
+    trail_events: KeptTrailEvents,
     spill_error: Option<std::io::Error>,
+}
+
+impl Default for LogResults {
+    fn default() -> LogResults {
+        LogResults {
+            counts: Counts::default(),
+            kept: Vec::new(),
+            not_found: Vec::new(),
+            trail_events: KeptTrailEvents::with_cap(MAX_EVENTS_PER_CHAIN),
+            spill_error: None,
+        }
+    }
 }
 
 impl LogResults {
@@ -41,6 +62,7 @@ impl LogResults {
         self.counts.merge(&other.counts);
         self.kept.extend(other.kept);
         self.not_found.extend(other.not_found);
+        self.trail_events.absorb(other.trail_events);
         self.spill_error = self.spill_error.or(other.spill_error);
         self
     }
@@ -55,6 +77,10 @@ fn check_chain_logs(
     sink: &Sink,
 ) -> Result<(), ValidateError> {
     let backfill = work.id.backfill;
+    // A trail is stopped, started, updated or deleted only in its home region (CloudTrail
+    // refuses those calls elsewhere), so only there do its logs hold such events: the other
+    // regions' logs are not looked at, which keeps the look nearly free for a trail of many.
+    let watch_events = work.id.region == work.id.home_region;
     let Some(checks) = work.log_checks.take() else {
         return Ok(());
     };
@@ -68,7 +94,11 @@ fn check_chain_logs(
                     return acc;
                 }
             };
-            let entry = check_log(store, &check, backfill, &options.progress);
+            let (entry, trail_events) =
+                check_log(store, &check, backfill, watch_events, &options.progress);
+            if let Some(found) = trail_events {
+                acc.trail_events.absorb(found);
+            }
             if entry.status == Status::NotFound {
                 acc.not_found.push((check, entry));
             } else {
@@ -89,18 +119,67 @@ fn check_chain_logs(
     work.report.logs.merge(&results.counts);
     work.files.extend(results.kept);
     work.not_found = results.not_found;
+    work.add_trail_events(results.trail_events);
     Ok(())
 }
 
+/// A log's verdict, and the trail events it holds when it is valid and holds any.
 fn check_log(
     store: &dyn ObjectStore,
     check: &LogCheck,
     backfill: bool,
+    watch_events: bool,
     progress: &Progress,
-) -> FileEntry {
-    let entry = with_retries(|| check_log_once(store, check, backfill, &progress.bytes));
+) -> (FileEntry, Option<KeptTrailEvents>) {
+    let checked =
+        with_retries(|| check_log_once(store, check, backfill, watch_events, &progress.bytes));
     Progress::add(&progress.logs_done, 1);
-    entry
+    checked
+}
+
+/// Looks for trail events in a log while it is inflated and hashed: in the whole file at once
+/// when it was inflated in memory (parsed there, and only when it hashes as recorded), or
+/// chunk by chunk through the prefilter when it streams.
+struct TrailEventWatch<'a> {
+    check: &'a LogCheck,
+    /// Off: the bytes are not looked at.
+    watching: bool,
+    scan: TrailEventScan,
+    found: Option<KeptTrailEvents>,
+}
+
+impl InflatedWatcher for TrailEventWatch<'_> {
+    fn whole(&mut self, inflated: &[u8], sha256: &Sha256) {
+        if self.watching && *sha256 == self.check.expected && may_hold_trail_events(inflated) {
+            self.found = trail_events_in_slice(inflated, &log_address(self.check));
+        }
+    }
+
+    fn chunk(&mut self, inflated: &[u8]) {
+        if self.watching {
+            self.scan.feed(inflated);
+        }
+    }
+}
+
+/// `s3://BUCKET/KEY`: where a trail event was found.
+fn log_address(check: &LogCheck) -> String {
+    format!("s3://{}/{}", check.bucket, check.key)
+}
+
+/// The trail events of a log that streamed (too large to inflate in memory) and whose bytes
+/// named a trail call: it is read once more and parsed record by record as it inflates, so
+/// that memory stays flat, and what it holds counts only if this read too hashes as recorded.
+/// Such logs are rare, so the second read costs little overall; a read that fails finds
+/// nothing (the verdict stands on the first read).
+fn trail_events_on_second_read(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+) -> Option<KeptTrailEvents> {
+    let object = store.get(&check.bucket, &check.key).ok()?;
+    let mut inflating = InflatingReader::new(object.body);
+    let found = trail_events_in_reader(&mut inflating, &log_address(check))?;
+    (inflating.finish().ok()? == check.expected).then_some(found)
 }
 
 /// Counts the bytes read through it (for the progress bar's rate).
@@ -117,12 +196,41 @@ impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
     }
 }
 
-/// One attempt at reading, inflating and hashing a log.
+/// One attempt at reading, inflating and hashing a log (and looking for trail events in it).
 fn check_log_once(
     store: &dyn ObjectStore,
     check: &LogCheck,
     backfill: bool,
+    watch_events: bool,
     bytes: &std::sync::atomic::AtomicU64,
+) -> Attempt<(FileEntry, Option<KeptTrailEvents>)> {
+    let mut watch = TrailEventWatch {
+        check,
+        watching: watch_events,
+        scan: TrailEventScan::new(),
+        found: None,
+    };
+    let entry = hash_log_once(store, check, backfill, bytes, &mut watch);
+    entry.map(|entry| {
+        if entry.status != Status::Valid {
+            return (entry, None);
+        }
+        let found = if watch.scan.hit() {
+            trail_events_on_second_read(store, check)
+        } else {
+            watch.found
+        };
+        (entry, found.filter(|found| !found.is_empty()))
+    })
+}
+
+/// One attempt at reading, inflating and hashing a log, `watch` seeing the inflated bytes.
+fn hash_log_once(
+    store: &dyn ObjectStore,
+    check: &LogCheck,
+    backfill: bool,
+    bytes: &std::sync::atomic::AtomicU64,
+    watch: &mut TrailEventWatch,
 ) -> Attempt<FileEntry> {
     let entry = |status| {
         let mut e = FileEntry::new(FileKind::Log, &check.bucket, &check.key, status);
@@ -136,12 +244,13 @@ fn check_log_once(
         Err(StoreError::NotFound) => return Attempt::Final(entry(Status::NotFound)),
         Err(e) => return Attempt::after(&e, entry(e.status()).with_detail(e.to_string())),
     };
-    match inflate_and_hash(
+    match inflate_and_hash_watched(
         Counting {
             inner: object.body,
             bytes,
         },
         Keep::Nothing,
+        watch,
     ) {
         Ok(inflated) if inflated.sha256 == check.expected => Attempt::Final(entry(Status::Valid)),
         Ok(inflated) => Attempt::Final(entry(Status::HashMismatch).with_detail(format!(

@@ -47,6 +47,7 @@ use crate::spill::{CheckSpill, DigestSpill};
 use crate::status::Counts;
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
+use crate::trail_events::{KeptTrailEvents, TrailEvent, MAX_EVENTS_PER_RUN};
 
 pub use error::ValidateError;
 pub use search::named_digest_folders;
@@ -142,6 +143,12 @@ pub struct Validation {
     /// first refusal or failure, naming the permission a refusal lacks), when they could not:
     /// the report says it once. `None` when every lookup went through, or none was needed.
     pub versions_unread: Option<String>,
+    /// CloudTrail's own trail management calls found in the run's valid logs, over all
+    /// chains: sorted by time, each call once, at most a few thousand (the ones that start or
+    /// stop a chain first).
+    pub trail_events: Vec<TrailEvent>,
+    /// How many more were found and not kept (an upper bound).
+    pub trail_events_left_out: u64,
 }
 
 /// What the workers hand to the caller's thread.
@@ -187,7 +194,7 @@ pub fn validate(
     );
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     let versions = Versions::new(store);
-    let mut done = std::thread::scope(|scope| {
+    let (mut done, trail_events) = std::thread::scope(|scope| {
         let named = &named;
         let pool = &pool;
         let gate = &gate;
@@ -224,11 +231,12 @@ pub fn validate(
     })?;
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let (trail_events, trail_events_left_out) = trail_events.into_sorted();
     let mut chains: Vec<ChainResult> = done.into_iter().flat_map(|(_, results)| results).collect();
     // Each chain is final only once what the other folders found is known.
     continuity::settle(
         &mut chains,
-        &[],
+        &trail_events,
         options.trail_status.as_ref(),
         options.require_continuous,
         options.verbose,
@@ -241,6 +249,8 @@ pub fn validate(
         chains,
         peak_folders_in_flight: gate.peak(),
         versions_unread: versions.into_unread(),
+        trail_events,
+        trail_events_left_out,
     })
 }
 
@@ -296,13 +306,18 @@ fn verify_folder_and_send(
     let _ = sink.sender.send(message);
 }
 
+/// A folder's path and the results of its chains.
+type FolderResults = (String, Vec<ChainResult>);
+
 /// Hands each file to `on_decided` as it comes, until every worker is done, and returns the
-/// folders' results (in the order they finished), or the first failure.
+/// folders' results (in the order they finished) with the trail events of all their chains,
+/// or the first failure.
 fn receive(
     receiver: std::sync::mpsc::Receiver<Message>,
     on_decided: &mut dyn FnMut(Decided<'_>),
-) -> Result<Vec<(String, Vec<ChainResult>)>, ValidateError> {
+) -> Result<(Vec<FolderResults>, KeptTrailEvents), ValidateError> {
     let mut done = Vec::new();
+    let mut trail_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut first_error: Option<ValidateError> = None;
     for message in receiver {
         match message {
@@ -312,7 +327,11 @@ fn receive(
             }
             Message::Folder(folder, works) => {
                 let mut results = Vec::with_capacity(works.len());
-                for work in works {
+                for mut work in works {
+                    trail_events.absorb_parts(
+                        std::mem::take(&mut work.trail_events),
+                        work.trail_events_left_out,
+                    );
                     results.push(ChainResult {
                         report: work.report,
                         files: work.files,
@@ -324,7 +343,7 @@ fn receive(
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok(done),
+        None => Ok((done, trail_events)),
     }
 }
 
@@ -497,6 +516,8 @@ fn walk_chain(
         listed_logs: outcome.listed_logs,
         unreported_logs: outcome.unreported_logs,
         read_ahead: digests.read_ahead,
+        trail_events: Vec::new(),
+        trail_events_left_out: 0,
     };
     for entry in outcome.unverified_logs {
         work.decide(entry, sink);

@@ -11,6 +11,7 @@ use crate::report::{is_reported, ChainReport, FileEntry, LogScan, TimeRange};
 use crate::spill::SpilledChecks;
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
+use crate::trail_events::{KeptTrailEvents, TrailEvent, MAX_EVENTS_PER_CHAIN};
 
 /// One chain's verdicts and what the log checks and the log-folder scan need from it.
 pub(super) struct ChainWork {
@@ -31,9 +32,28 @@ pub(super) struct ChainWork {
     /// Logs of this chain read ahead (see [`crate::read_ahead::LogsAhead`]); those no check
     /// took are discarded once its checks are done.
     pub read_ahead: Vec<String>,
+    /// CloudTrail's own trail management calls (`StopLogging`, `UpdateTrail`, ...) found in
+    /// this chain's valid logs, about any trail (see [`TrailEvent::names_trail`]): sorted by
+    /// time, each call once, at most [`MAX_EVENTS_PER_CHAIN`] (see
+    /// [`KeptTrailEvents`] for which are kept).
+    pub trail_events: Vec<TrailEvent>,
+    /// How many more were found and not kept (an upper bound: a call delivered twice may be
+    /// counted twice).
+    pub trail_events_left_out: u64,
 }
 
 impl ChainWork {
+    /// Adds trail events found in this chain's logs to those it holds.
+    pub fn add_trail_events(&mut self, found: KeptTrailEvents) {
+        let mut kept = KeptTrailEvents::with_cap(MAX_EVENTS_PER_CHAIN);
+        kept.absorb_parts(
+            std::mem::take(&mut self.trail_events),
+            self.trail_events_left_out,
+        );
+        kept.absorb(found);
+        (self.trail_events, self.trail_events_left_out) = kept.into_sorted();
+    }
+
     /// Counts `entry`'s final verdict, and keeps it when the report shows it.
     pub fn decide(&mut self, entry: FileEntry, sink: &Sink) {
         match entry.kind {
@@ -91,6 +111,8 @@ impl ChainWork {
             listed_logs: LogKeySet::default(),
             unreported_logs: LogKeySet::default(),
             read_ahead: Vec::new(),
+            trail_events: Vec::new(),
+            trail_events_left_out: 0,
         }
     }
 

@@ -286,6 +286,72 @@ pub fn log_records(
     json!({ "Records": records })
 }
 
+/// A CloudTrail record of a call to CloudTrail itself about a trail (`StopLogging`,
+/// `StartLogging`, `DeleteTrail`, `CreateTrail`, `UpdateTrail`, or any other `kind_name`),
+/// shaped like the records CloudTrail writes for them: `requestParameters.name` is `trail_arn`
+/// (a trail's ARN or plain name, as callers may pass either), joined by the fields of
+/// `extra_request_parameters` (an object, e.g. `{"enableLogFileValidation": false}`;
+/// anything else is ignored). A `CreateTrail` or `UpdateTrail` answers with the trail's name
+/// and ARN, the others with `null`, as CloudTrail does. Deterministic: the ids derive from the
+/// arguments.
+pub fn trail_event_record(
+    kind_name: &str,
+    time: UtcTime,
+    trail_arn: &str,
+    principal_arn: &str,
+    account: &str,
+    region: &str,
+    extra_request_parameters: Value,
+) -> Value {
+    let seed = format!("{kind_name}/{}/{trail_arn}/{principal_arn}", time.unix());
+    let mut parameters = serde_json::Map::new();
+    parameters.insert("name".into(), Value::String(trail_arn.to_string()));
+    if let Value::Object(extra) = extra_request_parameters {
+        parameters.extend(extra);
+    }
+    let trail_name = trail_arn
+        .rsplit_once(":trail/")
+        .map_or(trail_arn, |(_, name)| name);
+    let response = match kind_name {
+        "CreateTrail" | "UpdateTrail" => json!({
+            "name": trail_name,
+            "trailARN": trail_arn,
+        }),
+        _ => Value::Null,
+    };
+    let identity_type = if principal_arn.contains(":assumed-role/") {
+        "AssumedRole"
+    } else if principal_arn.ends_with(":root") {
+        "Root"
+    } else {
+        "IAMUser"
+    };
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": identity_type,
+            "principalId": format!("AIDA{}", unique_id(principal_arn, 17).to_uppercase()),
+            "arn": principal_arn,
+            "accountId": account
+        },
+        "eventTime": time.to_string(),
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": kind_name,
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64",
+        "requestParameters": parameters,
+        "responseElements": response,
+        "requestID": uuid_like(&format!("{seed}/request")),
+        "eventID": uuid_like(&format!("{seed}/event")),
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": account,
+        "eventCategory": "Management"
+    })
+}
+
 /// The digest JSON, with the fields in the order CloudTrail writes them.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -351,6 +417,10 @@ pub struct ChainWriter {
     /// S3 metadata added to every digest besides the signature (e.g. a backfill digest's
     /// `backfill-generation-timestamp`).
     pub extra_metadata: BTreeMap<String, String>,
+    /// Records (e.g. [`trail_event_record`]s) appended to the first log of the next hour
+    /// delivered with at least one log, then cleared. The digest's event times are not
+    /// widened for them.
+    pub pending_records: Vec<Value>,
 }
 
 impl ChainWriter {
@@ -360,6 +430,7 @@ impl ChainWriter {
             previous: None,
             delivered: Vec::new(),
             extra_metadata: BTreeMap::new(),
+            pending_records: Vec::new(),
         }
     }
 
@@ -402,7 +473,7 @@ impl ChainWriter {
             let seed = format!("{}/{}/{}", self.id.digest_folder(), delivered_at.unix(), i);
             let key = self.log_key(delivered_at, &seed);
             let events_from = start.plus_seconds(-300).max(start.plus_seconds(-span));
-            let body = log_records(
+            let mut body = log_records(
                 &seed,
                 &account,
                 &region,
@@ -410,6 +481,11 @@ impl ChainWriter {
                 delivered_at.plus_seconds(-60),
                 records,
             );
+            if i == 0 && !self.pending_records.is_empty() {
+                if let Some(Value::Array(listed)) = body.get_mut("Records") {
+                    listed.append(&mut self.pending_records);
+                }
+            }
             let inflated = serde_json::to_vec(&body).unwrap_or_default();
             let oldest = events_from;
             let newest = events_from.plus_seconds(
@@ -493,6 +569,41 @@ impl ChainWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trail_event_records_look_like_cloudtrails() {
+        let at = UtcTime::parse_field("2024-05-01T10:00:00Z").expect("time");
+        let record = trail_event_record(
+            "UpdateTrail",
+            at,
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/prod",
+            "arn:aws:iam::111122223333:user/alice",
+            "111122223333",
+            "us-east-1",
+            json!({"enableLogFileValidation": false}),
+        );
+        assert_eq!(record["eventSource"], "cloudtrail.amazonaws.com");
+        assert_eq!(record["eventTime"], "2024-05-01T10:00:00Z");
+        assert_eq!(
+            record["requestParameters"],
+            json!({
+                "name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/prod",
+                "enableLogFileValidation": false
+            })
+        );
+        assert_eq!(record["responseElements"]["name"], "prod");
+        assert_eq!(record["userIdentity"]["type"], "IAMUser");
+        let again = trail_event_record(
+            "UpdateTrail",
+            at,
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/prod",
+            "arn:aws:iam::111122223333:user/alice",
+            "111122223333",
+            "us-east-1",
+            json!({"enableLogFileValidation": false}),
+        );
+        assert_eq!(record, again);
+    }
 
     #[test]
     fn unique_ids_are_deterministic_alphanumerics() {

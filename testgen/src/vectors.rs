@@ -870,12 +870,61 @@ fn edge_cases(keys: &TestKeys, base: &Bundle, hours: &[Delivered]) -> Vec<Case> 
             .iter()
             .map(|k| file(L, k, Status::Unverified)),
     );
-    cases.push(case(
+    let gap_deleted = case(
         "gap-digest-deleted",
         "logging stopped and started again two hours later; the digest just before the gap deleted, its logs left: they prove it was written",
         b,
         1,
         files,
+    );
+    cases.push(gap_deleted);
+
+    // The same stop and restart, intact, with the calls that made them in the logs: the gap is
+    // explained, and the run is valid.
+    let mut b = Bundle::new("ctverify-cases", "trails/prod");
+    let mut writer = base_writer();
+    let arn = "arn:aws:cloudtrail:us-east-1:444455556666:trail/audit-trail";
+    let admin = "arn:aws:iam::444455556666:user/admin";
+    let trail_call = |name: &str, at: &str| {
+        crate::trail_event_record(
+            name,
+            t(at),
+            arn,
+            admin,
+            "444455556666",
+            "us-east-1",
+            serde_json::json!({}),
+        )
+    };
+    for h in [0, 1, 2, 3, 6, 7] {
+        if h == 3 {
+            writer
+                .pending_records
+                .push(trail_call("StopLogging", "2024-06-01T03:20:00Z"));
+        }
+        if h == 6 {
+            writer.stop_logging();
+            writer
+                .pending_records
+                .push(trail_call("StartLogging", "2024-06-01T06:06:00Z"));
+        }
+        let end = first_end.plus_seconds(h * HOUR);
+        writer.deliver(
+            &mut b,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            options,
+        );
+    }
+    b.public_keys = base.public_keys.clone();
+    cases.push(case(
+        "gap-explained",
+        "logging stopped by StopLogging and started again by StartLogging two hours later, both in verified logs: the gap is explained, nothing is tampered",
+        b,
+        0,
+        Vec::new(),
     ));
     cases
 }
