@@ -210,6 +210,7 @@ impl Aws {
     pub fn trail_status(
         &self,
         region: &str,
+        account_id: &str,
         arn: &str,
         name: &str,
     ) -> Result<TrailStatus, AwsError> {
@@ -232,6 +233,7 @@ impl Aws {
             Ok(TrailStatus {
                 trail: name.to_string(),
                 home_region: region.to_string(),
+                account_id: account_id.to_string(),
                 is_logging: out.is_logging(),
                 latest_digest_delivery: time(out.latest_digest_delivery_time()),
             })

@@ -45,19 +45,125 @@ pub struct Explanation {
     pub time: UtcTime,
     /// Who made it (`userIdentity.arn`), when the record says.
     pub principal: Option<String>,
-    /// The verified log file that holds it (`s3://BUCKET/KEY`).
+    /// The log file that holds it (`s3://BUCKET/KEY`).
     pub log: String,
+    /// Whether that log verified against its digest. An event is looked for in logs no digest
+    /// covers only when no verified log explains the edge: delivered after a segment's last
+    /// digest, the log of the call that ended it (turning validation off, say) is not digested.
+    /// Such an explanation keeps those hours from being called missing digests, but nothing
+    /// vouches for it: the logs stay `unverified`.
+    pub log_verified: bool,
 }
 
 impl Explanation {
-    fn of(event: &TrailEvent) -> Explanation {
+    fn of(event: &TrailEvent, log_verified: bool) -> Explanation {
         Explanation {
             event: event.kind,
             time: event.time,
             principal: event.principal.clone(),
             log: event.log.clone(),
+            log_verified,
         }
     }
+}
+
+/// Trail events found in the run's logs: in logs that verified, and in logs delivered in a gap
+/// or tail, which no digest covers.
+#[derive(Debug, Default)]
+pub struct FoundEvents {
+    /// From logs whose hash matched a verified digest's record; sorted by time.
+    pub verified: Vec<TrailEvent>,
+    /// From logs no digest covers; sorted by time.
+    pub unverified: Vec<TrailEvent>,
+}
+
+impl FoundEvents {
+    /// The event that explains an edge, by `find` (verified logs first), and whether its log
+    /// verified.
+    fn explain<'a>(
+        &'a self,
+        find: impl Fn(&'a [TrailEvent]) -> Option<&'a TrailEvent>,
+    ) -> Option<(&'a TrailEvent, bool)> {
+        find(&self.verified)
+            .map(|e| (e, true))
+            .or_else(|| find(&self.unverified).map(|e| (e, false)))
+    }
+}
+
+/// Logs delivered after a segment's last digest, with no digest to cover them: what they
+/// prove depends on what explains the edge, known only once every folder is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogsAfter {
+    /// Delivery minute and `s3://BUCKET/KEY` of each whose digest is due, by minute.
+    pub logs: Vec<(UtcTime, String)>,
+}
+
+impl LogsAfter {
+    /// What these logs prove, given what explains the edge at `start`: which hourly digests
+    /// after it were written, by how many logs. In a tail (`due_by` given: the end of the
+    /// range) every hour up to the latest log's ([`hours_owed`]): the chain was running. In a
+    /// gap only the hours that hold a log: logging may have been off between them.
+    pub fn proof(
+        &self,
+        start: UtcTime,
+        explained_by: Option<&TrailEvent>,
+        due_by: Option<UtcTime>,
+    ) -> LogsProof {
+        let Some(after) = proving_after(start, explained_by) else {
+            return LogsProof::default();
+        };
+        let proving: Vec<&(UtcTime, String)> =
+            self.logs.iter().filter(|(m, _)| *m > after).collect();
+        let minutes: Vec<UtcTime> = proving.iter().map(|(m, _)| *m).collect();
+        let hours: Vec<i64> = if due_by.is_some() {
+            (1..=hours_owed(start, &minutes, due_by)).collect()
+        } else {
+            let mut hours: Vec<i64> = minutes.iter().map(|&m| hour_of(start, m)).collect();
+            hours.dedup();
+            hours
+        };
+        match proving.last() {
+            Some((_, latest)) if !hours.is_empty() => LogsProof {
+                hours,
+                logs: proving.len(),
+                latest: Some(latest.clone()),
+            },
+            _ => LogsProof::default(),
+        }
+    }
+}
+
+/// What logs delivered after a segment's end prove (see [`LogsAfter::proof`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogsProof {
+    /// The hours after the end (1: the next digest's) whose digests were written.
+    pub hours: Vec<i64>,
+    /// The logs that prove it.
+    pub logs: usize,
+    /// The latest of them (`s3://BUCKET/KEY`).
+    pub latest: Option<String>,
+}
+
+/// After when a log delivered past a segment's end (`start`) proves logging was on: past the
+/// straggler grace after the end, or after the call that stopped logging when one explains
+/// it. `None` when the call explains logs going on without digests (validation turned off,
+/// delivery moved elsewhere, the region dropped).
+pub fn proving_after(start: UtcTime, explained_by: Option<&TrailEvent>) -> Option<UtcTime> {
+    match explained_by {
+        Some(event) if stops(event) && !ends_logging(event) => None,
+        Some(event) if ends_logging(event) => {
+            Some(event.time.max(start).plus_seconds(STRAGGLER_GRACE))
+        }
+        _ => Some(start.plus_seconds(STRAGGLER_GRACE)),
+    }
+}
+
+/// Whether the event ends the delivery of logs too, not only of digests.
+fn ends_logging(event: &TrailEvent) -> bool {
+    matches!(
+        event.kind,
+        TrailEventKind::StopLogging | TrailEventKind::DeleteTrail
+    )
 }
 
 /// Hours with no digest between two segments of a chain: from the end of a segment's last
@@ -73,6 +179,9 @@ pub struct Gap {
     pub explained: Option<Explanation>,
     /// `--require-continuous` was given: the gap is an integrity failure.
     pub integrity_failure: bool,
+    /// Logs delivered in it, until the run settles what they prove. Not reported.
+    #[serde(skip)]
+    pub logs_after: LogsAfter,
 }
 
 impl Gap {
@@ -83,6 +192,7 @@ impl Gap {
             end: range.end,
             explained: None,
             integrity_failure: false,
+            logs_after: LogsAfter::default(),
         }
     }
 }
@@ -121,6 +231,8 @@ pub struct TrailStatus {
     pub trail: String,
     /// The trail's home region.
     pub home_region: String,
+    /// The account that owns the trail (from its ARN).
+    pub account_id: String,
     /// `IsLogging`, when the answer says.
     pub is_logging: Option<bool>,
     /// `LatestDigestDeliveryTime`: when the trail last delivered a digest, in any region.
@@ -128,9 +240,14 @@ pub struct TrailStatus {
 }
 
 impl TrailStatus {
-    /// Whether this is the status of `chain`'s trail.
+    /// Whether this is the status of `chain`'s trail, and says something about the chain.
+    /// Not for an organization trail's member chains: `LatestDigestDeliveryTime` is the newest
+    /// over every account, and a member that left the organization stops legitimately.
     pub fn is_of(&self, chain: &ChainReport) -> bool {
-        !chain.backfill && (&chain.trail, &chain.home_region) == (&self.trail, &self.home_region)
+        !chain.backfill
+            && chain.organization_id.is_none()
+            && (&chain.trail, &chain.home_region, &chain.account_id)
+                == (&self.trail, &self.home_region, &self.account_id)
     }
 }
 
@@ -153,6 +270,9 @@ pub struct Tail {
     pub explained: Option<Explanation>,
     /// `--require-continuous` was given: the tail is an integrity failure.
     pub integrity_failure: bool,
+    /// Logs delivered in it, until the run settles what they prove. Not reported.
+    #[serde(skip)]
+    pub logs_after: LogsAfter,
 }
 
 /// The tail of a chain whose newest digest (`last_digest`) ends at `last_end`, in a range
@@ -174,6 +294,7 @@ pub fn tail_of(
         evidence: Vec::new(),
         explained: None,
         integrity_failure: false,
+        logs_after: LogsAfter::default(),
     })
 }
 
@@ -186,12 +307,11 @@ pub fn hour_end(after: UtcTime, hour: i64) -> UtcTime {
 /// How many hourly digests after `span_start` (a segment's last digest's end) the logs
 /// delivered at `minutes` prove were written: each log was delivered while logging was on, so
 /// the digest of its hour, and (the chain being hourly) every one before it, should be there.
-/// Logs within [`STRAGGLER_GRACE`] of `span_start` prove nothing, and an hour whose digest
+/// The caller leaves out the logs that prove nothing ([`proving_after`]); an hour whose digest
 /// would not be due by `due_by` (when given) is not counted.
 pub fn hours_owed(span_start: UtcTime, minutes: &[UtcTime], due_by: Option<UtcTime>) -> i64 {
     minutes
         .iter()
-        .filter(|m| m.unix() - span_start.unix() > STRAGGLER_GRACE)
         .map(|&m| hour_of(span_start, m))
         .filter(|&hour| is_due(span_start, hour, due_by))
         .max()
@@ -243,91 +363,149 @@ fn within(t: UtcTime, from: UtcTime, to: UtcTime) -> bool {
     from <= t && t <= to
 }
 
-/// The event of `chain`'s trail that explains `gap`: one that stopped it near the gap's
-/// start, else one that started it again near its end. `events` sorted by time.
-pub fn explain_gap(chain: &ChainReport, gap: &Gap, events: &[TrailEvent]) -> Option<Explanation> {
-    let ours = || events.iter().filter(|e| concerns(e, chain));
-    let stopped = ours().find(|e| {
-        stops(e)
-            && within(
-                e.time,
-                gap.start.plus_seconds(-EXPLAIN_WINDOW),
-                gap.end.min(gap.start.plus_seconds(EXPLAIN_WINDOW)),
-            )
-    });
-    let started = || {
-        ours().find(|e| {
-            starts(e)
+/// The event of `chain`'s trail that explains `gap`, with whether its log verified: one that
+/// stopped it near the gap's start, else one that started it again near its end (verified
+/// logs first).
+pub fn explain_gap<'a>(
+    chain: &ChainReport,
+    gap: &Gap,
+    events: &'a FoundEvents,
+) -> Option<(&'a TrailEvent, bool)> {
+    events.explain(|events| {
+        let ours = || events.iter().filter(|e| concerns(e, chain));
+        let stopped = ours().find(|e| {
+            stops(e)
                 && within(
                     e.time,
-                    gap.start.max(gap.end.plus_seconds(-EXPLAIN_WINDOW)),
-                    gap.end.plus_seconds(EXPLAIN_WINDOW),
+                    gap.start.plus_seconds(-EXPLAIN_WINDOW),
+                    gap.end.min(gap.start.plus_seconds(EXPLAIN_WINDOW)),
                 )
+        });
+        stopped.or_else(|| {
+            ours().find(|e| {
+                starts(e)
+                    && within(
+                        e.time,
+                        gap.start.max(gap.end.plus_seconds(-EXPLAIN_WINDOW)),
+                        gap.end.plus_seconds(EXPLAIN_WINDOW),
+                    )
+            })
         })
-    };
-    stopped.or_else(started).map(Explanation::of)
+    })
 }
 
-/// The event of `chain`'s trail that explains why it ends at `tail.start`: one that stopped it
-/// within about an hour of its newest digest.
-pub fn explain_tail(
+/// The event of `chain`'s trail that explains why it ends at `tail.start`, with whether its
+/// log verified: one that stopped it within about an hour of its newest digest.
+pub fn explain_tail<'a>(
     chain: &ChainReport,
     tail: &Tail,
-    events: &[TrailEvent],
-) -> Option<Explanation> {
-    events
-        .iter()
-        .filter(|e| concerns(e, chain) && stops(e))
-        .find(|e| {
-            within(
-                e.time,
-                tail.start.plus_seconds(-EXPLAIN_WINDOW),
-                tail.start.plus_seconds(EXPLAIN_WINDOW),
-            )
-        })
-        .map(Explanation::of)
+    events: &'a FoundEvents,
+) -> Option<(&'a TrailEvent, bool)> {
+    events.explain(|events| {
+        events
+            .iter()
+            .filter(|e| concerns(e, chain) && stops(e))
+            .find(|e| {
+                within(
+                    e.time,
+                    tail.start.plus_seconds(-EXPLAIN_WINDOW),
+                    tail.start.plus_seconds(EXPLAIN_WINDOW),
+                )
+            })
+    })
 }
 
-/// Whether `event` is about `chain`'s trail. A multi-region trail's events are made in its
-/// home region, so they explain every region's chain; the account is not compared, since an
-/// organization trail's events are its management account's.
+/// The explanation of an edge, for the report.
+pub fn explanation(found: Option<(&TrailEvent, bool)>) -> Option<Explanation> {
+    found.map(|(event, verified)| Explanation::of(event, verified))
+}
+
+/// Whether `event` is about `chain`'s trail: the trail it names, made in the trail's home
+/// region (a trail is stopped, updated or deleted only there), and, when it names the trail by
+/// ARN, the ARN's region and account. A multi-region trail's calls explain every region's
+/// chain; an organization trail's are its management account's, so the account is not
+/// compared for a member's chain.
 fn concerns(event: &TrailEvent, chain: &ChainReport) -> bool {
-    !chain.backfill && event.names_trail(&chain.trail)
+    if chain.backfill || !event.names_trail(&chain.trail) {
+        return false;
+    }
+    if event
+        .region
+        .as_deref()
+        .is_some_and(|r| r != chain.home_region)
+    {
+        return false;
+    }
+    match arn_region_and_account(&event.trail) {
+        Some((region, account)) => {
+            region == chain.home_region
+                && (chain.organization_id.is_some() || account == chain.account_id)
+        }
+        None => true,
+    }
+}
+
+/// The region and account of a trail ARN (`arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`).
+fn arn_region_and_account(trail: &str) -> Option<(&str, &str)> {
+    let mut parts = trail.splitn(6, ':');
+    let (arn, _, service) = (parts.next()?, parts.next()?, parts.next()?);
+    if arn != "arn" || service != "cloudtrail" {
+        return None;
+    }
+    Some((parts.next()?, parts.next()?))
 }
 
 /// For each chain (by index in `chains`), the latest end another region's chain of the same
 /// trail and account reached, when it is later than this chain's tail starts: that region was
 /// still delivering, so this one should have been too.
-pub fn other_regions_run_on(chains: &[ChainReport]) -> Vec<Option<(String, UtcTime)>> {
+pub fn other_regions_run_on(chains: &[&ChainReport]) -> Vec<Option<(String, UtcTime)>> {
+    // The trail's chains in one account, its regions apart (backfill chains are no evidence).
+    let mut trails: std::collections::HashMap<TrailOfAccount<'_>, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, chain) in chains.iter().enumerate() {
+        if !chain.backfill {
+            trails.entry(TrailOfAccount::of(chain)).or_default().push(i);
+        }
+    }
     chains
         .iter()
         .map(|chain| {
             let tail = chain.tail.as_ref()?;
-            chains
+            trails
+                .get(&TrailOfAccount::of(chain))?
                 .iter()
-                .filter(|other| same_trail_elsewhere(chain, other))
-                .filter_map(|other| Some((other.region.clone(), other.found?.end)))
-                .filter(|(_, through)| *through > tail.start)
-                .max_by_key(|(region, through)| (*through, std::cmp::Reverse(region.clone())))
+                .map(|&i| chains[i])
+                .filter(|other| other.region != chain.region)
+                .filter_map(|other| Some((other.found?.end, &other.region)))
+                .filter(|(through, _)| *through > tail.start)
+                .max_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| rb.cmp(ra)))
+                .map(|(through, region)| (region.clone(), through))
         })
         .collect()
 }
 
-fn same_trail_elsewhere(chain: &ChainReport, other: &ChainReport) -> bool {
-    !other.backfill
-        && other.region != chain.region
-        && (
-            &other.bucket,
-            &other.prefix,
-            &other.organization_id,
-            &other.account_id,
-        ) == (
-            &chain.bucket,
-            &chain.prefix,
-            &chain.organization_id,
-            &chain.account_id,
-        )
-        && (&other.trail, &other.home_region) == (&chain.trail, &chain.home_region)
+/// A trail's chains in one account of one bucket and prefix, whatever their region.
+#[derive(PartialEq, Eq, Hash)]
+struct TrailOfAccount<'a> {
+    bucket: &'a str,
+    prefix: &'a str,
+    organization_id: Option<&'a str>,
+    account_id: &'a str,
+    trail: &'a str,
+    home_region: &'a str,
+}
+
+impl TrailOfAccount<'_> {
+    fn of(chain: &ChainReport) -> TrailOfAccount<'_> {
+        TrailOfAccount {
+            bucket: &chain.bucket,
+            prefix: &chain.prefix,
+            organization_id: chain.organization_id.as_deref(),
+            account_id: &chain.account_id,
+            trail: &chain.trail,
+            home_region: &chain.home_region,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -374,8 +552,6 @@ mod tests {
     fn logs_after_the_last_digest_owe_the_hours_up_to_theirs() {
         let last = t("2024-06-01T04:05:09Z");
         let late = Some(t("2030-01-01T00:00:00Z"));
-        // Stragglers alone prove nothing.
-        assert_eq!(hours_owed(last, &[t("2024-06-01T04:12:00Z")], late), 0);
         // Logs 20 and 40 minutes on: the next hour's digest; logs in the hour after: two.
         assert_eq!(
             hours_owed(
@@ -449,7 +625,7 @@ mod tests {
         other_account.account_id = "444455556666".into();
         let mut backfill = chain("eu-west-1", "2024-06-01T09:00:00Z");
         backfill.backfill = true;
-        let found = other_regions_run_on(&[east, west, other_trail, other_account, backfill]);
+        let found = other_regions_run_on(&[&east, &west, &other_trail, &other_account, &backfill]);
         assert_eq!(found[0], None);
         assert_eq!(
             found[1],
@@ -474,6 +650,92 @@ mod tests {
         }
     }
 
+    fn verified(events: Vec<TrailEvent>) -> FoundEvents {
+        FoundEvents {
+            verified: events,
+            unverified: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_verified_log_explains_first_and_an_unverified_one_says_it_is() {
+        let chain = chain("us-east-1", "2024-06-01T04:05:09Z");
+        let tail = chain.tail.clone().unwrap();
+        let off = TrailEvent {
+            validation: Some(false),
+            ..event(TrailEventKind::UpdateTrail, "2024-06-01T04:07:00Z", "audit")
+        };
+        let stop = event(TrailEventKind::StopLogging, "2024-06-01T04:30:00Z", "audit");
+        let both = FoundEvents {
+            verified: vec![stop],
+            unverified: vec![off.clone()],
+        };
+        let found = explanation(explain_tail(&chain, &tail, &both)).unwrap();
+        assert_eq!(
+            (found.event, found.log_verified),
+            (TrailEventKind::StopLogging, true)
+        );
+        let only = FoundEvents {
+            verified: Vec::new(),
+            unverified: vec![off],
+        };
+        let found = explanation(explain_tail(&chain, &tail, &only)).unwrap();
+        assert_eq!(
+            (found.event, found.log_verified),
+            (TrailEventKind::UpdateTrail, false)
+        );
+    }
+
+    #[test]
+    fn what_logs_after_an_edge_prove_depends_on_what_explains_it() {
+        let last = t("2024-06-01T04:05:09Z");
+        let logs = LogsAfter {
+            logs: ["04:12", "04:25", "05:25", "06:40"]
+                .iter()
+                .map(|m| (t(&format!("2024-06-01T{m}:00Z")), format!("s3://b/{m}")))
+                .collect(),
+        };
+        // Unexplained: every log past the straggler grace proves its hour.
+        let proof = logs.proof(last, None, Some(t("2030-01-01T00:00:00Z")));
+        assert_eq!((proof.hours, proof.logs), (vec![1, 2, 3], 3));
+        assert_eq!(proof.latest.as_deref(), Some("s3://b/06:40"));
+        // Stragglers alone prove nothing.
+        let early = LogsAfter {
+            logs: logs.logs[..1].to_vec(),
+        };
+        assert_eq!(early.proof(last, None, None), LogsProof::default());
+        // Stopped at 05:10: only logs after 05:25 prove logging went on.
+        let stop = event(TrailEventKind::StopLogging, "2024-06-01T05:10:00Z", "audit");
+        let proof = logs.proof(last, Some(&stop), None);
+        assert_eq!((proof.hours, proof.logs), (vec![3], 1));
+        // In a gap, only the hours that hold a log.
+        let proof = logs.proof(last, None, None);
+        assert_eq!((proof.hours, proof.logs), (vec![1, 2, 3], 3));
+        let sparse = LogsAfter {
+            logs: vec![(t("2024-06-01T06:40:00Z"), "s3://b/late".into())],
+        };
+        assert_eq!(sparse.proof(last, None, None).hours, [3]);
+        assert_eq!(
+            sparse
+                .proof(last, None, Some(t("2030-01-01T00:00:00Z")))
+                .hours,
+            [1, 2, 3]
+        );
+        // Validation turned off: logs go on without digests, proving nothing.
+        let off = TrailEvent {
+            validation: Some(false),
+            ..event(TrailEventKind::UpdateTrail, "2024-06-01T04:07:00Z", "audit")
+        };
+        assert_eq!(logs.proof(last, Some(&off), None), LogsProof::default());
+        // A start explains nothing about logs before it.
+        let start = event(
+            TrailEventKind::StartLogging,
+            "2024-06-01T07:00:00Z",
+            "audit",
+        );
+        assert_eq!(logs.proof(last, Some(&start), None).hours, [1, 2, 3]);
+    }
+
     #[test]
     fn a_gap_is_explained_by_the_trails_own_stop_or_start_near_its_edges() {
         let chain = chain("us-west-2", "2024-06-01T08:00:00Z");
@@ -489,10 +751,12 @@ mod tests {
             "audit",
         );
         assert_eq!(
-            explain_gap(&chain, &gap, &[stop.clone(), start.clone()]).map(|e| e.event),
+            explain_gap(&chain, &gap, &verified(vec![stop.clone(), start.clone()]))
+                .map(|(e, _)| e.kind),
             Some(TrailEventKind::StopLogging)
         );
-        let explained = explain_gap(&chain, &gap, std::slice::from_ref(&start)).unwrap();
+        let explained =
+            explanation(explain_gap(&chain, &gap, &verified(vec![start.clone()]))).unwrap();
         assert_eq!(explained.time, t("2024-06-01T06:01:00Z"));
         assert_eq!(explained.log, "s3://bucket/log.json.gz");
         // Another trail's stop, or one far from the gap, explains nothing.
@@ -502,15 +766,18 @@ mod tests {
             "another",
         );
         let early = event(TrailEventKind::StopLogging, "2024-05-31T20:00:00Z", "audit");
-        assert_eq!(explain_gap(&chain, &gap, &[other, early]), None);
+        assert_eq!(
+            explain_gap(&chain, &gap, &verified(vec![other, early])),
+            None
+        );
         // UpdateTrail explains only when it changed what matters.
         let mut update = event(TrailEventKind::UpdateTrail, "2024-06-01T03:40:00Z", "audit");
         assert_eq!(
-            explain_gap(&chain, &gap, std::slice::from_ref(&update)),
+            explain_gap(&chain, &gap, &verified(vec![update.clone()])),
             None
         );
         update.validation = Some(false);
-        assert!(explain_gap(&chain, &gap, &[update]).is_some());
+        assert!(explain_gap(&chain, &gap, &verified(vec![update])).is_some());
     }
 
     #[test]
@@ -518,16 +785,16 @@ mod tests {
         let chain = chain("us-east-1", "2024-06-01T04:05:09Z");
         let tail = chain.tail.clone().unwrap();
         let stop = event(TrailEventKind::StopLogging, "2024-06-01T04:30:00Z", "audit");
-        assert!(explain_tail(&chain, &tail, std::slice::from_ref(&stop)).is_some());
+        assert!(explain_tail(&chain, &tail, &verified(vec![stop.clone()])).is_some());
         let late = event(TrailEventKind::StopLogging, "2024-06-01T09:30:00Z", "audit");
-        assert_eq!(explain_tail(&chain, &tail, &[late]), None);
+        assert_eq!(explain_tail(&chain, &tail, &verified(vec![late])), None);
         let start = event(
             TrailEventKind::StartLogging,
             "2024-06-01T04:30:00Z",
             "audit",
         );
-        assert_eq!(explain_tail(&chain, &tail, &[start]), None);
+        assert_eq!(explain_tail(&chain, &tail, &verified(vec![start])), None);
         let deleted = event(TrailEventKind::DeleteTrail, "2024-06-01T03:30:00Z", "audit");
-        assert!(explain_tail(&chain, &tail, &[deleted]).is_some());
+        assert!(explain_tail(&chain, &tail, &verified(vec![deleted])).is_some());
     }
 }

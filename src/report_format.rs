@@ -598,11 +598,16 @@ fn evidence_text(evidence: &TailEvidence) -> String {
 fn explanation_text(explained: Option<&Explanation>) -> String {
     match explained {
         Some(e) => format!(
-            "explained by {} at {} by {} in {}",
+            "explained by {} at {} by {} in {}{}",
             e.event,
             e.time,
             e.principal.as_deref().unwrap_or("an unnamed principal"),
-            e.log
+            e.log,
+            if e.log_verified {
+                ""
+            } else {
+                " (a log no digest covers: nothing vouches for it)"
+            }
         ),
         None => "UNEXPLAINED: no StopLogging, StartLogging, DeleteTrail, CreateTrail or UpdateTrail of the trail in the verified logs".into(),
     }

@@ -136,7 +136,9 @@ impl TrailEvent {
     /// turns validation off) outrank other updates.
     fn rank(&self) -> u8 {
         match self.kind {
-            TrailEventKind::UpdateTrail if self.validation != Some(false) => 1,
+            // Turning validation off or on stops or starts a chain; moving the delivery or
+            // dropping regions matters less often.
+            TrailEventKind::UpdateTrail if self.validation.is_none() => 1,
             _ => 0,
         }
     }
@@ -834,9 +836,9 @@ mod tests {
             kind,
             trail: "t".into(),
             principal: None,
-            validation: Some(true),
+            validation: None,
             multi_region: None,
-            destination_changed: false,
+            destination_changed: true,
             region: None,
             event_id: Some(format!("id-{i}")),
             log: LOG.into(),

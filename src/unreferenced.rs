@@ -69,12 +69,15 @@ pub struct Stray {
 
 impl LogFolder {
     /// The span a log delivered at `minute` falls in: the one whose segment ended last before
-    /// it, when the minute is before that span ends.
+    /// it, when the minute ends before the span does.
     fn span_of(&self, minute: UtcTime) -> Option<usize> {
         self.spans
             .iter()
             .enumerate()
-            .filter(|(_, s)| minute.plus_seconds(59) > s.start && minute < s.end)
+            // A minute that straddles the restart may be its first digest's: left alone. One that
+            // straddles the end of the segment's last digest is reported (it is not the last
+            // digest's: that lists it), but proves nothing, being within the straggler grace.
+            .filter(|(_, s)| minute.plus_seconds(59) > s.start && minute.plus_seconds(59) < s.end)
             .max_by_key(|(i, s)| (s.start, std::cmp::Reverse(*i)))
             .map(|(i, _)| i)
     }

@@ -382,3 +382,83 @@ fn a_gap_names_the_trail_call_that_made_it_or_says_unexplained() {
         .lines()
         .any(|l| l.starts_with("Gap\t") && l.contains("UNEXPLAINED")));
 }
+
+/// `four_hours`, then logs going on for three more hours with no digest; the first of them
+/// holds `call` (a trail call made two minutes after the last digest).
+fn logs_going_on_after(call: &str, parameters: Value) -> (tempfile::TempDir, ChainWriter) {
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    let record = ctverify_testgen::trail_event_record(
+        call,
+        last_end.plus_seconds(120),
+        "arn:aws:cloudtrail:us-east-1:111122223333:trail/audit",
+        "arn:aws:iam::111122223333:user/ops",
+        "111122223333",
+        "us-east-1",
+        parameters,
+    );
+    let first = writer.log_key(last_end.plus_seconds(300), "first-after");
+    let document = serde_json::json!({ "Records": [record] });
+    bundle
+        .objects
+        .insert(first, gzip(&serde_json::to_vec(&document).expect("json")));
+    for minutes in [25, 70, 130, 170] {
+        unlisted_log(
+            &mut bundle,
+            &writer,
+            last_end.plus_seconds(minutes * 60),
+            &format!("m{minutes}"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    (dir, writer)
+}
+
+#[test]
+fn validation_turned_off_explains_logs_going_on_without_digests() {
+    let (dir, _) = logs_going_on_after(
+        "UpdateTrail",
+        serde_json::json!({"enableLogFileValidation": false}),
+    );
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T12:00:00Z"]);
+    // Nothing vouches for the logs (exit 3), but no digest is called missing.
+    assert_eq!(code, 3, "{report:#}");
+    let statuses = statuses(&report);
+    assert_eq!(statuses.len(), 5, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|(kind, _, status)| kind == "log" && status == "unverified"));
+    let tail = &report["chains"][0]["tail"];
+    assert_eq!(tail["missing_digests"], 0);
+    assert_eq!(tail["explained"]["event"], "UpdateTrail");
+    assert_eq!(tail["explained"]["log_verified"], false);
+    assert_eq!(
+        tail["explained"]["principal"],
+        "arn:aws:iam::111122223333:user/ops"
+    );
+}
+
+#[test]
+fn a_stop_in_a_log_no_digest_covers_does_not_excuse_logs_long_after_it() {
+    // Logging "stopped" two minutes after the last digest, yet logs go on for three hours:
+    // the hours after the stop (and its 15 minutes of stragglers) had digests.
+    let (dir, writer) = logs_going_on_after("StopLogging", serde_json::json!({}));
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T12:00:00Z"]);
+    assert_eq!(code, 1, "{report:#}");
+    let missing: Vec<String> = statuses(&report)
+        .into_iter()
+        .filter(|(kind, _, status)| kind == "digest" && status == "not_found")
+        .map(|(_, key, _)| key)
+        .collect();
+    let last_end = t("2024-06-01T04:05:09Z");
+    let expected: Vec<String> = (1..=3)
+        .map(|h| writer.id.digest_key(last_end.plus_seconds(h * HOUR)))
+        .collect();
+    assert_eq!(missing, expected);
+    assert_eq!(
+        report["chains"][0]["tail"]["explained"]["event"],
+        "StopLogging"
+    );
+}

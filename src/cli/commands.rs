@@ -155,7 +155,7 @@ fn trail_status(plan: &plan::VerifyPlan, aws: &mut AwsSession) -> Option<TrailSt
         return None;
     }
     let asked = aws.aws().map_err(|e| e.to_string()).and_then(|aws| {
-        aws.trail_status(&arn.region, &arn.arn, &arn.name)
+        aws.trail_status(&arn.region, &arn.account_id, &arn.arn, &arn.name)
             .map_err(|e| e.to_string())
     });
     match asked {

@@ -94,12 +94,14 @@ pub(super) fn sort_strays(
         .flatten()
         .map(|(key, _)| key.as_str())
         .collect();
+    let chains: HashSet<&ChainId> = listing.chains.keys().collect();
     let judge = Judge {
         bucket: store.bucket(),
         folder,
         filter,
         range,
         listed: &listed,
+        chains: &chains,
     };
     let sorted: Vec<(String, Stray)> = strays
         .into_par_iter()
@@ -165,6 +167,8 @@ struct Judge<'a> {
     range: &'a RequestedRange,
     /// The keys the listing showed as digests of the run's chains.
     listed: &'a HashSet<&'a str>,
+    /// The chains the listing found in the folder.
+    chains: &'a HashSet<&'a ChainId>,
 }
 
 impl Judge<'_> {
@@ -188,6 +192,13 @@ impl Judge<'_> {
         }
         if !self.filter.wants_chain(&name.chain) || !self.range.contains(name.end_time) {
             return Stray::OtherRun;
+        }
+        // A chain with no digest listed here is no chain of the run: a file claiming one would
+        // conjure it up, unsigned, where it should be reported as planted.
+        if !self.chains.contains(&name.chain) {
+            return Stray::NoDigest(format!(
+                "its own fields put it at {claimed}, in a chain no digest of this folder belongs to"
+            ));
         }
         if self.listed.contains(digest.object.as_str()) {
             return Stray::NoDigest(format!(
@@ -320,12 +331,15 @@ mod tests {
             start: Some(t("2024-06-01T00:00:00Z")),
             end: t("2024-06-02T00:00:00Z"),
         };
+        let main = chain("main");
+        let chains: HashSet<&ChainId> = [&main].into_iter().collect();
         let judge = Judge {
             bucket: "bucket",
             folder: FOLDER,
             filter: &filter,
             range: &range,
             listed: &listed,
+            chains: &chains,
         };
         assert_eq!(
             judge.digest(&digest("bucket", &own)),
@@ -360,6 +374,15 @@ mod tests {
             let stray = judge.digest(&digest(bucket, object));
             assert!(matches!(stray, Stray::NoDigest(_)), "{object}: {stray:?}");
         }
+        // A chain no digest of the folder belongs to is not conjured up by a planted file.
+        let everything = ChainFilter::default();
+        let judge = Judge {
+            filter: &everything,
+            ..judge
+        };
+        let ghost = chain("ghost").digest_key(end);
+        let stray = judge.digest(&digest("bucket", &ghost));
+        assert!(matches!(stray, Stray::NoDigest(_)), "{stray:?}");
     }
 
     /// Objects in memory, and keys whose reads fail.
@@ -438,8 +461,13 @@ mod tests {
             start: None,
             end: t("2024-06-02T00:00:00Z"),
         };
+        // The chain has another digest in the folder: the moved one belongs to a chain of it.
+        let later = (
+            chain("main").digest_key(t("2024-06-01T05:05:09Z")),
+            t("2024-06-01T05:05:09Z"),
+        );
         let mut listing = DigestListing {
-            chains: Default::default(),
+            chains: [(chain("main"), vec![later.clone()])].into_iter().collect(),
             filtered_out: false,
             strays: vec![
                 moved.clone(),
@@ -460,7 +488,7 @@ mod tests {
         .expect("no local failure");
         assert_eq!(
             listing.chains.get(&chain("main")),
-            Some(&vec![(moved, end)])
+            Some(&vec![later, (moved, end)])
         );
         let mut got: Vec<(&str, Status)> = verdicts
             .0

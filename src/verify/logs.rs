@@ -31,9 +31,14 @@ pub(super) fn check_logs(
     works: &mut [ChainWork],
     sink: &Sink,
 ) -> Result<(), ValidateError> {
+    // Calls about the folder's own trails are what can explain its chains' edges; a busy
+    // account's calls about other trails must not crowd them out of the kept few.
+    let mut trails: Vec<String> = works.iter().map(|w| w.id.trail.clone()).collect();
+    trails.sort();
+    trails.dedup();
     works
         .par_iter_mut()
-        .try_for_each(|work| check_chain_logs(store, options, work, sink))
+        .try_for_each(|work| check_chain_logs(store, options, &trails, work, sink))
 }
 
 /// The log checks of one chain, gathered per worker thread.
@@ -73,6 +78,7 @@ impl LogResults {
 fn check_chain_logs(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
+    trails: &[String],
     work: &mut ChainWork,
     sink: &Sink,
 ) -> Result<(), ValidateError> {
@@ -97,7 +103,11 @@ fn check_chain_logs(
             let (entry, trail_events) =
                 check_log(store, &check, backfill, watch_events, &options.progress);
             if let Some(found) = trail_events {
-                acc.trail_events.absorb(found);
+                let (events, left_out) = found.into_sorted();
+                let ours = events
+                    .into_iter()
+                    .filter(|e| trails.iter().any(|t| e.names_trail(t)));
+                acc.trail_events.absorb_parts(ours.collect(), left_out);
             }
             if entry.status == Status::NotFound {
                 acc.not_found.push((check, entry));

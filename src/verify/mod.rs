@@ -37,7 +37,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::chain::{self, LogCheck};
-use crate::continuity::TrailStatus;
+use crate::continuity::{FoundEvents, TrailStatus};
 use crate::digest::ChainId;
 use crate::folder_gate::{FolderGate, FolderTicket};
 use crate::keys::KeySource;
@@ -194,7 +194,7 @@ pub fn validate(
     );
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     let versions = Versions::new(store);
-    let (mut done, trail_events) = std::thread::scope(|scope| {
+    let (mut done, [trail_events, unverified_events]) = std::thread::scope(|scope| {
         let named = &named;
         let pool = &pool;
         let gate = &gate;
@@ -232,11 +232,15 @@ pub fn validate(
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
     let (trail_events, trail_events_left_out) = trail_events.into_sorted();
+    let mut events = FoundEvents {
+        verified: trail_events,
+        unverified: unverified_events.into_sorted().0,
+    };
     let mut chains: Vec<ChainResult> = done.into_iter().flat_map(|(_, results)| results).collect();
     // Each chain is final only once what the other folders found is known.
     continuity::settle(
         &mut chains,
-        &trail_events,
+        &events,
         options.trail_status.as_ref(),
         options.require_continuous,
         options.verbose,
@@ -249,7 +253,7 @@ pub fn validate(
         chains,
         peak_folders_in_flight: gate.peak(),
         versions_unread: versions.into_unread(),
-        trail_events,
+        trail_events: std::mem::take(&mut events.verified),
         trail_events_left_out,
     })
 }
@@ -315,9 +319,10 @@ type FolderResults = (String, Vec<ChainResult>);
 fn receive(
     receiver: std::sync::mpsc::Receiver<Message>,
     on_decided: &mut dyn FnMut(Decided<'_>),
-) -> Result<(Vec<FolderResults>, KeptTrailEvents), ValidateError> {
+) -> Result<(Vec<FolderResults>, [KeptTrailEvents; 2]), ValidateError> {
     let mut done = Vec::new();
     let mut trail_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
+    let mut unverified_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut first_error: Option<ValidateError> = None;
     for message in receiver {
         match message {
@@ -332,6 +337,8 @@ fn receive(
                         std::mem::take(&mut work.trail_events),
                         work.trail_events_left_out,
                     );
+                    unverified_events
+                        .absorb_parts(std::mem::take(&mut work.unverified_trail_events), 0);
                     results.push(ChainResult {
                         report: work.report,
                         files: work.files,
@@ -343,7 +350,7 @@ fn receive(
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok((done, trail_events)),
+        None => Ok((done, [trail_events, unverified_events])),
     }
 }
 
@@ -518,6 +525,7 @@ fn walk_chain(
         read_ahead: digests.read_ahead,
         trail_events: Vec::new(),
         trail_events_left_out: 0,
+        unverified_trail_events: Vec::new(),
     };
     for entry in outcome.unverified_logs {
         work.decide(entry, sink);

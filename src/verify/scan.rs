@@ -10,13 +10,16 @@ use std::collections::HashMap;
 use super::verdicts::{ChainWork, Sink};
 use super::{ValidateError, ValidateOptions};
 use crate::chain::{LogCheck, LogKeySet};
-use crate::continuity::{self, TailEvidence};
+use crate::continuity::{self, LogsAfter};
+use crate::gzip::InflatingReader;
 use crate::reason::ChainReason;
 use crate::report::{FileEntry, LogScan};
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
+use crate::trail_events::{trail_events_in_reader, TrailEvent};
 use crate::unreferenced::{self, Candidates, Findings, LogFolder, OpenSpan, Stray};
+use rayon::prelude::*;
 
 /// One log folder to scan, and what its chains established about it.
 pub(super) struct FolderScan {
@@ -145,7 +148,7 @@ impl FolderScan {
         if let Some(mut findings) = findings {
             let strays = std::mem::take(&mut findings.strays);
             attribute_unlisted_logs(folder, findings, works, sink);
-            decide_strays(&folder.spans, strays, store.bucket(), works, sink);
+            decide_strays(store, &folder.spans, strays, works, sink);
         }
         Ok(())
     }
@@ -178,15 +181,19 @@ fn open_spans(works: &[ChainWork]) -> Vec<OpenSpan> {
 }
 
 /// Reports the logs delivered after a segment's last digest, with no digest to cover them
-/// (`unverified`), and the digests they prove missing: every hour up to the latest of them
-/// whose digest is due ([`continuity::hours_owed`]) is a `not_found` digest of the chain.
+/// (`unverified`), and hands them to the chain's gap or tail: what they prove (digests
+/// missing, hour by hour) depends on what explains the edge, which is settled once every folder
+/// is done ([`crate::continuity::LogsAfter`]). Logs whose digest may still come are not
+/// digested yet, and left alone. In the trail's home region the first of them are read for the
+/// call that made the edge (validation turned off, say), which no digest covers.
 fn decide_strays(
+    store: &dyn ObjectStore,
     spans: &[OpenSpan],
     strays: Vec<Stray>,
-    bucket: &str,
     works: &mut [ChainWork],
     sink: &Sink,
 ) {
+    let bucket = store.bucket();
     let mut by_span: Vec<Vec<Stray>> = vec![Vec::new(); spans.len()];
     for stray in strays {
         if let Some(list) = by_span.get_mut(stray.span) {
@@ -194,10 +201,6 @@ fn decide_strays(
         }
     }
     for (span, mut strays) in spans.iter().zip(by_span) {
-        if strays.is_empty() {
-            continue;
-        }
-        strays.sort_by(|a, b| (a.minute, &a.key).cmp(&(b.minute, &b.key)));
         let work = &mut works[span.owner];
         let is_tail = work
             .report
@@ -205,7 +208,7 @@ fn decide_strays(
             .as_ref()
             .is_some_and(|t| t.start == span.start);
         // A tail's digests are due by the end of the range; a gap's, once the chain started
-        // again, are all past due. Logs whose digest may still come are not digested yet.
+        // again, are all past due.
         let due_by = is_tail.then_some(span.end);
         strays.retain(|s| {
             continuity::is_due(
@@ -214,45 +217,63 @@ fn decide_strays(
                 due_by,
             )
         });
-        let minutes: Vec<UtcTime> = strays.iter().map(|s| s.minute).collect();
-        let owed = continuity::hours_owed(span.start, &minutes, due_by);
-        let proving: Vec<&Stray> = strays
-            .iter()
-            .filter(|s| s.minute.unix() - span.start.unix() > continuity::STRAGGLER_GRACE)
-            .collect();
-        for h in 1..=owed {
-            let end = continuity::hour_end(span.start, h);
-            let key = work.id.digest_key(end);
-            let latest = proving.last().map(|s| s.key.as_str()).unwrap_or_default();
-            let entry = FileEntry::new(FileKind::Digest, bucket, &key, Status::NotFound)
-                .with_detail(ChainReason::OwedByLogs {
-                    last_end: span.start,
-                    hour_end: end,
-                    latest_log: format!("s3://{bucket}/{latest}"),
-                });
-            work.decide(entry, sink);
+        if strays.is_empty() {
+            continue;
         }
+        strays.sort_by(|a, b| (a.minute, &a.key).cmp(&(b.minute, &b.key)));
+        if work.id.region == work.id.home_region {
+            let found = trail_calls_after_the_edge(store, span.start, &strays);
+            work.unverified_trail_events.extend(found);
+        }
+        let logs_after = LogsAfter {
+            logs: strays
+                .iter()
+                .map(|s| (s.minute, format!("s3://{bucket}/{}", s.key)))
+                .collect(),
+        };
         if is_tail {
             if let Some(tail) = work.report.tail.as_mut() {
-                tail.missing_digests = owed;
-                if let Some(latest) = proving.last() {
-                    tail.evidence.push(TailEvidence::Logs {
-                        count: proving.len(),
-                        latest: format!("s3://{bucket}/{}", latest.key),
-                    });
-                }
+                tail.logs_after = logs_after;
             }
+        } else if let Some(gap) = work.report.gaps.iter_mut().find(|g| g.start == span.start) {
+            gap.logs_after = logs_after;
         }
         for stray in strays {
-            let mut entry = FileEntry::new(FileKind::Log, bucket, &stray.key, Status::Unverified)
+            let entry = FileEntry::new(FileKind::Log, bucket, &stray.key, Status::Unverified)
                 .with_detail(ChainReason::DeliveredWithoutDigest {
                     last_end: span.start,
                     in_gap: !is_tail,
                 });
-            entry.backfill = false;
             work.decide(entry, sink);
         }
     }
+}
+
+/// Logs read after an edge for the call that made it: the call is logged within minutes.
+const EDGE_LOGS_READ: usize = 24;
+
+/// The trail calls in the first logs delivered after `edge` (at most [`EDGE_LOGS_READ`],
+/// within two hours). A log that cannot be read or parsed holds none: it explains nothing,
+/// and its verdict (`unverified`) does not depend on it.
+fn trail_calls_after_the_edge(
+    store: &dyn ObjectStore,
+    edge: UtcTime,
+    strays: &[Stray],
+) -> Vec<TrailEvent> {
+    let until = edge.plus_seconds(2 * continuity::DIGEST_INTERVAL);
+    strays
+        .iter()
+        .take_while(|s| s.minute <= until)
+        .take(EDGE_LOGS_READ)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .filter_map(|stray| {
+            let object = store.get(store.bucket(), &stray.key).ok()?;
+            let url = format!("s3://{}/{}", store.bucket(), stray.key);
+            trail_events_in_reader(InflatingReader::new(object.body), &url)
+        })
+        .flat_map_iter(|found| found.into_sorted().0)
+        .collect()
 }
 
 /// Decides each log not found at its key: `moved` when the scan found it elsewhere, otherwise

@@ -33,13 +33,17 @@ pub(super) struct ChainWork {
     /// took are discarded once its checks are done.
     pub read_ahead: Vec<String>,
     /// CloudTrail's own trail management calls (`StopLogging`, `UpdateTrail`, ...) found in
-    /// this chain's valid logs, about any trail (see [`TrailEvent::names_trail`]): sorted by
+    /// this chain's valid logs, about the trails of its folder (see
+    /// [`TrailEvent::names_trail`]): sorted by
     /// time, each call once, at most [`MAX_EVENTS_PER_CHAIN`] (see
     /// [`KeptTrailEvents`] for which are kept).
     pub trail_events: Vec<TrailEvent>,
     /// How many more were found and not kept (an upper bound: a call delivered twice may be
     /// counted twice).
     pub trail_events_left_out: u64,
+    /// Trail calls found in logs delivered in this chain's gaps or tail, which no digest covers
+    /// (see [`crate::continuity::Explanation::log_verified`]).
+    pub unverified_trail_events: Vec<TrailEvent>,
 }
 
 impl ChainWork {
@@ -113,6 +117,7 @@ impl ChainWork {
             read_ahead: Vec::new(),
             trail_events: Vec::new(),
             trail_events_left_out: 0,
+            unverified_trail_events: Vec::new(),
         }
     }
 
