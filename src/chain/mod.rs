@@ -17,6 +17,8 @@
 //!   link, moves), its logs checked or noted as unverified (`logs`);
 //! - `holes`: missing predecessors and the hours missing behind them;
 //! - `gaps`: where the chain starts again after logging stopped;
+//! - the tail: from the newest digest to the end of the range, when a digest is overdue
+//!   ([`crate::continuity`] says what gaps and tails mean, once the run is done);
 //! - `logs`: the logs listed only by digests that could not be verified;
 //! - `windows`: the windows of digests that could not be verified.
 //!
