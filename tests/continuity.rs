@@ -441,6 +441,46 @@ fn validation_turned_off_explains_logs_going_on_without_digests() {
 }
 
 #[test]
+fn the_call_in_a_log_no_digest_covers_is_read_through_s3_as_from_the_directory() {
+    let (dir, _) = logs_going_on_after(
+        "UpdateTrail",
+        serde_json::json!({"enableLogFileValidation": false}),
+    );
+    let moto = Moto::start();
+    moto.upload(dir.path(), "continuity-bucket");
+    let keys_file = dir.path().join(".ctverify/public-keys.json");
+    let mut env = aws_env(None);
+    env.push(("AWS_ENDPOINT_URL_S3".into(), moto.endpoint()));
+    let args = |source: &str| -> Vec<String> {
+        [
+            "validate",
+            source,
+            "--public-keys",
+            keys_file.to_str().unwrap(),
+            "--end-time",
+            "2024-06-01T12:00:00Z",
+            "--format",
+            "json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let from_dir = ctverify(args(dir.path().to_str().unwrap()));
+    let from_s3 = ctverify_env(args("s3://continuity-bucket"), &env);
+    assert_eq!(from_s3.code, 3, "{}{}", from_s3.stdout, from_s3.stderr);
+    assert_eq!(from_dir.code, from_s3.code);
+    let chains = |text: &str| -> Value {
+        let report: Value = serde_json::from_str(text).expect("json");
+        report["chains"].clone()
+    };
+    assert_eq!(chains(&from_s3.stdout), chains(&from_dir.stdout));
+    assert_eq!(
+        chains(&from_s3.stdout)[0]["tail"]["explained"]["log_verified"],
+        false
+    );
+}
+
+#[test]
 fn a_stop_in_a_log_no_digest_covers_does_not_excuse_logs_long_after_it() {
     // Logging "stopped" two minutes after the last digest, yet logs go on for three hours:
     // the hours after the stop (and its 15 minutes of stragglers) had digests.
