@@ -47,6 +47,7 @@ mod gzip;
 mod hash;
 mod keys;
 mod lake;
+mod metrics;
 mod mirror;
 #[cfg(feature = "aws")]
 mod pages;
@@ -97,6 +98,7 @@ pub use crate::store::{
 // Verification and its report.
 pub use crate::continuity::{Explanation, Gap, Tail, TailEvidence};
 pub use crate::folder_gate::DEFAULT_BUDGET as DEFAULT_FOLDER_BUDGET;
+pub use crate::metrics::{metrics_text, write_atomically};
 pub use crate::progress::{Progress, ProgressBar};
 pub use crate::report::{
     BucketOrigin, ChainReport, Detail, FileEntry, RequestedRange, RunInfo, Summary, TimeRange,

@@ -195,6 +195,9 @@ pub struct ChainReport {
     /// From the earliest `digestStartTime` to the latest `digestEndTime` of the chain's digests
     /// in range; `None` when none was found.
     pub found: Option<TimeRange>,
+    /// The end time of the chain's newest digest that verified valid; `None` when none did.
+    /// What a monitor alerts on: no verified digest for hours.
+    pub newest_verified: Option<UtcTime>,
     /// The chain's digests, by outcome.
     pub digests: Counts,
     /// The logs its digests list, and the unlisted logs of its account and region attributed
@@ -229,6 +232,7 @@ impl ChainReport {
             home_region: id.home_region.clone(),
             backfill: id.backfill,
             found: None,
+            newest_verified: None,
             digests: Counts::default(),
             logs: Counts::default(),
             gaps: Vec::new(),

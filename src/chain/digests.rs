@@ -145,6 +145,9 @@ pub(super) fn decide_all(
         if entry.status == Status::HashMismatch {
             entry.expected_sha256 = recorded;
         }
+        if entry.status == Status::Valid {
+            report.newest_verified = report.newest_verified.max(Some(digest.end_time));
+        }
         emit_digest(report, sink, entry);
         trust.push(checked.trust());
 

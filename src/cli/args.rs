@@ -114,6 +114,10 @@ pub struct ValidateArgs {
     /// Any gap or tail (hours with no digest) in the range is an integrity failure.
     #[arg(long)]
     pub require_continuous: bool,
+    /// Write OpenMetrics text (for a Prometheus textfile collector or pushgateway) to FILE once
+    /// the run is complete, atomically.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,

@@ -168,6 +168,7 @@ fn trail_status(plan: &plan::VerifyPlan, aws: &mut AwsSession) -> Option<TrailSt
 }
 
 pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
+    let started = std::time::Instant::now();
     let mut aws = AwsSession::for_concurrency(args.connection.concurrency);
     let plan = plan::resolve_validate(args, &mut aws)?;
     let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
@@ -210,7 +211,14 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     .map_err(writing_failed)?;
 
     let reports: Vec<_> = validation.chains.iter().map(|c| c.report.clone()).collect();
-    Ok(Summary::of(&reports).exit_code())
+    let code = Summary::of(&reports).exit_code();
+    if let Some(path) = &plan.metrics {
+        let text = crate::metrics::metrics_text(&run, &validation.chains, code, started.elapsed());
+        crate::metrics::write_atomically(path, &text).map_err(|e| {
+            CliError::incomplete(format!("cannot write {}: {e}", path.display())).because(e)
+        })?;
+    }
+    Ok(code)
 }
 
 /// The report's destination: `--output FILE`, else stdout.

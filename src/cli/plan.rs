@@ -80,6 +80,8 @@ pub struct ValidatePlan {
     pub progress_bar: bool,
     /// `--require-continuous`: any gap or tail is an integrity failure.
     pub require_continuous: bool,
+    /// `--metrics FILE`.
+    pub metrics: Option<PathBuf>,
 }
 
 /// `mirror`: what to copy (verifying it as it goes), and where to.
@@ -253,12 +255,41 @@ pub fn resolve_validate(
     args: &ValidateArgs,
     trails: &mut dyn TrailLookup,
 ) -> Result<ValidatePlan, CliError> {
+    let verify = resolve_verify(args.source_flags(), trails)?;
+    if let Some(metrics) = &args.metrics {
+        refuse_inside_source(&verify.source, metrics, "--metrics")?;
+    }
     Ok(ValidatePlan {
-        verify: resolve_verify(args.source_flags(), trails)?,
+        verify,
         report: report_plan(&args.report),
         progress_bar: !args.no_progress,
         require_continuous: args.require_continuous,
+        metrics: args.metrics.clone(),
     })
+}
+
+/// ctverify only reads its source: a file it writes (`flag`'s) must not land inside a
+/// directory source.
+fn refuse_inside_source(source: &SourcePlan, path: &Path, flag: &str) -> Result<(), CliError> {
+    let SourcePlan::Directory(dir) = source else {
+        return Ok(());
+    };
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let inside = match (parent.canonicalize(), dir.root.canonicalize()) {
+        (Ok(parent), Ok(root)) => parent.starts_with(root),
+        _ => false,
+    };
+    if inside {
+        return Err(CliError::usage(format!(
+            "{flag} {} is inside the source directory {}: ctverify never writes there",
+            path.display(),
+            dir.root.display()
+        )));
+    }
+    Ok(())
 }
 
 pub fn resolve_mirror(
