@@ -9,8 +9,8 @@
 //!   delivered in them (their names carry the minute), or the same trail's other regions
 //!   delivering on ([`hours_owed`], [`other_regions_run_on`]);
 //! - what says why they are not is the trail's own `StopLogging`, `StartLogging`,
-//!   `DeleteTrail`, `CreateTrail` or `UpdateTrail` event in a verified log ([`explain_gap`],
-//!   [`explain_tail`]);
+//!   `DeleteTrail`, `CreateTrail` or `UpdateTrail` call, in a verified log, or else in the
+//!   first logs after the edge, which no digest covers ([`explain_gap`], [`explain_tail`]);
 //! - with `--require-continuous`, any gap or tail is an integrity failure, explained or not.
 
 use serde::Serialize;
@@ -102,7 +102,8 @@ impl LogsAfter {
     /// What these logs prove, given what explains the edge at `start`: which hourly digests
     /// after it were written, by how many logs. In a tail (`due_by` given: the end of the
     /// range) every hour up to the latest log's ([`hours_owed`]): the chain was running. In a
-    /// gap only the hours that hold a log: logging may have been off between them.
+    /// gap, or after the call that stopped logging, only the hours that hold a log: logging may
+    /// have been off between them.
     pub fn proof(
         &self,
         start: UtcTime,
@@ -112,10 +113,20 @@ impl LogsAfter {
         let Some(after) = proving_after(start, explained_by) else {
             return LogsProof::default();
         };
-        let proving: Vec<&(UtcTime, String)> =
-            self.logs.iter().filter(|(m, _)| *m > after).collect();
+        let stopped = explained_by.is_some_and(ends_logging);
+        // After a stop, a later log proves logging started again, not that the old chain ran
+        // on: it proves a digest only once a new segment's first digest, covering the hour
+        // from its restart, would be due.
+        let restart_due = |m: UtcTime| {
+            due_by.is_none_or(|due| m.unix() + DIGEST_INTERVAL + DELIVERY_SLACK <= due.unix())
+        };
+        let proving: Vec<&(UtcTime, String)> = self
+            .logs
+            .iter()
+            .filter(|(m, _)| *m > after && (!stopped || restart_due(*m)))
+            .collect();
         let minutes: Vec<UtcTime> = proving.iter().map(|(m, _)| *m).collect();
-        let hours: Vec<i64> = if due_by.is_some() {
+        let hours: Vec<i64> = if due_by.is_some() && !stopped {
             (1..=hours_owed(start, &minutes, due_by)).collect()
         } else {
             let mut hours: Vec<i64> = minutes.iter().map(|&m| hour_of(start, m)).collect();
@@ -371,18 +382,22 @@ pub fn explain_gap<'a>(
     gap: &Gap,
     events: &'a FoundEvents,
 ) -> Option<(&'a TrailEvent, bool)> {
-    events.explain(|events| {
-        let ours = || events.iter().filter(|e| concerns(e, chain));
-        let stopped = ours().find(|e| {
+    // The call that stopped it decides what the logs in the gap prove, so it is looked for
+    // first, in verified logs and then in those no digest covers (where it usually is: it is
+    // delivered after the final digest); the call that started it again only names the gap.
+    let stopped = events.explain(|events| {
+        events.iter().filter(|e| concerns(e, chain)).find(|e| {
             stops(e)
                 && within(
                     e.time,
                     gap.start.plus_seconds(-EXPLAIN_WINDOW),
                     gap.end.min(gap.start.plus_seconds(EXPLAIN_WINDOW)),
                 )
-        });
-        stopped.or_else(|| {
-            ours().find(|e| {
+        })
+    });
+    stopped.or_else(|| {
+        events.explain(|events| {
+            events.iter().filter(|e| concerns(e, chain)).find(|e| {
                 starts(e)
                     && within(
                         e.time,

@@ -141,6 +141,17 @@ pub fn metrics_text(
         "ctverify_run_end_timestamp_seconds{{source=\"{source}\"}} {}",
         run.requested.end.unix()
     );
+    family(
+        &mut text,
+        "ctverify_run_timestamp_seconds",
+        "gauge",
+        "When the run completed: a file that stops moving means runs stopped completing.",
+    );
+    let _ = writeln!(
+        text,
+        "ctverify_run_timestamp_seconds{{source=\"{source}\"}} {}",
+        crate::time::UtcTime::now().unix()
+    );
     text.push_str("# EOF\n");
     text
 }
@@ -154,8 +165,20 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     };
     let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
     temporary.write_all(text.as_bytes())?;
+    // A temporary file is private to its owner; a collector runs as someone else.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|e| e.error)?;
+    // The rename is durable once the directory is.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
     Ok(())
 }
 
@@ -164,12 +187,17 @@ fn family(text: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(text, "# HELP {name} {help}");
 }
 
+/// Every field of a chain's identity, so that no two chains share a series.
 fn chain_labels(source: &str, r: &crate::report::ChainReport) -> String {
     format!(
-        "source=\"{source}\",account=\"{}\",region=\"{}\",trail=\"{}\",backfill=\"{}\"",
+        "source=\"{source}\",bucket=\"{}\",prefix=\"{}\",organization=\"{}\",account=\"{}\",region=\"{}\",trail=\"{}\",home_region=\"{}\",backfill=\"{}\"",
+        escape(&r.bucket),
+        escape(&r.prefix),
+        escape(r.organization_id.as_deref().unwrap_or("")),
         escape(&r.account_id),
         escape(&r.region),
         escape(&r.trail),
+        escape(&r.home_region),
         r.backfill
     )
 }

@@ -502,3 +502,223 @@ fn a_stop_in_a_log_no_digest_covers_does_not_excuse_logs_long_after_it() {
         "StopLogging"
     );
 }
+
+/// A log holding one trail call, delivered at `at`, listed by no digest.
+fn call_log(
+    bundle: &mut Bundle,
+    writer: &ChainWriter,
+    at: UtcTime,
+    call: &str,
+    made: UtcTime,
+    parameters: Value,
+) {
+    let record = ctverify_testgen::trail_event_record(
+        call,
+        made,
+        "arn:aws:cloudtrail:us-east-1:111122223333:trail/audit",
+        "arn:aws:iam::111122223333:user/ops",
+        "111122223333",
+        "us-east-1",
+        parameters,
+    );
+    let key = writer.log_key(at, &format!("call-{call}-{}", at.unix()));
+    let document = serde_json::json!({ "Records": [record] });
+    bundle
+        .objects
+        .insert(key, gzip(&serde_json::to_vec(&document).expect("json")));
+}
+
+fn not_found_digests(report: &Value) -> usize {
+    statuses(report)
+        .iter()
+        .filter(|(kind, _, status)| kind == "digest" && status == "not_found")
+        .count()
+}
+
+#[test]
+fn validation_turned_off_and_on_again_is_a_gap_not_missing_digests() {
+    // The call that turned validation off is in a log no digest covers; the one that turned it
+    // on again is in a verified log. The first decides what the logs between prove: nothing.
+    let keys = test_keys();
+    let (mut bundle, mut writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    let off = serde_json::json!({"enableLogFileValidation": false});
+    call_log(
+        &mut bundle,
+        &writer,
+        last_end.plus_seconds(300),
+        "UpdateTrail",
+        last_end.plus_seconds(120),
+        off,
+    );
+    for minutes in (25..=165).step_by(20) {
+        unlisted_log(
+            &mut bundle,
+            &writer,
+            last_end.plus_seconds(minutes * 60),
+            &format!("off{minutes}"),
+        );
+    }
+    writer.stop_logging();
+    let restart = t("2024-06-01T07:05:09Z");
+    writer
+        .pending_records
+        .push(ctverify_testgen::trail_event_record(
+            "UpdateTrail",
+            restart.plus_seconds(30),
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/audit",
+            "arn:aws:iam::111122223333:user/ops",
+            "111122223333",
+            "us-east-1",
+            serde_json::json!({"enableLogFileValidation": true}),
+        ));
+    for h in 0..2 {
+        let start = restart.plus_seconds(h * HOUR);
+        let options = HourOptions {
+            records_per_log: 2,
+            wrong_previous_hash: false,
+        };
+        writer.deliver(
+            &mut bundle,
+            &keys.us_east_1_a,
+            start,
+            start.plus_seconds(HOUR),
+            2,
+            options,
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T09:30:00Z"]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(not_found_digests(&report), 0, "{report:#}");
+    let explained = &report["chains"][0]["gaps"][0]["explained"];
+    assert_eq!(explained["event"], "UpdateTrail");
+    assert_eq!(explained["log_verified"], false);
+}
+
+#[test]
+fn the_call_is_found_after_many_logs_in_a_busy_region() {
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    for i in 0..40 {
+        unlisted_log(
+            &mut bundle,
+            &writer,
+            last_end.plus_seconds(60 + i * 15),
+            &format!("busy{i}"),
+        );
+    }
+    let off = serde_json::json!({"enableLogFileValidation": false});
+    call_log(
+        &mut bundle,
+        &writer,
+        last_end.plus_seconds(15 * 60),
+        "UpdateTrail",
+        last_end.plus_seconds(14 * 60),
+        off,
+    );
+    for minutes in [40, 100, 160] {
+        unlisted_log(
+            &mut bundle,
+            &writer,
+            last_end.plus_seconds(minutes * 60),
+            &format!("late{minutes}"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T12:00:00Z"]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(not_found_digests(&report), 0);
+    assert_eq!(
+        report["chains"][0]["tail"]["explained"]["event"],
+        "UpdateTrail"
+    );
+}
+
+#[test]
+fn logs_after_a_stop_wait_for_a_restarted_segments_first_digest() {
+    // Stopped at 04:10; started again at 09:50, whose first digest (ending 10:50) may arrive
+    // until 11:50: at 11:10 its logs prove nothing yet.
+    let keys = test_keys();
+    let (mut bundle, writer) = four_hours(&keys);
+    let last_end = t("2024-06-01T04:05:09Z");
+    call_log(
+        &mut bundle,
+        &writer,
+        last_end.plus_seconds(420),
+        "StopLogging",
+        last_end.plus_seconds(300),
+        serde_json::json!({}),
+    );
+    for minutes in [350, 370] {
+        unlisted_log(
+            &mut bundle,
+            &writer,
+            last_end.plus_seconds(minutes * 60),
+            &format!("restart{minutes}"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T11:10:00Z"]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(not_found_digests(&report), 0, "{report:#}");
+    // Long after, the hours that hold those logs (09:55 and 10:15, either side of the old
+    // chain's 10:05:09) had digests that never came.
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T14:00:00Z"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(not_found_digests(&report), 2, "{report:#}");
+}
+
+#[test]
+fn a_planted_stop_does_not_outweigh_another_region_delivering_on() {
+    let keys = test_keys();
+    let (mut bundle, east) = four_hours(&keys);
+    let mut west = ChainWriter::new(chain_id("eu-west-1"));
+    let first_end = t("2024-06-01T01:02:30Z");
+    for h in 0..8 {
+        let end = first_end.plus_seconds(h * HOUR);
+        let options = HourOptions {
+            records_per_log: 2,
+            wrong_previous_hash: false,
+        };
+        west.deliver(
+            &mut bundle,
+            &keys.eu_west_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            1,
+            options,
+        );
+    }
+    bundle.public_keys.push(keys.eu_west_1_a.key_entry(
+        "eu-west-1",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    ));
+    let last_end = t("2024-06-01T04:05:09Z");
+    call_log(
+        &mut bundle,
+        &east,
+        last_end.plus_seconds(300),
+        "StopLogging",
+        last_end.plus_seconds(120),
+        serde_json::json!({}),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    bundle.write_to(dir.path()).expect("write");
+    let (code, report) = validate_json(dir.path(), &["--end-time", "2024-06-01T12:00:00Z"]);
+    assert_eq!(code, 1, "{report:#}");
+    let east_chain = report["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(east_chain["tail"]["explained"]["log_verified"], false);
+    assert_eq!(east_chain["tail"]["evidence"][0]["kind"], "other_region");
+    assert!(not_found_digests(&report) >= 3, "{report:#}");
+}

@@ -37,7 +37,7 @@ fn a_run_writes_its_counts_newest_verified_digests_and_exit_code() {
         metric(
             &text,
             &format!(
-                "ctverify_newest_verified_digest_timestamp_seconds{{{source},account=\"111122223333\",region=\"{region}\",trail=\"management-events\",backfill=\"false\"}}"
+                "ctverify_newest_verified_digest_timestamp_seconds{{{source},bucket=\"ctverify-sample-trail\",prefix=\"\",organization=\"\",account=\"111122223333\",region=\"{region}\",trail=\"management-events\",home_region=\"us-east-1\",backfill=\"false\"}}"
             ),
         )
     };
@@ -49,10 +49,24 @@ fn a_run_writes_its_counts_newest_verified_digests_and_exit_code() {
         Some(0.0)
     );
     assert!(metric(&text, &format!("ctverify_run_duration_seconds{{{source}}}")).is_some());
-    // Every sample is in a family declared before it.
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let name = line.split('{').next().unwrap();
-        assert!(text.contains(&format!("# TYPE {name} gauge")), "{line}");
+    // Every sample follows its own family's TYPE line, and no series is written twice.
+    let mut family = "";
+    let mut series = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(declared) = line.strip_prefix("# TYPE ") {
+            family = declared.split(' ').next().unwrap();
+        } else if !line.starts_with('#') {
+            let (name_and_labels, _) = line.rsplit_once(' ').unwrap();
+            assert_eq!(name_and_labels.split('{').next(), Some(family), "{line}");
+            assert!(series.insert(name_and_labels.to_string()), "twice: {line}");
+        }
+    }
+    // Readable by a collector running as someone else.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o644, 0o644, "{mode:o}");
     }
 }
 

@@ -57,7 +57,10 @@ pub(super) fn settle(
     let reports: Vec<&ChainReport> = chains.iter().map(|c| &c.report).collect();
     let running_on = continuity::other_regions_run_on(&reports);
     for (chain, other) in chains.iter_mut().zip(running_on) {
-        let Some(tail) = chain.report.tail.as_ref().filter(|t| t.explained.is_none()) else {
+        // Only a call in a verified log outweighs the other regions: one in a log no digest
+        // covers is anyone's to plant.
+        let explained = |t: &&Tail| t.explained.as_ref().is_some_and(|e| e.log_verified);
+        let Some(tail) = chain.report.tail.as_ref().filter(|t| !explained(t)) else {
             continue;
         };
         // What says the trail delivered after this chain's newest digest, each with how many

@@ -249,18 +249,20 @@ fn decide_strays(
     }
 }
 
-/// Logs read after an edge for the call that made it: the call is logged within minutes.
-const EDGE_LOGS_READ: usize = 24;
+/// The most logs read after one edge for the call that made it: a busy region delivers many
+/// files in the hour the call is looked for in; most are passed over by the name prefilter.
+const EDGE_LOGS_READ: usize = 2_000;
 
-/// The trail calls in the first logs delivered after `edge` (at most [`EDGE_LOGS_READ`],
-/// within two hours). A log that cannot be read or parsed holds none: it explains nothing,
-/// and its verdict (`unverified`) does not depend on it.
+/// The trail calls in the logs delivered within about an hour after `edge` (at most
+/// [`EDGE_LOGS_READ`]), where the call that made the edge is. A log that cannot be read or
+/// parsed holds none: it explains nothing, and its verdict (`unverified`) does not depend on
+/// it.
 fn trail_calls_after_the_edge(
     store: &dyn ObjectStore,
     edge: UtcTime,
     strays: &[Stray],
 ) -> Vec<TrailEvent> {
-    let until = edge.plus_seconds(2 * continuity::DIGEST_INTERVAL);
+    let until = edge.plus_seconds(continuity::DIGEST_INTERVAL + continuity::STRAGGLER_GRACE);
     strays
         .iter()
         .take_while(|s| s.minute <= until)
