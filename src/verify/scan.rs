@@ -222,8 +222,13 @@ fn decide_strays(
         }
         strays.sort_by(|a, b| (a.minute, &a.key).cmp(&(b.minute, &b.key)));
         if work.id.region == work.id.home_region {
-            let found = trail_calls_after_the_edge(store, span.start, &strays);
+            let trail = &work.id.trail;
+            let found = trail_calls_after_the_edge(store, span.start, &strays)
+                .into_iter()
+                .filter(|e| e.names_trail(trail));
             work.unverified_trail_events.extend(found);
+            // Only the calls near an edge matter, and a planted log may hold many.
+            work.unverified_trail_events.truncate(MAX_EDGE_CALLS_PER_CHAIN);
         }
         let logs_after = LogsAfter {
             logs: strays
@@ -248,6 +253,9 @@ fn decide_strays(
         }
     }
 }
+
+/// The most trail calls found in uncovered logs kept for one chain.
+const MAX_EDGE_CALLS_PER_CHAIN: usize = 256;
 
 /// The most logs read after one edge for the call that made it: a busy region delivers many
 /// files in the hour the call is looked for in; most are passed over by the name prefilter.
