@@ -228,7 +228,8 @@ fn decide_strays(
                 .filter(|e| e.names_trail(trail));
             work.unverified_trail_events.extend(found);
             // Only the calls near an edge matter, and a planted log may hold many.
-            work.unverified_trail_events.truncate(MAX_EDGE_CALLS_PER_CHAIN);
+            work.unverified_trail_events
+                .truncate(MAX_EDGE_CALLS_PER_CHAIN);
         }
         let logs_after = LogsAfter {
             logs: strays
