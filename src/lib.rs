@@ -38,6 +38,7 @@
 mod aws;
 mod bundle;
 mod chain;
+mod checkpoint;
 #[cfg(feature = "aws")]
 mod cli;
 mod continuity;
@@ -45,6 +46,7 @@ mod digest;
 mod folder_gate;
 mod gzip;
 mod hash;
+mod history;
 mod keys;
 mod lake;
 mod metrics;
@@ -92,7 +94,7 @@ pub use crate::aws::{Aws, AwsError};
 pub use crate::store::s3::S3Store;
 pub use crate::store::{
     dir::DirStore, ListingRequest, Metadata, MetadataMap, Object, ObjectStore, ObjectVersion,
-    StoreError,
+    Stamp, StoreError,
 };
 
 // Verification and its report.

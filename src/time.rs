@@ -222,6 +222,14 @@ impl serde::Serialize for UtcTime {
     }
 }
 
+/// The form [`UtcTime`] serializes to (`YYYY-MM-DDTHH:MM:SSZ`), and only that.
+impl<'de> serde::Deserialize<'de> for UtcTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        UtcTime::parse_field(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 fn digits(bytes: &[u8]) -> Option<u32> {
     let mut value: u32 = 0;
     for &b in bytes {

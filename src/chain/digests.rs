@@ -11,7 +11,7 @@ use super::decide::{decide, ChainMetadata, Checked, ReadAt, SuccessorLink, Trust
 use super::index::{ChainIndex, Node};
 use super::link::Links;
 use super::logs::{LogLedger, MAX_UNVERIFIED_LISTED};
-use super::{emit_digest, FetchOutcome, ParsedDigest, WalkSink};
+use super::{emit_digest, FetchOutcome, ParsedDigest, VerifiedDigest, WalkSink};
 use crate::digest::ChainId;
 use crate::keys::KeyRing;
 use crate::reason::ChainReason;
@@ -111,6 +111,13 @@ pub(super) fn decide_all(
                 continue;
             }
         }
+        let verified = VerifiedDigest {
+            bucket: node.bucket.clone(),
+            key: node.key.clone(),
+            sha256: parsed.sha256,
+            signature: parsed.metadata.get("signature").cloned(),
+            end_time: parsed.digest.end_time,
+        };
         let decision = decide(at, parsed, successor_link, chain, metadata, keys);
         let mut checked = decision.checked;
         let digest = checked.digest();
@@ -147,6 +154,7 @@ pub(super) fn decide_all(
         }
         if entry.status == Status::Valid {
             report.newest_verified = report.newest_verified.max(Some(digest.end_time));
+            sink.verified_digest(verified);
         }
         emit_digest(report, sink, entry);
         trust.push(checked.trust());

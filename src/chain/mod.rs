@@ -165,8 +165,28 @@ pub struct ChainOutcome {
     pub unreported_logs: LogKeySet,
 }
 
+/// A digest the walk found valid, as a checkpoint remembers it: where it was read, what its
+/// bytes hash to, the signature its metadata held and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiedDigest {
+    /// The bucket it was read from.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// SHA-256 of its uncompressed bytes.
+    pub sha256: Sha256,
+    /// Its `signature` metadata, hex, when it had one (otherwise a successor vouched for it).
+    pub signature: Option<String>,
+    /// `digestEndTime`.
+    pub end_time: UtcTime,
+}
+
 /// Where [`walk_streaming`] hands what it decides, as it decides it.
 pub trait WalkSink {
+    /// A digest found valid (its verdict also comes through [`WalkSink::digest`]).
+    fn verified_digest(&mut self, _digest: VerifiedDigest) {}
+
     /// A digest's verdict (valid ones included), or a digest found missing. Final.
     fn digest(&mut self, entry: FileEntry);
     /// A log to read and hash against an authentic digest.

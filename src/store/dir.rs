@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Object, ObjectStore, StoreError};
+use super::{Object, ObjectStore, Stamp, StoreError};
 use crate::bundle::SignatureIndex;
 use crate::digest::ChainId;
 
@@ -177,7 +177,7 @@ impl DirStore {
         folder: (&str, &Path),
         prefix: &str,
         start_after: Option<&str>,
-        visit: &mut dyn FnMut(&str) -> bool,
+        visit: &mut dyn FnMut(&str, &Path) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         let (folder_key, path) = folder;
         let mut entered: HashSet<PathBuf> = HashSet::from([path.to_path_buf()]);
@@ -219,7 +219,7 @@ impl DirStore {
                 if start_after.is_some_and(|after| full.as_str() <= after) {
                     continue;
                 }
-                if !visit(&full) {
+                if !visit(&full, &entry.path)? {
                     return Ok(());
                 }
             }
@@ -280,7 +280,42 @@ impl ObjectStore for DirStore {
         let Some(path) = self.folder_path(folder)? else {
             return Ok(());
         };
-        self.walk((folder, &path), prefix, start_after, visit)
+        self.walk((folder, &path), prefix, start_after, &mut |key, _| {
+            Ok(visit(key))
+        })
+    }
+
+    fn list_stamped(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        visit: &mut dyn FnMut(&str, Stamp<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        let folder = match prefix.rfind('/') {
+            Some(at) => &prefix[..=at],
+            None => "",
+        };
+        let Some(path) = self.folder_path(folder)? else {
+            return Ok(());
+        };
+        self.walk((folder, &path), prefix, start_after, &mut |key, path| {
+            let stat = std::fs::metadata(path)
+                .map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
+            // A copy rewritten in place keeps its size but not its modification time.
+            let modified = stat
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let version = modified.to_string();
+            Ok(visit(
+                key,
+                Stamp {
+                    size: stat.len(),
+                    version: &version,
+                },
+            ))
+        })
     }
 
     /// A copy keeps what its signatures file holds: a chain it has entries for is covered.

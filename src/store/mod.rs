@@ -358,6 +358,16 @@ pub struct ObjectVersion {
     pub delete_marker: bool,
 }
 
+/// What a listing says an object is now, without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    /// Its size in bytes (for S3, as stored).
+    pub size: u64,
+    /// What changes when it is written again: S3's ETag; a directory's modification time, in
+    /// nanoseconds since 1970.
+    pub version: &'a str,
+}
+
 /// A read-only view of one bucket. Keys are S3 keys; listings are in S3's order (bytewise).
 pub trait ObjectStore: Send + Sync {
     /// The bucket this store stands for.
@@ -382,6 +392,22 @@ pub trait ObjectStore: Send + Sync {
 
     /// Opens an object for reading, with its user metadata.
     fn get(&self, bucket: &str, key: &str) -> Result<Object, StoreError>;
+
+    /// As [`ObjectStore::list_keys`], with what each object is now: its size and what changes
+    /// when it is written again ([`Stamp`]). A checkpoint's history is a hash over these, so
+    /// that a later run can tell by listing alone whether what it proved is still there. A
+    /// store that cannot say fails the listing.
+    fn list_stamped(
+        &self,
+        prefix: &str,
+        _start_after: Option<&str>,
+        _visit: &mut dyn FnMut(&str, Stamp<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Read(format!(
+            "{}: cannot list {prefix:?} with sizes",
+            self.describe()
+        )))
+    }
 
     /// Whether this store holds the S3 user metadata of `chain`'s digests. CloudTrail writes a
     /// signature with every digest, so where the metadata is kept a digest without one was

@@ -19,7 +19,9 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
 use tokio_util::io::SyncIoBridge;
 
-use super::{ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, Refusal, StoreError};
+use super::{
+    ListingRequest, Metadata, Object, ObjectStore, ObjectVersion, Refusal, Stamp, StoreError,
+};
 use crate::aws::{describe_error, Aws};
 use crate::digest::ChainId;
 use crate::pages::Pages;
@@ -496,6 +498,35 @@ impl ObjectStore for S3Store {
             for object in page.contents() {
                 if let Some(key) = object.key() {
                     if !visit(&decode_listed(key)?) {
+                        return Ok(());
+                    }
+                }
+            }
+            token = next_page(&mut pages, &request, &page)?;
+            if token.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn list_stamped(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        visit: &mut dyn FnMut(&str, Stamp<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        let request = ListingRequest::keys(prefix, start_after);
+        let mut pages = Pages::default();
+        let mut token = None;
+        loop {
+            let page = self.list_page(&request, token)?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    let stamp = Stamp {
+                        size: object.size().unwrap_or(0).max(0) as u64,
+                        version: object.e_tag().unwrap_or(""),
+                    };
+                    if !visit(&decode_listed(key)?, stamp) {
                         return Ok(());
                     }
                 }

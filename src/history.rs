@@ -1,0 +1,354 @@
+//! What a checkpoint remembers of the history a run verified, and how a later run checks it by
+//! listing alone.
+//!
+//! Per account-and-region folder and per day, a hash over what a listing says of every object
+//! in that day's digest folder and log folder: key, size and [`Stamp::version`] (S3's ETag; a
+//! directory's modification time). A later run lists the same days again (no downloads): a day
+//! whose hash or count differs holds an object that is gone, changed, or new since, and is
+//! verified again. Every object is counted, not only those some digest listed, so that a file
+//! planted into a day already proved changes it too.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::hash::Sha256;
+use crate::store::{ObjectStore, Stamp, StoreError};
+use crate::time::UtcTime;
+
+/// One day of one folder, as a listing found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRecord {
+    /// Midnight UTC of the day (`YYYY/MM/DD` folders of both the digest and the log folder).
+    pub day: UtcTime,
+    /// Objects in the day's two folders.
+    pub objects: u64,
+    /// SHA-256 over each object's key, size and version, digest folder first, in listing order.
+    pub sha256: Sha256,
+}
+
+/// A day whose listing is not what the checkpoint recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DayChange {
+    /// Midnight UTC of the day.
+    pub day: UtcTime,
+    /// Objects the checkpoint recorded for it (0 when it recorded none).
+    pub objects_then: u64,
+    /// Objects listed now (0 when none).
+    pub objects_now: u64,
+}
+
+/// `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail/REGION/` from the digest folder
+/// `[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail-Digest/REGION/`; `None` for any other shape.
+pub fn log_folder_of(digest_folder: &str) -> Option<String> {
+    let at = digest_folder.rfind("/CloudTrail-Digest/")?;
+    Some(format!(
+        "{}/CloudTrail/{}",
+        &digest_folder[..at],
+        &digest_folder[at + "/CloudTrail-Digest/".len()..]
+    ))
+}
+
+/// Midnight UTC of the day `t` falls in.
+pub fn day_of(t: UtcTime) -> UtcTime {
+    UtcTime::from_unix(t.unix().div_euclid(86_400) * 86_400)
+}
+
+/// What one listing of a folder's days found, hour by hour, so that a day can be recorded up to
+/// any hour once the run knows how far it verified.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// By day (midnight UTC), then hour: objects and their hash. Hour 24 holds the objects
+    /// whose name gives no hour of the day (never a CloudTrail name): a day counts them only
+    /// once it is whole.
+    days: BTreeMap<UtcTime, BTreeMap<u8, (u64, Sha256)>>,
+}
+
+impl Survey {
+    /// The days with an object before `until`, each over its objects named before `until`.
+    pub fn records_until(&self, until: UtcTime) -> Vec<DayRecord> {
+        self.days
+            .iter()
+            .filter_map(|(&day, hours)| {
+                let mut hasher = sha2::Sha256::new();
+                let mut objects = 0;
+                for (&hour, (count, hash)) in hours {
+                    let hour_end = day.plus_seconds(3600 * i64::from(hour.min(23)) + 3600);
+                    let whole_day = day.plus_seconds(86_400);
+                    if (hour < 24 && hour_end <= until) || (hour == 24 && whole_day <= until) {
+                        hasher.update([hour]);
+                        hasher.update(count.to_be_bytes());
+                        hasher.update(hash.0);
+                        objects += count;
+                    }
+                }
+                (objects > 0).then(|| DayRecord {
+                    day,
+                    objects,
+                    sha256: Sha256(hasher.finalize().into()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Lists the digest folder and the log folder of `digest_folder` over the days from `from`
+/// (midnight; the beginning when `None`) through the day of `through`. Keys not under a
+/// `YYYY/MM/DD/` folder are no day's.
+pub fn survey(
+    store: &dyn ObjectStore,
+    digest_folder: &str,
+    from: Option<UtcTime>,
+    through: UtcTime,
+) -> Result<Survey, StoreError> {
+    let log_folder = log_folder_of(digest_folder)
+        .ok_or_else(|| StoreError::Read(format!("{digest_folder:?} is no digest folder")))?;
+    let mut hashers: BTreeMap<(UtcTime, u8), (u64, sha2::Sha256)> = BTreeMap::new();
+    let last = through.date_path();
+    for (tag, folder) in [(b'd', digest_folder), (b'l', log_folder.as_str())] {
+        let start_after = from.map(|day| crate::unreferenced::listing_start_for_day(folder, day));
+        store.list_stamped(folder, start_after.as_deref(), &mut |key, stamp| {
+            let Some(day_path) = key.get(folder.len()..folder.len() + 10) else {
+                return true;
+            };
+            if day_path > last.as_str() {
+                return false;
+            }
+            let name = key[folder.len() + 10..].strip_prefix('/');
+            if let (Some(day), Some(name)) = (parse_day_path(day_path), name) {
+                if from.is_none_or(|f| day >= f) {
+                    let hour = hour_named(name, day_path).unwrap_or(24);
+                    let (count, hasher) = hashers
+                        .entry((day, hour))
+                        .or_insert_with(|| (0, sha2::Sha256::new()));
+                    *count += 1;
+                    feed(hasher, tag, key, stamp);
+                }
+            }
+            true
+        })?;
+    }
+    let mut survey = Survey::default();
+    for ((day, hour), (count, hasher)) in hashers {
+        survey
+            .days
+            .entry(day)
+            .or_default()
+            .insert(hour, (count, Sha256(hasher.finalize().into())));
+    }
+    Ok(survey)
+}
+
+/// The hour of `day_path` (`YYYY/MM/DD`) a CloudTrail name gives (`..._YYYYMMDDTHHMM...`), when
+/// it gives one on that day.
+fn hour_named(name: &str, day_path: &str) -> Option<u8> {
+    let date: String = day_path.chars().filter(|c| *c != '/').collect();
+    let bytes = name.as_bytes();
+    (0..bytes.len().saturating_sub(10)).find_map(|i| {
+        let stamp = &bytes[i..i + 11];
+        let shaped = stamp[..8].iter().all(u8::is_ascii_digit)
+            && stamp[8] == b'T'
+            && stamp[9..].iter().all(u8::is_ascii_digit);
+        if !shaped || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            return None;
+        }
+        if &name[i..i + 8] != date {
+            return Some(None);
+        }
+        let hour: u8 = name[i + 9..i + 11].parse().ok()?;
+        Some((hour < 24).then_some(hour))
+    })?
+}
+
+/// Each field ends in a byte no key, size or version holds, so no two listings hash alike.
+fn feed(hasher: &mut sha2::Sha256, tag: u8, key: &str, stamp: Stamp<'_>) {
+    hasher.update([tag]);
+    hasher.update(key.as_bytes());
+    hasher.update([0]);
+    hasher.update(stamp.size.to_string().as_bytes());
+    hasher.update([0]);
+    hasher.update(stamp.version.as_bytes());
+    hasher.update([b'\n']);
+}
+
+/// `YYYY/MM/DD` as midnight UTC, when it is a date.
+fn parse_day_path(text: &str) -> Option<UtcTime> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'/' || bytes[7] != b'/' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = &text[range];
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    UtcTime::from_civil(
+        i64::from(number(0..4)?),
+        number(5..7)?,
+        number(8..10)?,
+        0,
+        0,
+        0,
+    )
+}
+
+/// The days whose listing now differs from what was recorded, oldest first.
+pub fn compare(recorded: &[DayRecord], now: &[DayRecord]) -> Vec<DayChange> {
+    let mut then: BTreeMap<UtcTime, &DayRecord> = recorded.iter().map(|r| (r.day, r)).collect();
+    let mut changes = Vec::new();
+    for record in now {
+        match then.remove(&record.day) {
+            Some(old) if old == record => {}
+            old => changes.push(DayChange {
+                day: record.day,
+                objects_then: old.map_or(0, |o| o.objects),
+                objects_now: record.objects,
+            }),
+        }
+    }
+    changes.extend(then.into_values().map(|old| DayChange {
+        day: old.day,
+        objects_then: old.objects,
+        objects_now: 0,
+    }));
+    changes.sort_by_key(|c| c.day);
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dir::DirStore;
+
+    fn t(text: &str) -> UtcTime {
+        UtcTime::parse_field(text).expect("time")
+    }
+
+    fn write(root: &std::path::Path, key: &str, bytes: &[u8]) {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+
+    const DIGESTS: &str = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/";
+    const LOGS: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+
+    #[test]
+    fn the_log_folder_is_the_digest_folders_sibling() {
+        assert_eq!(log_folder_of(DIGESTS).as_deref(), Some(LOGS));
+        assert_eq!(
+            log_folder_of("p/AWSLogs/o-abc/1/CloudTrail-Digest/eu-west-1/").as_deref(),
+            Some("p/AWSLogs/o-abc/1/CloudTrail/eu-west-1/")
+        );
+        assert_eq!(log_folder_of("AWSLogs/1/CloudTrail/us-east-1/"), None);
+    }
+
+    #[test]
+    fn a_survey_counts_each_day_of_both_folders_within_the_days_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, &format!("{DIGESTS}2024/05/01/a.json.gz"), b"1");
+        write(root, &format!("{LOGS}2024/05/01/b.json.gz"), b"22");
+        write(root, &format!("{LOGS}2024/05/02/c.json.gz"), b"333");
+        write(root, &format!("{LOGS}2024/05/03/d.json.gz"), b"4");
+        write(root, &format!("{LOGS}2024/05/x/planted"), b"4");
+        let store = DirStore::open(root, "bucket".into(), Default::default()).expect("store");
+        let days = survey(&store, DIGESTS, None, t("2024-05-02T00:00:00Z"))
+            .expect("survey")
+            .records_until(t("2024-05-03T00:00:00Z"));
+        let counts: Vec<(String, u64)> = days
+            .iter()
+            .map(|d| (d.day.date_path(), d.objects))
+            .collect();
+        assert_eq!(
+            counts,
+            [("2024/05/01".to_string(), 2), ("2024/05/02".to_string(), 1)]
+        );
+        let later = survey(
+            &store,
+            DIGESTS,
+            Some(t("2024-05-02T00:00:00Z")),
+            t("2024-05-03T00:00:00Z"),
+        )
+        .expect("survey")
+        .records_until(t("2024-05-04T00:00:00Z"));
+        assert_eq!(later.len(), 2);
+        assert_eq!(
+            later[0], days[1],
+            "the same day hashes alike whichever listing saw it"
+        );
+    }
+
+    #[test]
+    fn a_day_changes_when_an_object_is_gone_rewritten_or_added() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let through = t("2024-05-03T00:00:00Z");
+        for day in ["01", "02", "03"] {
+            write(root, &format!("{LOGS}2024/05/{day}/log.json.gz"), b"log");
+        }
+        let store = DirStore::open(root, "bucket".into(), Default::default()).expect("store");
+        let until = t("2024-05-04T00:00:00Z");
+        let before = survey(&store, DIGESTS, None, through)
+            .expect("survey")
+            .records_until(until);
+        assert!(compare(&before, &before).is_empty());
+
+        std::fs::remove_file(root.join(format!("{LOGS}2024/05/01/log.json.gz"))).expect("rm");
+        write(root, &format!("{LOGS}2024/05/02/log.json.gz"), b"LOG");
+        write(root, &format!("{DIGESTS}2024/05/03/planted"), b"x");
+        let after = survey(&store, DIGESTS, None, through)
+            .expect("survey")
+            .records_until(until);
+        let changes = compare(&before, &after);
+        let days: Vec<(String, u64, u64)> = changes
+            .iter()
+            .map(|c| (c.day.date_path(), c.objects_then, c.objects_now))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2024/05/01".to_string(), 1, 0),
+                ("2024/05/02".to_string(), 1, 1),
+                ("2024/05/03".to_string(), 1, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_day_is_recorded_up_to_the_hour_verified() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let log = |hhmm: &str| {
+            format!(
+                "{LOGS}2024/05/01/111122223333_CloudTrail_us-east-1_20240501T{hhmm}Z_abc.json.gz"
+            )
+        };
+        write(root, &log("0150"), b"1");
+        write(root, &log("1405"), b"2");
+        write(root, &format!("{LOGS}2024/05/01/odd-name"), b"3");
+        let store = DirStore::open(root, "bucket".into(), Default::default()).expect("store");
+        let found = survey(&store, DIGESTS, None, t("2024-05-01T00:00:00Z")).expect("survey");
+        let objects = |until: &str| -> Vec<u64> {
+            found
+                .records_until(t(until))
+                .iter()
+                .map(|r| r.objects)
+                .collect()
+        };
+        assert_eq!(objects("2024-05-01T01:00:00Z"), Vec::<u64>::new());
+        assert_eq!(objects("2024-05-01T02:00:00Z"), [1]);
+        assert_eq!(objects("2024-05-01T15:00:00Z"), [2]);
+        assert_eq!(
+            objects("2024-05-02T00:00:00Z"),
+            [3],
+            "a name with no hour counts once the day is whole"
+        );
+        assert_ne!(
+            found.records_until(t("2024-05-01T02:00:00Z")),
+            found.records_until(t("2024-05-01T15:00:00Z"))
+        );
+    }
+}
