@@ -153,7 +153,7 @@ fn hour_named(name: &str, day_path: &str) -> Option<u8> {
         if !shaped || (i > 0 && bytes[i - 1].is_ascii_digit()) {
             return None;
         }
-        if &name[i..i + 8] != date {
+        if name[i..i + 8] != date {
             return Some(None);
         }
         let hour: u8 = name[i + 9..i + 11].parse().ok()?;

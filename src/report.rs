@@ -198,6 +198,9 @@ pub struct ChainReport {
     /// The end time of the chain's newest digest that verified valid; `None` when none did.
     /// What a monitor alerts on: no verified digest for hours.
     pub newest_verified: Option<UtcTime>,
+    /// That digest, as the next checkpoint remembers it. Not reported.
+    #[serde(skip)]
+    pub newest_verified_digest: Option<crate::chain::VerifiedDigest>,
     /// The chain's digests, by outcome.
     pub digests: Counts,
     /// The logs its digests list, and the unlisted logs of its account and region attributed
@@ -233,6 +236,7 @@ impl ChainReport {
             backfill: id.backfill,
             found: None,
             newest_verified: None,
+            newest_verified_digest: None,
             digests: Counts::default(),
             logs: Counts::default(),
             gaps: Vec::new(),
@@ -603,6 +607,39 @@ pub struct RunInfo {
     /// the run has said (see [`crate::Validation::versions_unread`]): the summary says it.
     #[serde(skip)]
     pub versions_unread: Option<String>,
+    /// With `--checkpoint`: what it resumed from and what its history listing found (the
+    /// report's `checkpoint` object).
+    #[serde(skip)]
+    pub checkpoint: Option<CheckpointRun>,
+}
+
+/// The `checkpoint` object of a report: where the run resumed from and what changed since.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointRun {
+    /// FILE or `s3://BUCKET/KEY`, as given.
+    pub location: String,
+    /// When the checkpoint the run resumed from was written; `null` for a first run.
+    pub resumed_from: Option<UtcTime>,
+    /// Chains started at their checkpointed digest.
+    pub chains_resumed: usize,
+    /// Account-and-region folders whose history was listed.
+    pub folders_listed: usize,
+    /// Days whose objects are not what the checkpoint recorded (gone, rewritten or added):
+    /// each is verified again, from its midnight on.
+    pub changed_days: Vec<ChangedDay>,
+}
+
+/// A day of a folder that changed since the checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedDay {
+    /// The digest folder (`[PREFIX/]AWSLogs/[ORG/]ACCOUNT/CloudTrail-Digest/REGION/`).
+    pub folder: String,
+    /// Its date, `YYYY-MM-DD`.
+    pub day: String,
+    /// Objects in the day's digest and log folders, as recorded.
+    pub objects_then: u64,
+    /// Objects listed now.
+    pub objects_now: u64,
 }
 
 /// Marks whether a status would be shown without `--verbose`.

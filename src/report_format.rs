@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::continuity::{Explanation, Tail, TailEvidence};
 use crate::reason::{ChainReason, NoSignature};
 use crate::report::{
-    BucketOrigin, ChainReport, Detail, ErrorGroup, FileEntry, RequestedRange, RunInfo, Summary,
+    BucketOrigin, ChainReport, CheckpointRun, Detail, ErrorGroup, FileEntry, RequestedRange,
+    RunInfo, Summary,
 };
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
@@ -524,6 +525,9 @@ pub fn write_text(
     if let Some(why) = &run.versions_unread {
         writeln!(out, "Earlier versions not read: {why}")?;
     }
+    if let Some(checkpoint) = &run.checkpoint {
+        write_checkpoint(out, checkpoint)?;
+    }
     writeln!(
         out,
         "Result: {}",
@@ -673,12 +677,48 @@ impl Serialize for SortedFiles<'_> {
     }
 }
 
+/// The `Checkpoint` lines of the text report: where the run resumed, and each day that changed.
+fn write_checkpoint(out: &mut dyn Write, checkpoint: &CheckpointRun) -> io::Result<()> {
+    match checkpoint.resumed_from {
+        Some(written) => writeln!(
+            out,
+            "Checkpoint {}: written {written}; {} chains resumed; history of {} folders listed again: {}",
+            checkpoint.location,
+            checkpoint.chains_resumed,
+            checkpoint.folders_listed,
+            if checkpoint.changed_days.is_empty() {
+                "unchanged"
+            } else {
+                "CHANGED"
+            }
+        )?,
+        None => writeln!(
+            out,
+            "Checkpoint {}: none yet; this run starts it",
+            checkpoint.location
+        )?,
+    }
+    for day in &checkpoint.changed_days {
+        writeln!(
+            out,
+            "Changed\t{}{}\t{} objects then, {} now: verified again from that day",
+            day.folder,
+            day.day.replace('-', "/"),
+            day.objects_then,
+            day.objects_now
+        )?;
+    }
+    Ok(())
+}
+
 /// The `--format json` document; fields in the order of its keys.
 #[derive(Serialize)]
 struct JsonDocument<'a> {
     bucket: AsValue<'a, String>,
     bucket_from: AsValue<'a, BucketOrigin>,
     chains: Vec<AsValue<'a, ChainReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<AsValue<'a, CheckpointRun>>,
     files: SortedFiles<'a>,
     requested: AsValue<'a, RequestedRange>,
     source: AsValue<'a, String>,
@@ -701,6 +741,7 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
         bucket: AsValue(&run.bucket),
         bucket_from: AsValue(&run.bucket_from),
         chains: reports.iter().map(AsValue).collect(),
+        checkpoint: run.checkpoint.as_ref().map(AsValue),
         files: SortedFiles(files),
         requested: AsValue(&run.requested),
         source: AsValue(&run.source),
@@ -744,6 +785,9 @@ pub fn write_jsonl_summary(
         map.insert("version".into(), json!(run.version));
         map.insert("source".into(), json!(run.source));
         map.insert("requested".into(), json!(run.requested));
+        if let Some(checkpoint) = &run.checkpoint {
+            map.insert("checkpoint".into(), json!(checkpoint));
+        }
     }
     serde_json::to_writer(&mut *out, &line)?;
     writeln!(out)?;

@@ -104,6 +104,7 @@ fn run(root: &Path, budget: u64, concurrency: usize) -> (Vec<Value>, u64, usize)
         progress: Default::default(),
         require_continuous: false,
         trail_status: None,
+        checkpoint: None,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

@@ -105,6 +105,7 @@ fn statuses(unlisted: &[&str], unreadable: &[&str], start: Option<&str>) -> Vec<
         progress: Default::default(),
         require_continuous: false,
         trail_status: None,
+        checkpoint: None,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

@@ -136,6 +136,7 @@ fn run(root: &Path) -> Validation {
         progress: Default::default(),
         require_continuous: false,
         trail_status: None,
+        checkpoint: None,
     };
     validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {}).expect("validation runs")
 }

@@ -118,6 +118,11 @@ pub struct ValidateArgs {
     /// the run is complete, atomically.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Resume from the checkpoint at FILE or s3://BUCKET/KEY (never inside the source), and
+    /// write it back once the run is complete: each chain starts at its newest valid digest, and
+    /// the history behind it is listed again to find what changed. Created by the first run.
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY")]
+    pub checkpoint: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,

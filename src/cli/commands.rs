@@ -5,15 +5,19 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::checkpoint::{Checkpoint, Resume};
 use crate::continuity::TrailStatus;
 use crate::keys::KeyRing;
-use crate::report::Summary;
+use crate::report::{ChangedDay, CheckpointRun, Summary};
 use crate::report_format::{self, Format};
 use crate::status::Status;
+use crate::time::UtcTime;
 use crate::verify::{self, Decided, ValidateOptions};
 
 use super::args::{KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs};
+use super::checkpoint_io::CheckpointPlace;
 use super::error::{CliError, Failure};
 use super::plan;
 use super::source::{self, AwsSession, Opened};
@@ -173,9 +177,20 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let plan = plan::resolve_validate(args, &mut aws)?;
     let Opened { store, keys } = source::open(&plan.verify, &mut aws)?;
     let report = &plan.report;
+    let checkpoint_source = plan.verify.checkpoint_source();
+    let (place, previous) = match &plan.checkpoint {
+        Some(location) => {
+            let (place, previous) = CheckpointPlace::read(location, &checkpoint_source, &mut aws)?;
+            (Some(place), previous)
+        }
+        None => (None, None),
+    };
     let options = ValidateOptions {
         require_continuous: plan.require_continuous,
         trail_status: trail_status(&plan.verify, &mut aws),
+        checkpoint: place
+            .as_ref()
+            .map(|_| Arc::new(Resume::new(previous.clone()))),
         ..plan.verify.validate_options(report.verbose)
     };
     let mut run = plan.verify.run_info();
@@ -200,6 +215,9 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         return Err(writing_failed(e));
     }
     run.versions_unread = validation.versions_unread.clone();
+    if let Some(location) = &plan.checkpoint {
+        run.checkpoint = Some(checkpoint_run(location, previous.as_ref(), &validation));
+    }
     match report.format {
         Format::Text => {
             report_format::write_text(&mut out, &run, &validation.chains, report.verbose)
@@ -218,7 +236,56 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
             CliError::incomplete(format!("cannot write {}: {e}", path.display())).because(e)
         })?;
     }
+    if let Some(place) = &place {
+        let chains: Vec<_> = validation
+            .chains
+            .iter()
+            .map(|c| (&c.report, c.report.newest_verified_digest.as_ref()))
+            .collect();
+        let next = crate::checkpoint::next(
+            previous.as_ref(),
+            &checkpoint_source,
+            options.range.end,
+            &validation.histories,
+            &chains,
+            UtcTime::now(),
+        );
+        place.write(&next)?;
+    }
     Ok(code)
+}
+
+/// The report's `checkpoint` object.
+fn checkpoint_run(
+    location: &plan::CheckpointPlan,
+    previous: Option<&Checkpoint>,
+    validation: &crate::verify::Validation,
+) -> CheckpointRun {
+    let listed = &validation.histories;
+    let chains_resumed = previous.map_or(0, |p| {
+        p.folders
+            .iter()
+            .filter(|f| listed.iter().any(|h| h.digest_folder == f.digest_folder))
+            .map(|f| f.chains.len())
+            .sum()
+    });
+    CheckpointRun {
+        location: location.shown(),
+        resumed_from: previous.map(|p| p.written_at),
+        chains_resumed,
+        folders_listed: listed.iter().filter(|h| h.survey.is_ok()).count(),
+        changed_days: listed
+            .iter()
+            .flat_map(|h| {
+                h.changes.iter().map(|c| ChangedDay {
+                    folder: h.digest_folder.clone(),
+                    day: c.day.to_string()[..10].to_string(),
+                    objects_then: c.objects_then,
+                    objects_now: c.objects_now,
+                })
+            })
+            .collect(),
+    }
 }
 
 /// The report's destination: `--output FILE`, else stdout.

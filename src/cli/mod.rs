@@ -12,6 +12,7 @@
 use clap::{Parser, Subcommand};
 
 mod args;
+mod checkpoint_io;
 mod commands;
 mod error;
 mod plan;

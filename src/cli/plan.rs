@@ -82,6 +82,30 @@ pub struct ValidatePlan {
     pub require_continuous: bool,
     /// `--metrics FILE`.
     pub metrics: Option<PathBuf>,
+    /// `--checkpoint FILE|s3://BUCKET/KEY`.
+    pub checkpoint: Option<CheckpointPlan>,
+}
+
+/// Where `--checkpoint` is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointPlan {
+    File(PathBuf),
+    S3 {
+        bucket: String,
+        key: String,
+        /// The source's `--endpoint-url`, which the checkpoint's bucket is reached through too.
+        endpoint_url: Option<String>,
+    },
+}
+
+impl CheckpointPlan {
+    /// As the report and messages name it.
+    pub fn shown(&self) -> String {
+        match self {
+            CheckpointPlan::File(path) => path.display().to_string(),
+            CheckpointPlan::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+        }
+    }
 }
 
 /// `mirror`: what to copy (verifying it as it goes), and where to.
@@ -234,6 +258,26 @@ impl VerifyPlan {
             folder_budget: crate::folder_gate::DEFAULT_BUDGET,
             require_continuous: false,
             trail_status: None,
+            checkpoint: None,
+        }
+    }
+
+    /// What a checkpoint is of: the bucket and prefix for S3; for a directory, the directory
+    /// (its full path) and what it stands for. A checkpoint of anything else is refused.
+    pub fn checkpoint_source(&self) -> String {
+        match &self.source {
+            SourcePlan::S3(s3) => {
+                format!("s3://{}/{}", s3.bucket, s3.prefix.as_deref().unwrap_or(""))
+            }
+            SourcePlan::Directory(dir) => format!(
+                "directory {} standing for s3://{}/{}",
+                dir.root
+                    .canonicalize()
+                    .unwrap_or_else(|_| dir.root.clone())
+                    .display(),
+                dir.bucket,
+                dir.prefix.as_deref().unwrap_or("")
+            ),
         }
     }
 
@@ -247,6 +291,7 @@ impl VerifyPlan {
             bucket_from: self.source.bucket_from(),
             requested: self.range,
             versions_unread: None,
+            checkpoint: None,
         }
     }
 }
@@ -259,12 +304,59 @@ pub fn resolve_validate(
     if let Some(metrics) = &args.metrics {
         refuse_inside_source(&verify.source, metrics, "--metrics")?;
     }
+    let checkpoint = args
+        .checkpoint
+        .as_deref()
+        .map(|location| checkpoint_plan(&verify.source, location))
+        .transpose()?;
     Ok(ValidatePlan {
         verify,
         report: report_plan(&args.report),
         progress_bar: !args.no_progress,
         require_continuous: args.require_continuous,
         metrics: args.metrics.clone(),
+        checkpoint,
+    })
+}
+
+/// `--checkpoint`'s location: a file outside a directory source, or an S3 object outside the
+/// bucket and prefix being verified.
+fn checkpoint_plan(source: &SourcePlan, location: &str) -> Result<CheckpointPlan, CliError> {
+    if !location.starts_with("s3://") {
+        let path = PathBuf::from(location);
+        refuse_inside_source(source, &path, "--checkpoint")?;
+        return Ok(CheckpointPlan::File(path));
+    }
+    let (bucket, key) = location
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty() && !key.ends_with('/'))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--checkpoint {location:?}: an S3 checkpoint is s3://BUCKET/KEY, KEY an object's name"
+            ))
+        })?;
+    let endpoint_url = match source {
+        SourcePlan::S3(s3) => {
+            let prefix = s3
+                .prefix
+                .as_deref()
+                .map(|p| format!("{p}/"))
+                .unwrap_or_default();
+            if s3.bucket == bucket && key.starts_with(&prefix) {
+                return Err(CliError::usage(format!(
+                    "--checkpoint {location} is inside the source s3://{}/{prefix}: ctverify never writes there",
+                    s3.bucket
+                )));
+            }
+            s3.endpoint_url.clone()
+        }
+        SourcePlan::Directory(_) => None,
+    };
+    Ok(CheckpointPlan::S3 {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        endpoint_url,
     })
 }
 

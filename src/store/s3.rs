@@ -451,6 +451,82 @@ fn decode_listed(encoded: &str) -> Result<String, StoreError> {
         .map_err(|_| StoreError::Read(format!("listed key {encoded:?} is not UTF-8 once decoded")))
 }
 
+/// Why a checkpoint could not be written to S3.
+#[derive(Debug)]
+pub enum PutError {
+    /// The object is not the one this run read (another run wrote it since, or created it):
+    /// S3 refused the conditional write (412 Precondition Failed, or 409 Conflict).
+    Conflict,
+    /// Anything else, as text.
+    Failed(String),
+}
+
+/// The one object ctverify writes: a `--checkpoint s3://BUCKET/KEY`, which the command line
+/// never lets inside the bucket and prefix being verified. Both calls are conditional on what
+/// was read, so that two runs cannot overwrite each other's checkpoint.
+impl S3Store {
+    /// The object at `key` of this store's bucket, whole, with its ETag; `None` when there is
+    /// none.
+    pub fn read_with_etag(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        let client = self.client(&self.bucket)?;
+        let response = self
+            .aws
+            .runtime
+            .block_on(client.get_object().bucket(&self.bucket).key(key).send());
+        let output = match response {
+            Ok(output) => output,
+            Err(e) => {
+                return match self.get_error(&client, &self.bucket, key, e) {
+                    StoreError::NotFound => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let etag = output.e_tag().unwrap_or_default().to_string();
+        let bytes = self
+            .aws
+            .runtime
+            .block_on(output.body.collect())
+            .map_err(|e| StoreError::Read(format!("reading s3://{}/{key}: {e}", self.bucket)))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some((bytes, etag)))
+    }
+
+    /// Writes `bytes` at `key` if the object is still the one with ETag `read` (`None`: if
+    /// there is still none).
+    pub fn put_if(&self, key: &str, bytes: Vec<u8>, read: Option<&str>) -> Result<(), PutError> {
+        let client = self
+            .client(&self.bucket)
+            .map_err(|e| PutError::Failed(e.to_string()))?;
+        let request = client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(bytes.into());
+        let request = match read {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match self.aws.runtime.block_on(request.send()) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(412) | Some(409)) {
+                    Err(PutError::Conflict)
+                } else {
+                    Err(PutError::Failed(format!(
+                        "PutObject s3://{}/{key}: {}",
+                        self.bucket,
+                        describe_error(&e)
+                    )))
+                }
+            }
+        }
+    }
+}
+
 impl ObjectStore for S3Store {
     fn bucket(&self) -> &str {
         &self.bucket

@@ -26,6 +26,7 @@ mod digest_scan;
 mod error;
 mod fetch;
 mod logs;
+mod resume;
 mod retry;
 mod scan;
 mod search;
@@ -36,7 +37,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::chain::{self, LogCheck};
+use crate::chain::{self, LogCheck, VerifiedDigest};
+use crate::checkpoint::{FolderHistory, Resume};
 use crate::continuity::{FoundEvents, TrailStatus};
 use crate::digest::ChainId;
 use crate::folder_gate::{FolderGate, FolderTicket};
@@ -44,7 +46,7 @@ use crate::keys::KeySource;
 use crate::progress::Progress;
 use crate::report::{ChainReport, FileEntry, RequestedRange};
 use crate::spill::{CheckSpill, DigestSpill};
-use crate::status::Counts;
+use crate::status::{Counts, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::trail_events::{KeptTrailEvents, TrailEvent, MAX_EVENTS_PER_RUN};
@@ -118,6 +120,9 @@ pub struct ValidateOptions {
     /// What GetTrailStatus said of the trail, when asked (`--trail-arn` on an S3 source): a
     /// digest it delivered after a chain's newest proves the hours between had digests.
     pub trail_status: Option<TrailStatus>,
+    /// `--checkpoint`: where each folder and chain resumes, what its history was. `None`
+    /// without one; an empty [`Resume`] for the first run with one.
+    pub checkpoint: Option<Arc<Resume>>,
 }
 
 /// One chain's report and the files to show for it (every file with `verbose`, otherwise
@@ -149,14 +154,16 @@ pub struct Validation {
     pub trail_events: Vec<TrailEvent>,
     /// How many more were found and not kept (an upper bound).
     pub trail_events_left_out: u64,
+    /// With `--checkpoint`: each folder's history listing and how it compared, in folder order.
+    pub histories: Vec<FolderHistory>,
 }
 
 /// What the workers hand to the caller's thread.
 enum Message {
     /// A file whose verdict is final and that the report shows.
     File(FileEntry),
-    /// A folder's chains, done.
-    Folder(String, Vec<ChainWork>),
+    /// A folder's chains, done, and its history listing (with `--checkpoint`).
+    Folder(String, Vec<ChainWork>, Option<FolderHistory>),
     Failed(ValidateError),
 }
 
@@ -194,43 +201,45 @@ pub fn validate(
     );
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     let versions = Versions::new(store);
-    let (mut done, [trail_events, unverified_events]) = std::thread::scope(|scope| {
-        let named = &named;
-        let pool = &pool;
-        let gate = &gate;
-        let versions = &versions;
-        scope.spawn(move || {
-            let (to_verify, folders) = std::sync::mpsc::channel::<String>();
-            for folder in named {
-                let _ = to_verify.send(folder.clone());
-            }
-            // The folders are handed out from this thread, not a pool worker: it is the only one
-            // that waits on the gate, and the folders' own parallel work keeps every worker.
-            pool.in_place_scope(|s| {
-                let searching = sender.clone();
-                s.spawn(move |_| {
-                    search_the_others(store, options, named, to_verify, &searching, versions)
-                });
-                for folder in folders {
-                    let ticket = gate.admit();
-                    let sender = sender.clone();
-                    s.spawn(move |_| {
-                        let sink = Sink {
-                            sender: &sender,
-                            verbose: options.verbose,
-                            versions,
-                        };
-                        verify_folder_and_send(store, keys, options, folder, &ticket, &sink);
-                        // What the folder held is now the report's, or gone: let the next in.
-                        drop(ticket);
-                    });
+    let (mut done, [trail_events, unverified_events], mut histories) =
+        std::thread::scope(|scope| {
+            let named = &named;
+            let pool = &pool;
+            let gate = &gate;
+            let versions = &versions;
+            scope.spawn(move || {
+                let (to_verify, folders) = std::sync::mpsc::channel::<String>();
+                for folder in named {
+                    let _ = to_verify.send(folder.clone());
                 }
+                // The folders are handed out from this thread, not a pool worker: it is the only one
+                // that waits on the gate, and the folders' own parallel work keeps every worker.
+                pool.in_place_scope(|s| {
+                    let searching = sender.clone();
+                    s.spawn(move |_| {
+                        search_the_others(store, options, named, to_verify, &searching, versions)
+                    });
+                    for folder in folders {
+                        let ticket = gate.admit();
+                        let sender = sender.clone();
+                        s.spawn(move |_| {
+                            let sink = Sink {
+                                sender: &sender,
+                                verbose: options.verbose,
+                                versions,
+                            };
+                            verify_folder_and_send(store, keys, options, folder, &ticket, &sink);
+                            // What the folder held is now the report's, or gone: let the next in.
+                            drop(ticket);
+                        });
+                    }
+                });
             });
-        });
-        receive(receiver, on_decided)
-    })?;
+            receive(receiver, on_decided)
+        })?;
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
+    histories.sort_by(|a, b| a.digest_folder.cmp(&b.digest_folder));
     let (trail_events, trail_events_left_out) = trail_events.into_sorted();
     let mut events = FoundEvents {
         verified: trail_events,
@@ -255,6 +264,7 @@ pub fn validate(
         versions_unread: versions.into_unread(),
         trail_events: std::mem::take(&mut events.verified),
         trail_events_left_out,
+        histories,
     })
 }
 
@@ -285,7 +295,7 @@ fn search_the_others(
             };
             for (folder, error) in search.unsearched {
                 let work = ChainWork::unsearched_folder(store, options, &folder, error, &sink);
-                let _ = sender.send(Message::Folder(folder, vec![work]));
+                let _ = sender.send(Message::Folder(folder, vec![work], None));
             }
             for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
                 let _ = to_verify.send(folder);
@@ -304,7 +314,7 @@ fn verify_folder_and_send(
     sink: &Sink,
 ) {
     let message = match verify_folder(store, keys, options, &folder, sink, ticket) {
-        Ok(works) => Message::Folder(folder, works),
+        Ok((works, history)) => Message::Folder(folder, works, history),
         Err(e) => Message::Failed(e),
     };
     let _ = sink.sender.send(message);
@@ -313,14 +323,18 @@ fn verify_folder_and_send(
 /// A folder's path and the results of its chains.
 type FolderResults = (String, Vec<ChainResult>);
 
-/// Hands each file to `on_decided` as it comes, until every worker is done, and returns the
-/// folders' results (in the order they finished) with the trail events of all their chains,
-/// or the first failure.
+/// What [`receive`] collects: the folders' results (in the order they finished), the trail
+/// events of all their chains (verified, and not), and the folders' history listings.
+type Received = (Vec<FolderResults>, [KeptTrailEvents; 2], Vec<FolderHistory>);
+
+/// Hands each file to `on_decided` as it comes, until every worker is done, and returns what
+/// the folders found, or the first failure.
 fn receive(
     receiver: std::sync::mpsc::Receiver<Message>,
     on_decided: &mut dyn FnMut(Decided<'_>),
-) -> Result<(Vec<FolderResults>, [KeptTrailEvents; 2]), ValidateError> {
+) -> Result<Received, ValidateError> {
     let mut done = Vec::new();
+    let mut histories = Vec::new();
     let mut trail_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut unverified_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut first_error: Option<ValidateError> = None;
@@ -330,7 +344,8 @@ fn receive(
             Message::Failed(e) => {
                 first_error.get_or_insert(e);
             }
-            Message::Folder(folder, works) => {
+            Message::Folder(folder, works, history) => {
+                histories.extend(history);
                 let mut results = Vec::with_capacity(works.len());
                 for mut work in works {
                     trail_events.absorb_parts(
@@ -350,7 +365,7 @@ fn receive(
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok((done, [trail_events, unverified_events])),
+        None => Ok((done, [trail_events, unverified_events], histories)),
     }
 }
 
@@ -378,18 +393,24 @@ fn verify_folder(
     folder: &str,
     sink: &Sink,
     ticket: &FolderTicket,
-) -> Result<Vec<ChainWork>, ValidateError> {
+) -> Result<(Vec<ChainWork>, Option<FolderHistory>), ValidateError> {
+    // With a checkpoint, the folder's history is listed first: where it changed decides where
+    // the folder starts.
+    let mut plan = resume::FolderPlan::of(store, options, folder);
+    let folder_options = plan.folder_options(options);
+    let options = folder_options.as_ref();
     // The log folder's listing is sent now, so that the server answers it while the digests
     // are listed and read; what it fetched is dropped if the scan does not use it.
     let ahead = log_listing_ahead(folder, &options.range);
     if let Some(request) = &ahead {
         store.prefetch_keys(request);
     }
-    let result = verify_folder_chains(store, keys, options, folder, sink, ticket);
+    let result = verify_folder_chains(store, keys, options, folder, sink, ticket, &plan);
     if let Some(request) = &ahead {
         store.discard_prefetched(request);
     }
-    result
+    let history = plan.history.take();
+    result.map(|works| (works, history))
 }
 
 /// [`verify_folder`] once its log folder's listing is on its way: lists the folder's digests,
@@ -401,6 +422,7 @@ fn verify_folder_chains(
     folder: &str,
     sink: &Sink,
     ticket: &FolderTicket,
+    plan: &resume::FolderPlan,
 ) -> Result<Vec<ChainWork>, ValidateError> {
     let mut listing = match list_digests(store, folder, options) {
         Ok(listing) => listing,
@@ -436,11 +458,14 @@ fn verify_folder_chains(
             listing
                 .chains
                 .into_par_iter()
-                .map(|(chain_id, listed)| walk_chain(store, keys, options, chain_id, listed, sink))
+                .map(|(chain_id, listed)| {
+                    walk_chain(store, keys, options, chain_id, listed, sink, plan)
+                })
                 .collect::<Result<Vec<ChainWork>, _>>()
         },
     );
     let mut works = works?;
+    plan.check_anchors(store, options, &mut works, sink);
     strays.report(store, options, folder, &mut works, sink);
     let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, logs));
@@ -482,9 +507,24 @@ fn walk_chain(
     keys: &dyn KeySource,
     options: &ValidateOptions,
     chain_id: ChainId,
-    listed: Vec<(String, UtcTime)>,
+    mut listed: Vec<(String, UtcTime)>,
     sink: &Sink,
+    plan: &resume::FolderPlan,
 ) -> Result<ChainWork, ValidateError> {
+    // A chain resumed from a checkpoint starts at its anchor, which may be later than the
+    // folder's start.
+    let range = plan.chain_range(&chain_id, &options.range);
+    let chain_options;
+    let options = if range.start == options.range.start {
+        options
+    } else {
+        listed.retain(|(_, end)| range.contains(*end));
+        chain_options = ValidateOptions {
+            range,
+            ..options.clone()
+        };
+        &chain_options
+    };
     let spill = DigestSpill::new().map_err(ValidateError::Spill)?;
     let digests = fetch_chain_digests(store, options, &chain_id, listed, &spill)
         .map_err(ValidateError::Spill)?;
@@ -495,6 +535,9 @@ fn walk_chain(
         sink,
         shown: Vec::new(),
         checks: CheckSpill::new().map_err(ValidateError::Spill)?,
+        anchor_key: plan.anchor_key(&chain_id),
+        anchor_seen: resume::AnchorSeen::default(),
+        newest: None,
     };
     let outcome = chain::walk_streaming(
         &chain_id,
@@ -512,6 +555,7 @@ fn walk_chain(
     let mut report = outcome.report;
     // Digests are counted by the walk; logs are counted again as each verdict becomes final.
     report.logs = Counts::default();
+    report.newest_verified_digest = walked.newest;
     let mut work = ChainWork {
         id: chain_id,
         report,
@@ -526,6 +570,7 @@ fn walk_chain(
         trail_events: Vec::new(),
         trail_events_left_out: 0,
         unverified_trail_events: Vec::new(),
+        anchor_seen: walked.anchor_seen,
     };
     for entry in outcome.unverified_logs {
         work.decide(entry, sink);
@@ -539,10 +584,34 @@ struct WalkOutput<'a, 'b> {
     sink: &'a Sink<'b>,
     shown: Vec<FileEntry>,
     checks: CheckSpill,
+    /// The key of the chain's checkpointed anchor, whose verdict is watched.
+    anchor_key: Option<&'a str>,
+    anchor_seen: resume::AnchorSeen,
+    /// The newest valid digest, for the next checkpoint.
+    newest: Option<VerifiedDigest>,
 }
 
 impl chain::WalkSink for WalkOutput<'_, '_> {
+    fn verified_digest(&mut self, digest: VerifiedDigest) {
+        if self.anchor_key == Some(digest.key.as_str()) {
+            self.anchor_seen.sha256 = Some(digest.sha256);
+        }
+        if self
+            .newest
+            .as_ref()
+            .is_none_or(|newest| digest.end_time > newest.end_time)
+        {
+            self.newest = Some(digest);
+        }
+    }
+
     fn digest(&mut self, entry: FileEntry) {
+        if self.anchor_key == Some(entry.key.as_str()) {
+            // The worst verdict given at the key counts.
+            if self.anchor_seen.status.is_none_or(|s| s == Status::Valid) {
+                self.anchor_seen.status = Some(entry.status);
+            }
+        }
         if let Some(entry) = self.sink.pass(entry) {
             self.shown.push(entry);
         }

@@ -44,6 +44,8 @@ pub(super) struct ChainWork {
     /// Trail calls found in logs delivered in this chain's gaps or tail, which no digest covers
     /// (see [`crate::continuity::Explanation::log_verified`]).
     pub unverified_trail_events: Vec<TrailEvent>,
+    /// What the walk saw of the chain's checkpointed anchor (see [`super::resume`]).
+    pub anchor_seen: super::resume::AnchorSeen,
 }
 
 impl ChainWork {
@@ -103,7 +105,8 @@ impl ChainWork {
         Some(ChainWork::empty(store, id))
     }
 
-    fn empty(store: &dyn ObjectStore, id: ChainId) -> ChainWork {
+    /// A chain with no verdict yet.
+    pub fn empty(store: &dyn ObjectStore, id: ChainId) -> ChainWork {
         ChainWork {
             report: ChainReport::new(store.bucket(), &id),
             id,
@@ -118,6 +121,7 @@ impl ChainWork {
             trail_events: Vec::new(),
             trail_events_left_out: 0,
             unverified_trail_events: Vec::new(),
+            anchor_seen: super::resume::AnchorSeen::default(),
         }
     }
 

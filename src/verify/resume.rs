@@ -1,0 +1,208 @@
+//! A run with `--checkpoint`: each folder's history listed and compared before its chains are
+//! walked, each chain started at its anchor, and each anchor checked once the walk is done (see
+//! [`crate::checkpoint`] for what a checkpoint holds and promises).
+
+use std::borrow::Cow;
+
+use super::verdicts::{ChainWork, Sink};
+use super::ValidateOptions;
+use crate::checkpoint::{self, ChainAnchor, FolderCheckpoint, FolderHistory};
+use crate::digest::ChainId;
+use crate::hash::Sha256;
+use crate::history;
+use crate::report::{FileEntry, RequestedRange};
+use crate::status::{FileKind, Status};
+use crate::store::{ObjectStore, StoreError};
+use crate::time::UtcTime;
+
+/// Where one folder's verification starts, and what its history listing found.
+pub(super) struct FolderPlan<'a> {
+    checkpoint: Option<&'a FolderCheckpoint>,
+    /// `None` without `--checkpoint`.
+    pub history: Option<FolderHistory>,
+    /// The folder's range start (the earliest of its chains').
+    start: Option<UtcTime>,
+}
+
+/// What a chain's walk saw of its anchor: the worst verdict given at its key, and the SHA-256
+/// of the bytes when they were valid.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct AnchorSeen {
+    pub status: Option<Status>,
+    pub sha256: Option<Sha256>,
+}
+
+impl<'a> FolderPlan<'a> {
+    /// Lists the folder's history (with `--checkpoint`) and compares it with what the
+    /// checkpoint recorded; without one, the folder starts where the options' range does.
+    pub fn of(store: &dyn ObjectStore, options: &'a ValidateOptions, folder: &str) -> Self {
+        let Some(resume) = &options.checkpoint else {
+            return FolderPlan {
+                checkpoint: None,
+                history: None,
+                start: options.range.start,
+            };
+        };
+        let checkpoint = resume.folder(folder);
+        let from = checkpoint::survey_from(checkpoint, options.range.start);
+        let survey = history::survey(store, folder, from, options.range.end)
+            .map_err(|e| format!("listing its history for the checkpoint failed: {e}"));
+        let changes = match (checkpoint, &survey) {
+            (Some(recorded), Ok(now)) => {
+                history::compare(&recorded.days, &now.records_until(recorded.until))
+            }
+            _ => Vec::new(),
+        };
+        let start = match checkpoint {
+            Some(recorded) => checkpoint::folder_start(recorded, &changes, options.range.start),
+            None => options.range.start,
+        };
+        FolderPlan {
+            checkpoint,
+            history: Some(FolderHistory {
+                digest_folder: folder.to_string(),
+                survey,
+                from,
+                changes,
+            }),
+            start,
+        }
+    }
+
+    /// The options for the folder: the range starting where the folder does.
+    pub fn folder_options<'o>(&self, options: &'o ValidateOptions) -> Cow<'o, ValidateOptions> {
+        if self.start == options.range.start {
+            return Cow::Borrowed(options);
+        }
+        Cow::Owned(ValidateOptions {
+            range: RequestedRange {
+                start: self.start,
+                end: options.range.end,
+            },
+            ..options.clone()
+        })
+    }
+
+    /// The range of one chain: from its anchor (or the first changed day), else the folder's.
+    pub fn chain_range(&self, chain: &ChainId, range: &RequestedRange) -> RequestedRange {
+        let start = match (self.checkpoint, &self.history) {
+            (Some(recorded), Some(history)) => {
+                checkpoint::chain_start(recorded, &history.changes, chain, self.start)
+            }
+            _ => self.start,
+        };
+        RequestedRange {
+            start,
+            end: range.end,
+        }
+    }
+
+    /// The key of `chain`'s anchor, for its walk to watch.
+    pub fn anchor_key(&self, chain: &ChainId) -> Option<&str> {
+        Some(self.checkpoint?.anchor(chain)?.digest.key.as_str())
+    }
+
+    /// Checks every anchor of the folder the filter wants against what the walks saw (a chain
+    /// the walks did not find joins `works`), and reports a history that could not be listed.
+    pub fn check_anchors(
+        &self,
+        store: &dyn ObjectStore,
+        options: &ValidateOptions,
+        works: &mut Vec<ChainWork>,
+        sink: &Sink,
+    ) {
+        if let Some(Err(why)) = self.history.as_ref().map(|h| &h.survey) {
+            if let (Some(work), Some(history)) = (works.first_mut(), &self.history) {
+                let entry = FileEntry::new(
+                    FileKind::Digest,
+                    store.bucket(),
+                    &history.digest_folder,
+                    Status::Error,
+                )
+                .with_detail(format!(
+                    "{why}: the checkpoint keeps this folder where it was"
+                ));
+                work.decide(entry, sink);
+            }
+        }
+        let Some(recorded) = self.checkpoint else {
+            return;
+        };
+        for anchor in &recorded.chains {
+            let Some(chain) = recorded.chain_of(anchor) else {
+                continue;
+            };
+            if !options.filter.wants_account(&chain.account_id)
+                || !options.filter.wants_region(&chain.region)
+                || !options.filter.wants_chain(&chain)
+            {
+                continue;
+            }
+            let at = match works.iter().position(|w| w.id == chain) {
+                Some(at) => at,
+                None => {
+                    works.push(ChainWork::empty(store, chain));
+                    works.len() - 1
+                }
+            };
+            let work = &mut works[at];
+            if let Some(entry) = anchor_finding(store, anchor, work.anchor_seen) {
+                work.decide(entry, sink);
+            }
+        }
+    }
+}
+
+/// What is wrong with an anchor, when anything is that the walk did not already report.
+fn anchor_finding(
+    store: &dyn ObjectStore,
+    anchor: &ChainAnchor,
+    seen: AnchorSeen,
+) -> Option<FileEntry> {
+    let digest = &anchor.digest;
+    let entry = |status: Status, detail: String| {
+        let mut entry = FileEntry::new(FileKind::Digest, &digest.bucket, &digest.key, status)
+            .with_detail(detail);
+        entry.backfill = anchor.backfill;
+        entry.expected_sha256 = Some(digest.sha256);
+        entry
+    };
+    match seen {
+        AnchorSeen {
+            status: Some(Status::Valid),
+            sha256: Some(sha256),
+        } if sha256 == digest.sha256 => None,
+        AnchorSeen {
+            status: Some(Status::Valid),
+            sha256: Some(sha256),
+        } => Some(entry(
+            Status::HashMismatch,
+            format!(
+                "the checkpoint recorded this digest with SHA-256 {}; it is now {sha256}",
+                digest.sha256
+            ),
+        )),
+        // The walk gave the anchor a verdict of its own, which the report already shows.
+        AnchorSeen {
+            status: Some(_), ..
+        } => None,
+        AnchorSeen { status: None, .. } => Some(match store.get(&digest.bucket, &digest.key) {
+            Err(StoreError::NotFound) => entry(
+                Status::NotFound,
+                format!(
+                    "the checkpoint's newest valid digest of this chain (ending {}) is gone, and no digest after it names it: the chain was cut back since the checkpoint was written",
+                    digest.end_time
+                ),
+            ),
+            Err(e) => entry(
+                e.status(),
+                format!("the checkpoint's newest valid digest could not be read: {e}"),
+            ),
+            Ok(_) => entry(
+                Status::Error,
+                "the checkpoint's newest valid digest is there, but the run did not reach it"
+                    .into(),
+            ),
+        }),
+    }
+}
