@@ -1,0 +1,438 @@
+//! `validate --checkpoint` (issue 21): a later run starts each chain at its checkpointed digest,
+//! lists the history behind it again and verifies again what changed, calls a chain cut back
+//! below its checkpoint invalid, never moves past what did not verify, and refuses a damaged,
+//! foreign or misplaced checkpoint. On disk and through moto.
+
+mod common;
+
+use std::path::Path;
+
+use common::servers::{aws_env, Moto};
+use common::{ctverify, ctverify_env, test_keys};
+use ctverify::{ChainId, UtcTime};
+use ctverify_testgen::vectors::TestKeys;
+use ctverify_testgen::{Bundle, ChainWriter, HourOptions};
+use serde_json::Value;
+
+const HOUR: i64 = 3600;
+
+fn t(text: &str) -> UtcTime {
+    UtcTime::parse_field(text).expect("time")
+}
+
+/// The end of the first digest; one an hour after it.
+const FIRST_END: &str = "2024-06-01T01:05:09Z";
+/// A first run's range end: 26 digests, over two days.
+const FIRST_RUN_END: &str = "2024-06-02T02:30:00Z";
+/// A later run's: 4 more.
+const LATER_RUN_END: &str = "2024-06-02T06:30:00Z";
+
+struct Trail {
+    bundle: Bundle,
+    /// Each digest's key and its logs' keys, oldest first.
+    hours: Vec<(String, Vec<String>)>,
+}
+
+/// 30 hourly digests of one chain from [`FIRST_END`] on, two logs each.
+fn trail(keys: &TestKeys, prefix: &str) -> Trail {
+    let mut bundle = Bundle::new("checkpoint-trail", prefix);
+    let mut writer = ChainWriter::new(ChainId {
+        prefix: prefix.into(),
+        organization_id: None,
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        trail: "audit".into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    });
+    let mut hours = Vec::new();
+    for h in 0..30 {
+        let end = t(FIRST_END).plus_seconds(h * HOUR);
+        let delivered = writer.deliver(
+            &mut bundle,
+            &keys.us_east_1_a,
+            end.plus_seconds(-HOUR),
+            end,
+            2,
+            HourOptions {
+                records_per_log: 2,
+                wrong_previous_hash: false,
+            },
+        );
+        hours.push((delivered.digest_key, delivered.log_keys));
+    }
+    bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+        "us-east-1",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    )];
+    Trail { bundle, hours }
+}
+
+struct Run {
+    code: i32,
+    report: Value,
+    stderr: String,
+}
+
+fn validate(
+    source: &str,
+    checkpoint: &str,
+    end: &str,
+    keys: &Path,
+    env: &[(String, String)],
+) -> Run {
+    let run = ctverify_env(
+        [
+            "validate",
+            source,
+            "--checkpoint",
+            checkpoint,
+            "--end-time",
+            end,
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        env,
+    );
+    let report = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+    Run {
+        code: run.code,
+        report,
+        stderr: run.stderr,
+    }
+}
+
+fn digests_valid(report: &Value) -> u64 {
+    report["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .map(|c| c["digests"]["valid"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn logs_valid(report: &Value) -> u64 {
+    report["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .map(|c| c["logs"]["valid"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["key"].as_str().unwrap_or_default().to_string(),
+                f["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn anchor_key(checkpoint: &[u8]) -> String {
+    let value: Value = serde_json::from_slice(checkpoint).expect("checkpoint JSON");
+    value["checkpoint"]["folders"][0]["chains"][0]["digest"]["key"]
+        .as_str()
+        .expect("anchor")
+        .to_string()
+}
+
+/// What a checkpoint holds of each folder (not when it was written).
+fn folders(checkpoint: &[u8]) -> Value {
+    let value: Value = serde_json::from_slice(checkpoint).expect("checkpoint JSON");
+    value["checkpoint"]["folders"].clone()
+}
+
+fn changed_days(report: &Value) -> Vec<String> {
+    report["checkpoint"]["changed_days"]
+        .as_array()
+        .expect("changed_days")
+        .iter()
+        .map(|d| d["day"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A trail on disk, a checkpoint file beside it (never inside), and the public keys.
+struct OnDisk {
+    _dir: tempfile::TempDir,
+    source: std::path::PathBuf,
+    checkpoint: std::path::PathBuf,
+    keys: std::path::PathBuf,
+    trail: Trail,
+}
+
+impl OnDisk {
+    fn new() -> OnDisk {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("copy");
+        let trail = trail(&test_keys(), "");
+        trail.bundle.write_to(&source).expect("write");
+        OnDisk {
+            checkpoint: dir.path().join("checkpoint.json"),
+            keys: source.join(".ctverify/public-keys.json"),
+            source,
+            _dir: dir,
+            trail,
+        }
+    }
+
+    fn run(&self, end: &str) -> Run {
+        validate(
+            self.source.to_str().unwrap(),
+            self.checkpoint.to_str().unwrap(),
+            end,
+            &self.keys,
+            &[],
+        )
+    }
+
+    fn path(&self, key: &str) -> std::path::PathBuf {
+        self.source.join(key)
+    }
+}
+
+#[test]
+fn a_later_run_starts_at_the_checkpointed_digest_and_verifies_only_what_is_new() {
+    let disk = OnDisk::new();
+    let first = disk.run(FIRST_RUN_END);
+    assert_eq!(first.code, 0, "{:#}{}", first.report, first.stderr);
+    assert_eq!(digests_valid(&first.report), 26);
+    assert!(first.report["checkpoint"]["resumed_from"].is_null());
+    let written = std::fs::read(&disk.checkpoint).expect("the first run writes the checkpoint");
+    assert_eq!(anchor_key(&written), disk.trail.hours[25].0);
+
+    // Four new hours: the checkpointed digest is read again (with its logs), then the four.
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 0, "{:#}{}", later.report, later.stderr);
+    assert_eq!(digests_valid(&later.report), 5);
+    assert_eq!(logs_valid(&later.report), 10);
+    assert_eq!(later.report["checkpoint"]["chains_resumed"], 1);
+    assert!(changed_days(&later.report).is_empty());
+    let moved = std::fs::read(&disk.checkpoint).expect("checkpoint");
+    assert_eq!(anchor_key(&moved), disk.trail.hours[29].0);
+
+    // Nothing new: only the checkpointed digest, and the run is valid.
+    let again = disk.run(LATER_RUN_END);
+    assert_eq!(again.code, 0, "{:#}{}", again.report, again.stderr);
+    assert_eq!(digests_valid(&again.report), 1);
+    assert_eq!(
+        anchor_key(&std::fs::read(&disk.checkpoint).unwrap()),
+        disk.trail.hours[29].0
+    );
+}
+
+#[test]
+fn what_changed_behind_the_checkpoint_is_found_by_listing_and_verified_again() {
+    type Tamper = fn(&OnDisk) -> (String, &'static str);
+    let cases: [(&str, Tamper); 3] = [
+        ("log deleted", |disk| {
+            let key = disk.trail.hours[2].1[0].clone();
+            std::fs::remove_file(disk.path(&key)).unwrap();
+            (key, "not_found")
+        }),
+        ("log rewritten", |disk| {
+            let key = disk.trail.hours[3].1[1].clone();
+            let mut bytes = std::fs::read(disk.path(&key)).unwrap();
+            // Another log's bytes: still gzip, not what the digest recorded.
+            bytes.clone_from(&std::fs::read(disk.path(&disk.trail.hours[4].1[0])).unwrap());
+            std::fs::write(disk.path(&key), bytes).unwrap();
+            (key, "hash_mismatch")
+        }),
+        ("log planted", |disk| {
+            let listed = &disk.trail.hours[5].1[0];
+            let key = listed.replace(".json.gz", "X.json.gz");
+            std::fs::copy(disk.path(listed), disk.path(&key)).unwrap();
+            (key, "unreferenced")
+        }),
+    ];
+    for (name, tamper) in cases {
+        let disk = OnDisk::new();
+        let first = disk.run(FIRST_RUN_END);
+        assert_eq!(first.code, 0, "{name}: {:#}", first.report);
+        let checkpoint = folders(&std::fs::read(&disk.checkpoint).unwrap());
+        let (key, status) = tamper(&disk);
+
+        let later = disk.run(LATER_RUN_END);
+        assert_eq!(later.code, 1, "{name}: {:#}{}", later.report, later.stderr);
+        assert_eq!(changed_days(&later.report), ["2024-06-01"], "{name}");
+        assert!(
+            statuses(&later.report).contains(&(key.clone(), status.to_string())),
+            "{name}: {:?}",
+            statuses(&later.report)
+        );
+        // The folder does not move past what did not verify, and the next run says it again.
+        assert!(
+            folders(&std::fs::read(&disk.checkpoint).unwrap()) == checkpoint,
+            "{name}: the checkpoint moved"
+        );
+        let again = disk.run(LATER_RUN_END);
+        assert_eq!(again.code, 1, "{name}");
+        assert!(
+            statuses(&again.report).contains(&(key, status.to_string())),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_chain_cut_back_below_its_checkpoint_is_invalid() {
+    // The checkpointed digest deleted with every log it lists: nothing else would tell.
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(LATER_RUN_END).code, 0);
+    let (anchor, logs) = disk.trail.hours[29].clone();
+    for key in logs.iter().chain([&anchor]) {
+        std::fs::remove_file(disk.path(key)).unwrap();
+    }
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert_eq!(
+        statuses(&later.report),
+        [(anchor.clone(), "not_found".to_string())]
+    );
+    let detail = later.report["files"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("cut back"), "{detail}");
+
+    // The newest two digests gone, the one before them left: the chain ends before the
+    // checkpoint.
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(LATER_RUN_END).code, 0);
+    for h in [28, 29] {
+        std::fs::remove_file(disk.path(&disk.trail.hours[h].0)).unwrap();
+    }
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert!(statuses(&later.report).contains(&(disk.trail.hours[29].0.clone(), "not_found".into())));
+}
+
+#[test]
+fn a_checkpointed_digest_changed_in_place_is_invalid() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    let anchor = disk.trail.hours[25].0.clone();
+    // Another digest of the chain written over it.
+    std::fs::copy(disk.path(&disk.trail.hours[24].0), disk.path(&anchor)).unwrap();
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert!(
+        statuses(&later.report)
+            .iter()
+            .any(|(key, status)| key == &anchor && status != "valid"),
+        "{:?}",
+        statuses(&later.report)
+    );
+}
+
+#[test]
+fn a_damaged_foreign_or_misplaced_checkpoint_is_refused_and_left_as_it_is() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    let good = std::fs::read_to_string(&disk.checkpoint).unwrap();
+    let damaged = good.replacen("\"objects\": ", "\"objects\": 1", 1);
+    for (name, text) in [
+        ("edited", damaged),
+        ("cut short", good[..good.len() / 2].to_string()),
+        ("not a checkpoint", "{\"tool\": \"ctverify\"}".to_string()),
+    ] {
+        std::fs::write(&disk.checkpoint, &text).unwrap();
+        let run = disk.run(LATER_RUN_END);
+        assert_eq!(run.code, 2, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--checkpoint"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(&disk.checkpoint).unwrap(),
+            text,
+            "{name}"
+        );
+    }
+
+    // Another source's checkpoint.
+    std::fs::write(&disk.checkpoint, &good).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    disk.trail.bundle.write_to(other.path()).unwrap();
+    let run = validate(
+        other.path().to_str().unwrap(),
+        disk.checkpoint.to_str().unwrap(),
+        LATER_RUN_END,
+        &disk.keys,
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not of directory"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&disk.checkpoint).unwrap(), good);
+
+    // Inside the source.
+    let inside = disk.source.join("checkpoint.json");
+    let run = ctverify([
+        "validate",
+        disk.source.to_str().unwrap(),
+        "--checkpoint",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!inside.exists());
+}
+
+#[test]
+fn through_s3_the_checkpoint_lives_in_s3_outside_the_trail_and_finds_what_changed() {
+    let keys = test_keys();
+    let trail = trail(&keys, "trail");
+    let dir = tempfile::tempdir().expect("tempdir");
+    trail.bundle.write_to(dir.path()).expect("write");
+    let moto = Moto::start();
+    moto.upload(dir.path(), "checkpoint-trail");
+    let mut env = aws_env(None);
+    env.push(("AWS_ENDPOINT_URL_S3".into(), moto.endpoint()));
+    let keys_file = dir.path().join(".ctverify/public-keys.json");
+    let source = "s3://checkpoint-trail/trail";
+    let checkpoint = "s3://checkpoint-trail/audit/checkpoint.json";
+
+    let first = validate(source, checkpoint, FIRST_RUN_END, &keys_file, &env);
+    assert_eq!(first.code, 0, "{:#}{}", first.report, first.stderr);
+    assert_eq!(digests_valid(&first.report), 26);
+
+    let later = validate(source, checkpoint, LATER_RUN_END, &keys_file, &env);
+    assert_eq!(later.code, 0, "{:#}{}", later.report, later.stderr);
+    assert_eq!(digests_valid(&later.report), 5);
+    assert_eq!(later.report["checkpoint"]["chains_resumed"], 1);
+
+    // A log of the first day rewritten in S3: its ETag changes, the day is verified again.
+    let key = &trail.hours[1].1[0];
+    moto.put("checkpoint-trail", key, b"not the log");
+    let changed = validate(source, checkpoint, LATER_RUN_END, &keys_file, &env);
+    assert_eq!(changed.code, 1, "{:#}{}", changed.report, changed.stderr);
+    assert_eq!(changed_days(&changed.report), ["2024-06-01"]);
+    assert!(statuses(&changed.report)
+        .iter()
+        .any(|(k, status)| k == key && status != "valid"));
+
+    // Inside the trail's prefix: refused, nothing written.
+    let inside = validate(
+        source,
+        "s3://checkpoint-trail/trail/checkpoint.json",
+        LATER_RUN_END,
+        &keys_file,
+        &env,
+    );
+    assert_eq!(inside.code, 2, "{}", inside.stderr);
+    assert!(
+        inside.stderr.contains("inside the source"),
+        "{}",
+        inside.stderr
+    );
+}
