@@ -91,7 +91,7 @@ pub use crate::gzip::{inflate_and_hash, GzipError, Inflated, Keep, KeptBytes, DI
 #[cfg(feature = "aws")]
 pub use crate::aws::{Aws, AwsError};
 #[cfg(feature = "aws")]
-pub use crate::store::s3::S3Store;
+pub use crate::store::s3::{PutError, S3Store};
 pub use crate::store::{
     dir::DirStore, ListingRequest, Metadata, MetadataMap, Object, ObjectStore, ObjectVersion,
     Stamp, StoreError,
@@ -139,8 +139,10 @@ pub mod internal {
         walk, walk_streaming, ChainMetadata, ChainOutcome, DigestHead, FetchOutcome, FetchedDigest,
         LogCheck, ParsedDigest, WalkSink,
     };
+    pub use crate::checkpoint::{Checkpoint, CheckpointError};
     pub use crate::digest::signed_message;
     pub use crate::gzip::{gzip, gzip_stored};
+    pub use crate::history::compare as compare_days;
     pub use crate::spill::{CheckSpill, DigestSpill};
     pub use crate::store::dir::check_key;
     pub use crate::trail_events::{

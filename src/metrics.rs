@@ -152,6 +152,30 @@ pub fn metrics_text(
         "ctverify_run_timestamp_seconds{{source=\"{source}\"}} {}",
         crate::time::UtcTime::now().unix()
     );
+    if let Some(checkpoint) = &run.checkpoint {
+        family(
+            &mut text,
+            "ctverify_checkpoint_changed_days",
+            "gauge",
+            "Days of history behind the checkpoint whose objects changed since it was written (each verified again).",
+        );
+        let _ = writeln!(
+            text,
+            "ctverify_checkpoint_changed_days{{source=\"{source}\"}} {}",
+            checkpoint.changed_days.len()
+        );
+        family(
+            &mut text,
+            "ctverify_checkpoint_chains_resumed",
+            "gauge",
+            "Chains the run started at their checkpointed digest.",
+        );
+        let _ = writeln!(
+            text,
+            "ctverify_checkpoint_chains_resumed{{source=\"{source}\"}} {}",
+            checkpoint.chains_resumed
+        );
+    }
     text.push_str("# EOF\n");
     text
 }

@@ -436,3 +436,42 @@ fn through_s3_the_checkpoint_lives_in_s3_outside_the_trail_and_finds_what_change
         inside.stderr
     );
 }
+
+#[test]
+fn the_metrics_say_how_many_days_changed_and_chains_resumed() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    std::fs::remove_file(disk.path(&disk.trail.hours[3].1[0])).unwrap();
+    let metrics = disk.checkpoint.with_file_name("ctverify.prom");
+    let run = ctverify([
+        "validate",
+        disk.source.to_str().unwrap(),
+        "--checkpoint",
+        disk.checkpoint.to_str().unwrap(),
+        "--end-time",
+        LATER_RUN_END,
+        "--public-keys",
+        disk.keys.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Changed\t"), "{}", run.stdout);
+    let text = std::fs::read_to_string(&metrics).expect("metrics");
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.to_string())
+    };
+    assert_eq!(
+        value("ctverify_checkpoint_changed_days{").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+    assert_eq!(
+        value("ctverify_checkpoint_chains_resumed{").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+}

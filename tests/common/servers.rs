@@ -97,6 +97,17 @@ impl Moto {
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
         put_object(&self.endpoint(), bucket, key, body);
     }
+
+    /// Creates an empty bucket.
+    pub fn put_bucket(&self, bucket: &str) {
+        block_on(
+            test_client(&self.endpoint())
+                .create_bucket()
+                .bucket(bucket)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+    }
 }
 
 /// A client of the test itself (an upload, a file added mid-test), never ctverify's, for the
