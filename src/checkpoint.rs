@@ -207,17 +207,55 @@ impl FolderCheckpoint {
     }
 }
 
-/// How one folder's history compared, before its chains were walked.
+/// What one folder's history listing found, reduced to what the end of the run needs once the
+/// folder's chains are walked (the listing itself is dropped then).
 #[derive(Debug)]
 pub struct FolderHistory {
     /// The digest folder.
     pub digest_folder: String,
-    /// The listing, or why there is none (the folder then cannot move forward).
-    pub survey: Result<Survey, String>,
-    /// The first day the survey covers (midnight); `None` from the beginning.
+    /// The first day the listing covered (midnight); `None` from the beginning.
     pub from: Option<UtcTime>,
+    /// Why the history could not be listed (the folder then cannot move forward).
+    pub unlisted: Option<String>,
     /// The days recorded that differ now, oldest first.
     pub changes: Vec<DayChange>,
+    /// The history as listed, up to the hour of the folder's newest valid digest: what the
+    /// next checkpoint records if the folder verified. `None` when not listed, or when no
+    /// digest was valid.
+    pub listed: Option<(UtcTime, Vec<DayRecord>)>,
+}
+
+impl FolderHistory {
+    /// Reduces a listing to what the next checkpoint needs, given the newest valid digest of
+    /// each of the folder's chains.
+    pub fn of(
+        digest_folder: &str,
+        from: Option<UtcTime>,
+        survey: Result<Survey, String>,
+        changes: Vec<DayChange>,
+        newest: impl Iterator<Item = UtcTime>,
+    ) -> FolderHistory {
+        let (unlisted, listed) = match survey {
+            Err(why) => (Some(why), None),
+            Ok(survey) => (
+                None,
+                newest.max().map(|newest| {
+                    // Objects named in the newest digest's last hour may belong to the digest
+                    // after it: the history stops at that hour, and the next run starts at the
+                    // digest, reading it and its logs again.
+                    let until = hour_of(newest);
+                    (until, survey.records_until(until))
+                }),
+            ),
+        };
+        FolderHistory {
+            digest_folder: digest_folder.to_string(),
+            from,
+            unlisted,
+            changes,
+            listed,
+        }
+    }
 }
 
 /// Where a folder's verification starts, given what its checkpoint recorded and how its
@@ -271,7 +309,9 @@ pub fn next(
             .iter()
             .filter(|(report, _)| report_folder(report) == folder.digest_folder)
             .collect();
-        let Ok(survey) = &folder.survey else { continue };
+        let Some((until, days)) = &folder.listed else {
+            continue;
+        };
         let clean = !of_folder.is_empty()
             && of_folder.iter().all(|(report, newest)| {
                 newest.is_some() && Summary::of(&[(*report).clone()]).exit_code() == 0
@@ -290,13 +330,6 @@ pub fn next(
                 })
             })
             .collect();
-        let Some(newest) = anchors.iter().map(|a| a.digest.end_time).max() else {
-            continue;
-        };
-        // Objects named in the newest digest's last hour may belong to the digest after it:
-        // the history stops at that hour, and the next run starts at the digest, reading it
-        // and its logs again.
-        let until = hour_of(newest);
         let mut chains_kept = anchors;
         if let Some(old) = kept.get(&folder.digest_folder) {
             // A chain this run did not find (filtered out, or gone, which the run reported)
@@ -318,8 +351,8 @@ pub fn next(
             FolderCheckpoint {
                 digest_folder: folder.digest_folder.clone(),
                 from: folder.from,
-                until,
-                days: survey.records_until(until),
+                until: *until,
+                days: days.clone(),
                 chains: chains_kept,
             },
         );

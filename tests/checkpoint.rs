@@ -376,6 +376,16 @@ fn a_damaged_foreign_or_misplaced_checkpoint_is_refused_and_left_as_it_is() {
     assert!(run.stderr.contains("not of directory"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&disk.checkpoint).unwrap(), good);
 
+    // A range ending before the checkpoint's newest digest.
+    let run = disk.run("2024-06-01T12:00:00Z");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("before the checkpoint"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&disk.checkpoint).unwrap(), good);
+
     // Inside the source.
     let inside = disk.source.join("checkpoint.json");
     let run = ctverify([

@@ -185,6 +185,19 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         }
         None => (None, None),
     };
+    if let Some(newest) = previous
+        .iter()
+        .flat_map(|p| &p.folders)
+        .flat_map(|f| &f.chains)
+        .map(|a| a.digest.end_time)
+        .max()
+        .filter(|newest| *newest > plan.verify.range.end)
+    {
+        return Err(CliError::usage(format!(
+            "--end-time {} is before the checkpoint's newest digest ({newest}): a checkpointed run verifies forward from it",
+            plan.verify.range.end
+        )));
+    }
     let options = ValidateOptions {
         require_continuous: plan.require_continuous,
         trail_status: trail_status(&plan.verify, &mut aws),
@@ -273,7 +286,7 @@ fn checkpoint_run(
         location: location.shown(),
         resumed_from: previous.map(|p| p.written_at),
         chains_resumed,
-        folders_listed: listed.iter().filter(|h| h.survey.is_ok()).count(),
+        folders_listed: listed.iter().filter(|h| h.unlisted.is_none()).count(),
         changed_days: listed
             .iter()
             .flat_map(|h| {

@@ -396,7 +396,7 @@ fn verify_folder(
 ) -> Result<(Vec<ChainWork>, Option<FolderHistory>), ValidateError> {
     // With a checkpoint, the folder's history is listed first: where it changed decides where
     // the folder starts.
-    let mut plan = resume::FolderPlan::of(store, options, folder);
+    let plan = resume::FolderPlan::of(store, options, folder);
     let folder_options = plan.folder_options(options);
     let options = folder_options.as_ref();
     // The log folder's listing is sent now, so that the server answers it while the digests
@@ -409,8 +409,9 @@ fn verify_folder(
     if let Some(request) = &ahead {
         store.discard_prefetched(request);
     }
-    let history = plan.history.take();
-    result.map(|works| (works, history))
+    let works = result?;
+    let history = plan.into_history(&works);
+    Ok((works, history))
 }
 
 /// [`verify_folder`] once its log folder's listing is on its way: lists the folder's digests,

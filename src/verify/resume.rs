@@ -10,6 +10,7 @@ use crate::checkpoint::{self, ChainAnchor, FolderCheckpoint, FolderHistory};
 use crate::digest::ChainId;
 use crate::hash::Sha256;
 use crate::history;
+use crate::history::{DayChange, Survey};
 use crate::report::{FileEntry, RequestedRange};
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
@@ -19,9 +20,17 @@ use crate::time::UtcTime;
 pub(super) struct FolderPlan<'a> {
     checkpoint: Option<&'a FolderCheckpoint>,
     /// `None` without `--checkpoint`.
-    pub history: Option<FolderHistory>,
+    history: Option<Listed>,
     /// The folder's range start (the earliest of its chains').
     start: Option<UtcTime>,
+}
+
+/// The folder's history listing, while its chains are walked.
+struct Listed {
+    digest_folder: String,
+    from: Option<UtcTime>,
+    survey: Result<Survey, String>,
+    changes: Vec<DayChange>,
 }
 
 /// What a chain's walk saw of its anchor: the worst verdict given at its key, and the SHA-256
@@ -59,10 +68,10 @@ impl<'a> FolderPlan<'a> {
         };
         FolderPlan {
             checkpoint,
-            history: Some(FolderHistory {
+            history: Some(Listed {
                 digest_folder: folder.to_string(),
-                survey,
                 from,
+                survey,
                 changes,
             }),
             start,
@@ -95,6 +104,21 @@ impl<'a> FolderPlan<'a> {
             start,
             end: range.end,
         }
+    }
+
+    /// What the end of the run needs of the folder's history, once its chains are walked.
+    pub fn into_history(self, works: &[ChainWork]) -> Option<FolderHistory> {
+        let listed = self.history?;
+        Some(FolderHistory::of(
+            &listed.digest_folder,
+            listed.from,
+            listed.survey,
+            listed.changes,
+            works
+                .iter()
+                .filter_map(|w| w.report.newest_verified_digest.as_ref())
+                .map(|d| d.end_time),
+        ))
     }
 
     /// The key of `chain`'s anchor, for its walk to watch.
