@@ -2,7 +2,8 @@
 //!
 //! The verifier's pipeline is synchronous (rayon threads); the SDK is async. One tokio runtime
 //! per run carries every request, and the synchronous side blocks on it. Only read calls are
-//! made: ListPublicKeys, DescribeTrails here, and GET/HEAD/LIST in `store::s3`.
+//! made: ListPublicKeys, DescribeTrails here, and GET/HEAD/LIST in `store::s3`, apart from the
+//! one object ctverify writes, a `--checkpoint s3://...` outside the source.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
