@@ -74,7 +74,7 @@ CLIENT_CPUS=()
 if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
     SERVER_CPUS=(taskset -c 0)
     CLIENT_CPUS=(taskset -c "1-$(($(nproc) - 1))")
-    PIN_NOTE="moto_server on CPU 0, proxy and ctverify on CPU 1-$(($(nproc) - 1))"
+    PIN_NOTE="moto_server on CPU 0, proxy and ctverify on CPU ${CLIENT_CPUS[2]}"
 else
     PIN_NOTE="no CPU pinning"
 fi
@@ -188,76 +188,84 @@ done
 SAME_REQS=$(python3 -c "import json,sys; v={json.dumps({k: x[k] for k in x if k != 'bytes'}, sort_keys=True) for x in map(json.loads, sys.argv[1:])}; print('the same requests in every run' if len(v) == 1 else 'requests differ between runs: ' + '; '.join(sorted(v)))" "${HOUR_REQS[@]}")
 
 # --- report ------------------------------------------------------------------------------
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-row() { # LABEL NAME
-    local name=$1 label=$2 q t m c rss
-    q_var="REQ_$name"; t_var="TIME_$name"; m_var="MOTO_$name"; c_var="CPU_$name"; rss_var="RSS_$name"
-    q=${!q_var}
-    python3 - "$label" "${!t_var}" "$q" "${!m_var}" "${!c_var}" "${!rss_var}" <<'EOF'
-import json, sys
-label, t, q, moto, cpu, rss = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-other = q["list_other"] + q["head"] + q["other"]
-print(f"  {label:52s} {t:8.2f} s {q['total']:9,d} {q['list']:6,d} ({q['list_digest']:,d} / {q['list_log']:,d} / {q['list_search']:,d})"
-      f" {q['digest']:8,d} {q['log']:8,d} {other:6,d}   {float(moto):6.2f} s  {float(cpu):6.2f} s  {rss} MB")
-EOF
-}
 echo
 echo "== checkpointed run vs full run: one chain of $N_DIGESTS hourly digests, through moto_server + ${DELAY_MS} ms per request =="
 echo "machine:   $(machine_line) ${BUSY_NOTE}"
 echo "ctverify:  $CTVERIFY_REV   ${EXTRA[*]:-}"
 echo "trail:     $N_DIGESTS digests + $N_LOGS logs ($PER_HOUR per digest, $(summary_field log_kb_range | tr ' ' '-') KB inflated), $(fmt "$(calc "$GZIPPED/1e6")" .1f) MB gzipped; digests $FIRST .. $LAST; $DIGEST_KEYS keys in the digest folder, $LOG_KEYS in the log folder"
 echo "setup:     $PIN_NOTE; ListPublicKeys from bench/tools/fake_cloudtrail.py (not through the proxy, not counted)"
-echo "runs:      ctverify validate s3://$BUCKET --endpoint-url PROXY --start-time $START --end-time END --format json ${EXTRA[*]:-}"
-echo
-echo "                                                           wall  requests   list (digest folder / log folder / search)  digest GETs  log GETs  other   moto CPU  ctverify CPU  peak RSS"
-row full "full, --end-time $END_LAST"
-row first "checkpointed first, --end-time $END_BEFORE"
-row hour "checkpointed, one new hour (median)"
-echo "  one-new-hour runs (s): $(for t in "${HOUR_TIMES[@]}"; do fmt "$t" .2f; done | tr '\n' ' ')($SAME_REQS)"
-echo "  checkpoint file: $CHECKPOINT_BYTES bytes"
-echo
-TOTAL_FULL=$(field "$REQ_full" total)
-TOTAL_HOUR=$(field "$REQ_hour" total)
-echo "full / one new hour:  time $(fmt "$(calc "$TIME_full / $TIME_hour")" .1f)x ($(fmt "$TIME_full" .2f) s / $(fmt "$TIME_hour" .2f) s), requests $(fmt "$(calc "$TOTAL_FULL / $TOTAL_HOUR")" .1f)x ($TOTAL_FULL / $TOTAL_HOUR), moto_server CPU $(fmt "$(calc "$MOTO_full / max(0.01, $MOTO_hour)")" .1f)x"
+echo "runs:      ctverify validate s3://$BUCKET --endpoint-url PROXY --start-time $START --end-time END --format json ${EXTRA[*]:-} [--checkpoint FILE]"
+echo "one-new-hour runs (s): $(for t in "${HOUR_TIMES[@]}"; do fmt "$t" .2f; done | tr '\n' ' ')($SAME_REQS); checkpoint file $CHECKPOINT_BYTES bytes"
 echo
 # One hour's verification plus the listings: the new digest and its logs; the anchor (the
 # checkpoint's newest digest) and its logs read again; every key of the two folders listed
 # again, 1,000 per ListObjectsV2 page. The search for the folder (listings with a delimiter)
-# is the same in every run and shown beside it.
-python3 - "$REQ_hour" "$REQ_full" "$PER_HOUR" "$DIGEST_KEYS" "$LOG_KEYS" "$TIME_hour" "$DELAY_MS" <<'EOF'
+# is the same in every run and counted beside it.
+python3 - "$PER_HOUR" "$DIGEST_KEYS" "$LOG_KEYS" "$DELAY_MS" \
+    "full, --end-time $END_LAST" "$TIME_full" "$REQ_full" "$MOTO_full" "$CPU_full" "$RSS_full" \
+    "checkpointed first, --end-time $END_BEFORE" "$TIME_first" "$REQ_first" "$MOTO_first" "$CPU_first" "$RSS_first" \
+    "checkpointed, one new hour (median)" "$TIME_hour" "$REQ_hour" "$MOTO_hour" "$CPU_hour" "$RSS_hour" <<'EOF'
 import json, math, sys
-q, full = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-per_hour, digest_keys, log_keys = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-t_hour, delay = float(sys.argv[6]), float(sys.argv[7]) / 1000
+per_hour, digest_keys, log_keys, delay = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]) / 1000
+runs = []
+for i in range(5, len(sys.argv), 6):
+    label, t, q, moto, cpu, rss = sys.argv[i : i + 6]
+    runs.append(dict(label=label, t=float(t), q=json.loads(q), moto=float(moto), cpu=float(cpu), rss=int(rss)))
+full, first, hour = runs
+
+print(f"  {'':44s} {'wall':>8s} {'requests':>9s} {'listings':>9s} {'(digest/log folder, search)':>28s} {'digest GETs':>11s} {'log GETs':>9s} {'other':>6s} {'moto CPU':>9s} {'ctverify CPU':>12s} {'peak RSS':>9s}")
+for r in runs:
+    q = r["q"]
+    other = q["list_other"] + q["head"] + q["other"]
+    split = f"({q['list_digest']:,d} / {q['list_log']:,d}, {q['list_search']:,d})"
+    print(f"  {r['label']:44s} {r['t']:6.2f} s {q['total']:9,d} {q['list']:9,d} {split:>28s} {q['digest']:11,d} {q['log']:9,d} {other:6,d} {r['moto']:7.2f} s {r['cpu']:10.2f} s {r['rss']:6d} MB")
+print()
+print("  where the time went (from the proxy's log: how long at least one request of the kind was in flight):")
+for r in runs:
+    q = r["q"]
+    rest = r["t"] - q["busy_seconds"]
+    print(f"    {r['label']:44s} listings {q['list_seconds']:6.2f} s ({q['list']} pages, at most {q['list_max_in_flight']} at once), "
+          f"object GETs {q['get_seconds']:6.2f} s ({q['digest'] + q['log']:,d}), no request in flight {rest:5.2f} s")
+print()
+print(f"full / one new hour: time {full['t'] / hour['t']:.1f}x ({full['t']:.2f} s / {hour['t']:.2f} s), "
+      f"requests {full['q']['total'] / hour['q']['total']:.1f}x ({full['q']['total']:,d} / {hour['q']['total']:,d}), "
+      f"moto_server CPU {full['moto'] / max(0.01, hour['moto']):.1f}x ({full['moto']:.2f} s / {hour['moto']:.2f} s)")
+print()
+q = hour["q"]
 want = {
     "digest": 2,
     "log": 2 * per_hour,
     "list_digest": math.ceil(digest_keys / 1000),
     "list_log": math.ceil(log_keys / 1000),
-    "list_search": full["list_search"],
+    "list_search": full["q"]["list_search"],
 }
-want_total = sum(want.values())
 got = {k: q[k] for k in want}
 got_other = q["total"] - sum(got.values())
-print("one hour's verification plus the listings, in requests:")
-print(f"  digest GETs:             {want['digest']:5d}  (the new digest + the anchor read again)       made {got['digest']:5d}")
-print(f"  log GETs:                {want['log']:5d}  (their {per_hour} + {per_hour} logs)                          made {got['log']:5d}")
-print(f"  digest folder listing:   {want['list_digest']:5d}  (ceil({digest_keys:,d} keys / 1,000))                 made {got['list_digest']:5d}")
-print(f"  log folder listing:      {want['list_log']:5d}  (ceil({log_keys:,d} keys / 1,000))                 made {got['list_log']:5d}")
-print(f"  search listings:         {want['list_search']:5d}  (as in the full run: finding the folder)       made {got['list_search']:5d}")
-print(f"  other:                   {0:5d}                                                 made {got_other:5d}")
+print("one hour's verification plus the listings, in requests, against what the one-new-hour run made:")
+lines = [
+    ("digest GETs", "digest", "the new digest + the anchor read again"),
+    ("log GETs", "log", f"their {per_hour} + {per_hour} log(s)"),
+    ("digest folder pages", "list_digest", f"ceil({digest_keys:,d} keys / 1,000)"),
+    ("log folder pages", "list_log", f"ceil({log_keys:,d} keys / 1,000)"),
+    ("search listings", "list_search", "finding the folder, as in the full run"),
+]
+for name, key, why in lines:
+    print(f"  {name:22s} {want[key]:5d}  {why:42s} made {got[key]:5d}")
+print(f"  {'other':22s} {0:5d}  {'':42s} made {got_other:5d}")
 extra = {k: got[k] - want[k] for k in want if got[k] != want[k]}
 if got_other:
     extra["other"] = got_other
 verdict = "as expected" if not extra else "beyond it: " + ", ".join(f"{v:+d} {k}" for k, v in extra.items())
-print(f"  total:                   {want_total:5d}                                                 made {q['total']:5d}  ({verdict})")
-print(f"  {q['total'] / max(1, full['total']):.2%} of the full run's {full['total']:,d} requests; at {delay * 1000:.0f} ms a round trip, "
-      f"the one-hour run took {t_hour:.2f} s = {t_hour / delay:.0f} round trips" if delay > 0 else
-      f"  {q['total'] / max(1, full['total']):.2%} of the full run's {full['total']:,d} requests")
+print(f"  {'total':22s} {sum(want.values()):5d}  {'':42s} made {q['total']:5d}  ({verdict})")
+print(f"  = {q['total'] / full['q']['total']:.2%} of the full run's {full['q']['total']:,d} requests")
+print(f"in time: {hour['t']:.2f} s = listings {q['list_seconds']:.2f} s + the hour's object GETs {q['get_seconds']:.2f} s "
+      f"+ {hour['t'] - q['busy_seconds']:.2f} s with no request in flight (start, ListPublicKeys, checks, report); "
+      f"a listing page took {1000 * q['list_seconds'] / max(1, q['list']):.0f} ms on average "
+      f"({delay * 1000:.0f} ms of it the proxy's delay)")
 EOF
 echo
 echo "the median one-new-hour run, request by request:"
-python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "$T0_hour" "$T1_hour" --step 0.25 \
+python3 "$BENCH/tools/request_timeline.py" "$RUN/requests.log" "$T0_hour" "$T1_hour" --step 0.5 \
     --delay "$(calc "$DELAY_MS / 1000")"
 echo
 echo "script took $(fmt "$(calc "$(now) - $SCRIPT_T0")" .0f) s; outputs: $RUN"

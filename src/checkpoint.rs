@@ -139,6 +139,27 @@ impl Checkpoint {
                     .into(),
             ));
         }
+        // Sealed, but by whoever wrote the file: what it names must be what ctverify writes.
+        for folder in &sealed.checkpoint.folders {
+            let well_formed = ChainId::of_digest_folder(&folder.digest_folder, "", "")
+                .is_some_and(|id| id.digest_folder() == folder.digest_folder);
+            if !well_formed {
+                return Err(CheckpointError::Corrupt(format!(
+                    "{:?} is no digest folder",
+                    folder.digest_folder
+                )));
+            }
+            if let Some(anchor) = folder
+                .chains
+                .iter()
+                .find(|a| !a.digest.key.starts_with(&folder.digest_folder))
+            {
+                return Err(CheckpointError::Corrupt(format!(
+                    "{:?} is not in its folder {:?}",
+                    anchor.digest.key, folder.digest_folder
+                )));
+            }
+        }
         if sealed.checkpoint.source != source {
             return Err(CheckpointError::OtherSource {
                 found: sealed.checkpoint.source,
@@ -180,6 +201,11 @@ impl Resume {
                 .map(|f| (f.digest_folder.clone(), f))
                 .collect(),
         }
+    }
+
+    /// Every folder the checkpoint holds.
+    pub fn folders(&self) -> impl Iterator<Item = &FolderCheckpoint> {
+        self.folders.values()
     }
 
     /// What the checkpoint holds of `digest_folder`.

@@ -485,3 +485,20 @@ fn the_metrics_say_how_many_days_changed_and_chains_resumed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_trail_deleted_whole_is_invalid_not_merely_empty() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    std::fs::remove_dir_all(disk.source.join("AWSLogs")).unwrap();
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}{}", later.report, later.stderr);
+    assert_eq!(
+        statuses(&later.report),
+        [(disk.trail.hours[25].0.clone(), "not_found".to_string())]
+    );
+    assert_eq!(changed_days(&later.report), ["2024-06-01", "2024-06-02"]);
+    // Without the checkpoint the same copy is no trail at all (exit 2).
+    let run = ctverify(["validate", disk.source.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+}

@@ -193,7 +193,13 @@ pub fn validate(
     // the others (one account and region each, verified in parallel, as many at once as the
     // gate lets in). Results come back over a channel so that the caller's reporting stays on
     // this thread, and are put back in folder order so that reports do not depend on timing.
-    let named = named_digest_folders(options.prefix.as_deref(), &options.filter);
+    // The folders a checkpoint holds are verified whether or not the search finds them: one
+    // that is gone is evidence gone.
+    let checkpointed = resume::checkpointed_folders(options);
+    let mut named = named_digest_folders(options.prefix.as_deref(), &options.filter);
+    named.extend(checkpointed.iter().cloned());
+    named.sort();
+    named.dedup();
     let gate = FolderGate::new(
         options.folder_budget,
         MAX_FOLDERS_IN_FLIGHT,
@@ -216,7 +222,9 @@ pub fn validate(
                 // that waits on the gate, and the folders' own parallel work keeps every worker.
                 pool.in_place_scope(|s| {
                     let searching = sender.clone();
+                    let checkpointed = !checkpointed.is_empty();
                     s.spawn(move |_| {
+                        let named = (named.as_slice(), checkpointed);
                         search_the_others(store, options, named, to_verify, &searching, versions)
                     });
                     for folder in folders {
@@ -269,11 +277,12 @@ pub fn validate(
 }
 
 /// Searches the source for digest folders and sends those not `named` (already on their way)
-/// to `to_verify`; a folder the search could not list is reported as it is.
+/// to `to_verify`; a folder the search could not list is reported as it is. Finding none fails
+/// the run, unless some of the named are a checkpoint's.
 fn search_the_others(
     store: &dyn ObjectStore,
     options: &ValidateOptions,
-    named: &[String],
+    (named, checkpointed): (&[String], bool),
     to_verify: std::sync::mpsc::Sender<String>,
     sender: &std::sync::mpsc::Sender<Message>,
     versions: &Versions,
@@ -282,7 +291,11 @@ fn search_the_others(
         Err(e) => {
             let _ = sender.send(Message::Failed(e));
         }
-        Ok(search) if search.folders.is_empty() && search.unsearched.is_empty() => {
+        // With a checkpoint's folders to verify, a source found empty is their evidence gone,
+        // which their verification reports.
+        Ok(search)
+            if search.folders.is_empty() && search.unsearched.is_empty() && !checkpointed =>
+        {
             let _ = sender.send(Message::Failed(ValidateError::NoTrail {
                 searched: store.describe(),
             }));

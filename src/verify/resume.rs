@@ -16,6 +16,23 @@ use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
 
+/// The digest folders of the checkpoint that the options' filter wants.
+pub(super) fn checkpointed_folders(options: &ValidateOptions) -> Vec<String> {
+    let Some(resume) = &options.checkpoint else {
+        return Vec::new();
+    };
+    resume
+        .folders()
+        .filter(|folder| {
+            ChainId::of_digest_folder(&folder.digest_folder, "", "").is_some_and(|id| {
+                options.filter.wants_account(&id.account_id)
+                    && options.filter.wants_region(&id.region)
+            })
+        })
+        .map(|folder| folder.digest_folder.clone())
+        .collect()
+}
+
 /// Where one folder's verification starts, and what its history listing found.
 pub(super) struct FolderPlan<'a> {
     checkpoint: Option<&'a FolderCheckpoint>,
