@@ -185,7 +185,7 @@ for v in TIME REQ MOTO CPU RSS T0 T1; do
     src="${v}_hour$MEDIAN"
     printf -v "${v}_hour" '%s' "${!src}"
 done
-SAME_REQS=$(python3 -c "import json,sys; v={json.dumps({k: x[k] for k in x if k != 'bytes'}, sort_keys=True) for x in map(json.loads, sys.argv[1:])}; print('the same requests in every run' if len(v) == 1 else 'requests differ between runs: ' + '; '.join(sorted(v)))" "${HOUR_REQS[@]}")
+SAME_REQS=$(python3 -c "import json,sys; v={json.dumps({k: x[k] for k in x if k not in ('bytes', 'list_max_in_flight') and not k.endswith(('_seconds', '_ms'))}, sort_keys=True) for x in map(json.loads, sys.argv[1:])}; print('the same requests in every run' if len(v) == 1 else 'requests differ between runs: ' + '; '.join(sorted(v)))" "${HOUR_REQS[@]}")
 
 # --- report ------------------------------------------------------------------------------
 echo
@@ -213,18 +213,18 @@ for i in range(5, len(sys.argv), 6):
     runs.append(dict(label=label, t=float(t), q=json.loads(q), moto=float(moto), cpu=float(cpu), rss=int(rss)))
 full, first, hour = runs
 
-print(f"  {'':44s} {'wall':>8s} {'requests':>9s} {'listings':>9s} {'(digest/log folder, search)':>28s} {'digest GETs':>11s} {'log GETs':>9s} {'other':>6s} {'moto CPU':>9s} {'ctverify CPU':>12s} {'peak RSS':>9s}")
+print(f"  {'':52s} {'wall':>8s} {'requests':>9s} {'listings':>9s} {'(digest/log folder, search)':>28s} {'digest GETs':>11s} {'log GETs':>9s} {'other':>6s} {'moto CPU':>9s} {'ctverify CPU':>12s} {'peak RSS':>9s}")
 for r in runs:
     q = r["q"]
     other = q["list_other"] + q["head"] + q["other"]
     split = f"({q['list_digest']:,d} / {q['list_log']:,d}, {q['list_search']:,d})"
-    print(f"  {r['label']:44s} {r['t']:6.2f} s {q['total']:9,d} {q['list']:9,d} {split:>28s} {q['digest']:11,d} {q['log']:9,d} {other:6,d} {r['moto']:7.2f} s {r['cpu']:10.2f} s {r['rss']:6d} MB")
+    print(f"  {r['label']:52s} {r['t']:6.2f} s {q['total']:9,d} {q['list']:9,d} {split:>28s} {q['digest']:11,d} {q['log']:9,d} {other:6,d} {r['moto']:7.2f} s {r['cpu']:10.2f} s {r['rss']:6d} MB")
 print()
 print("  where the time went (from the proxy's log: how long at least one request of the kind was in flight):")
 for r in runs:
     q = r["q"]
     rest = r["t"] - q["busy_seconds"]
-    print(f"    {r['label']:44s} listings {q['list_seconds']:6.2f} s ({q['list']} pages, at most {q['list_max_in_flight']} at once), "
+    print(f"    {r['label']:52s} listings {q['list_seconds']:6.2f} s ({q['list']} pages, at most {q['list_max_in_flight']} at once), "
           f"object GETs {q['get_seconds']:6.2f} s ({q['digest'] + q['log']:,d}), no request in flight {rest:5.2f} s")
 print()
 print(f"full / one new hour: time {full['t'] / hour['t']:.1f}x ({full['t']:.2f} s / {hour['t']:.2f} s), "
@@ -260,7 +260,7 @@ print(f"  {'total':22s} {sum(want.values()):5d}  {'':42s} made {q['total']:5d}  
 print(f"  = {q['total'] / full['q']['total']:.2%} of the full run's {full['q']['total']:,d} requests")
 print(f"in time: {hour['t']:.2f} s = listings {q['list_seconds']:.2f} s + the hour's object GETs {q['get_seconds']:.2f} s "
       f"+ {hour['t'] - q['busy_seconds']:.2f} s with no request in flight (start, ListPublicKeys, checks, report); "
-      f"a listing page took {1000 * q['list_seconds'] / max(1, q['list']):.0f} ms on average "
+      f"a listing page took {q['list_mean_ms']:.0f} ms on average "
       f"({delay * 1000:.0f} ms of it the proxy's delay)")
 EOF
 echo

@@ -59,10 +59,10 @@ pub fn day_of(t: UtcTime) -> UtcTime {
 /// any hour once the run knows how far it verified.
 #[derive(Debug, Default)]
 pub struct Survey {
-    /// By day (midnight UTC), then hour: objects and their hash. Hour 24 holds the objects
-    /// whose name gives no hour of the day (never a CloudTrail name): a day counts them only
-    /// once it is whole.
-    days: BTreeMap<UtcTime, BTreeMap<u8, (u64, Sha256)>>,
+    /// By day (midnight UTC), then hour and folder (`d`igests, `l`ogs): objects and their
+    /// hash. Hour 24 holds the objects whose name gives no hour of the day (never a CloudTrail
+    /// name): a day counts them only once it is whole.
+    days: BTreeMap<UtcTime, BTreeMap<(u8, u8), (u64, Sha256)>>,
 }
 
 impl Survey {
@@ -73,11 +73,11 @@ impl Survey {
             .filter_map(|(&day, hours)| {
                 let mut hasher = sha2::Sha256::new();
                 let mut objects = 0;
-                for (&hour, (count, hash)) in hours {
+                for (&(hour, tag), (count, hash)) in hours {
                     let hour_end = day.plus_seconds(3600 * i64::from(hour.min(23)) + 3600);
                     let whole_day = day.plus_seconds(86_400);
                     if (hour < 24 && hour_end <= until) || (hour == 24 && whole_day <= until) {
-                        hasher.update([hour]);
+                        hasher.update([hour, tag]);
                         hasher.update(count.to_be_bytes());
                         hasher.update(hash.0);
                         objects += count;
@@ -104,9 +104,12 @@ pub fn survey(
 ) -> Result<Survey, StoreError> {
     let log_folder = log_folder_of(digest_folder)
         .ok_or_else(|| StoreError::Read(format!("{digest_folder:?} is no digest folder")))?;
-    let mut hashers: BTreeMap<(UtcTime, u8), (u64, sha2::Sha256)> = BTreeMap::new();
+    let mut survey = Survey::default();
     let last = through.date_path();
     for (tag, folder) in [(b'd', digest_folder), (b'l', log_folder.as_str())] {
+        // Keys come in order, so a day's objects come together: only that day's hashes are
+        // open at once, and a year's listing holds one finished hash per hour.
+        let mut open: Option<(UtcTime, OpenHours)> = None;
         let start_after = from.map(|day| crate::unreferenced::listing_start_for_day(folder, day));
         store.list_stamped(folder, start_after.as_deref(), &mut |key, stamp| {
             let Some(day_path) = key.get(folder.len()..folder.len() + 10) else {
@@ -118,9 +121,13 @@ pub fn survey(
             let name = key[folder.len() + 10..].strip_prefix('/');
             if let (Some(day), Some(name)) = (parse_day_path(day_path), name) {
                 if from.is_none_or(|f| day >= f) {
+                    if open.as_ref().is_some_and(|(open_day, _)| *open_day != day) {
+                        survey.close(tag, open.take());
+                    }
+                    let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
                     let hour = hour_named(name, day_path).unwrap_or(24);
-                    let (count, hasher) = hashers
-                        .entry((day, hour))
+                    let (count, hasher) = hours
+                        .entry(hour)
                         .or_insert_with(|| (0, sha2::Sha256::new()));
                     *count += 1;
                     feed(hasher, tag, key, stamp);
@@ -128,16 +135,30 @@ pub fn survey(
             }
             true
         })?;
-    }
-    let mut survey = Survey::default();
-    for ((day, hour), (count, hasher)) in hashers {
-        survey
-            .days
-            .entry(day)
-            .or_default()
-            .insert(hour, (count, Sha256(hasher.finalize().into())));
+        survey.close(tag, open.take());
     }
     Ok(survey)
+}
+
+/// The hashes of one day's hours, while its objects are listed.
+type OpenHours = BTreeMap<u8, (u64, sha2::Sha256)>;
+
+impl Survey {
+    /// Finishes the hashes of a day's hours in one folder.
+    fn close(&mut self, tag: u8, open: Option<(UtcTime, OpenHours)>) {
+        let Some((day, hours)) = open else { return };
+        let recorded = self.days.entry(day).or_default();
+        for (hour, (count, hasher)) in hours {
+            let hash = Sha256(hasher.finalize().into());
+            // A listing in order never comes back to a day; should a store's, the day's hash
+            // still covers both parts.
+            let entry = recorded.entry((hour, tag)).or_insert((0, Sha256([0; 32])));
+            let mut both = sha2::Sha256::new();
+            both.update(entry.1 .0);
+            both.update(hash.0);
+            *entry = (entry.0 + count, Sha256(both.finalize().into()));
+        }
+    }
 }
 
 /// The hour of `day_path` (`YYYY/MM/DD`) a CloudTrail name gives (`..._YYYYMMDDTHHMM...`), when

@@ -12,8 +12,9 @@ A request counts when it was received between T0 and T1 (unix seconds). Kinds:
 Also "list" (every listing), "total", "not_2xx" (answers other than 2xx), "bytes" (response
 bytes relayed), and where the time went: "list_seconds", "get_seconds" and "busy_seconds" (how
 long at least one listing, one object GET, one request of any kind was in flight, from the
-proxy's receive time to its answer) and "list_max_in_flight" (listings in flight at once, at
-most).
+proxy's receive time to its answer), "list_max_in_flight" (listings in flight at once, at
+most) and "list_mean_ms" (a listing's mean time from receipt to answer, the proxy's delay
+included).
 """
 
 import json
@@ -95,6 +96,7 @@ def main():
     counts["get_seconds"] = round(covered(spans["get"]), 3)
     counts["busy_seconds"] = round(covered(spans["all"]), 3)
     counts["list_max_in_flight"] = max_in_flight(spans["list"])
+    counts["list_mean_ms"] = round(1000 * sum(e - s for s, e in spans["list"]) / max(1, len(spans["list"])), 1)
     print(json.dumps(counts))
 
 
