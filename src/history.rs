@@ -62,8 +62,11 @@ pub struct Survey {
     /// By day (midnight UTC), then hour and folder (`d`igests, `l`ogs): objects and their
     /// hash. Hour 24 holds the objects whose name gives no hour of the day (never a CloudTrail
     /// name): a day counts them only once it is whole.
-    days: BTreeMap<UtcTime, BTreeMap<(u8, u8), (u64, Sha256)>>,
+    days: BTreeMap<UtcTime, DayHours>,
 }
+
+/// One day's objects by (hour, folder): how many, and their hash.
+type DayHours = BTreeMap<(u8, u8), (u64, Sha256)>;
 
 impl Survey {
     /// The days with an object before `until`, each over its objects named before `until`.
