@@ -258,8 +258,8 @@ if got_other:
 verdict = "as expected" if not extra else "beyond it: " + ", ".join(f"{v:+d} {k}" for k, v in extra.items())
 print(f"  {'total':22s} {sum(want.values()):5d}  {'':42s} made {q['total']:5d}  ({verdict})")
 print(f"  = {q['total'] / full['q']['total']:.2%} of the full run's {full['q']['total']:,d} requests")
-print(f"in time: {hour['t']:.2f} s = listings {q['list_seconds']:.2f} s + the hour's object GETs {q['get_seconds']:.2f} s "
-      f"+ {hour['t'] - q['busy_seconds']:.2f} s with no request in flight (start, ListPublicKeys, checks, report); "
+print(f"in time: {hour['t']:.2f} s, of which a listing was in flight {q['list_seconds']:.2f} s, one of the hour's object GETs "
+      f"{q['get_seconds']:.2f} s (the two may overlap), no request {hour['t'] - q['busy_seconds']:.2f} s (start, ListPublicKeys, checks, report); "
       f"a listing page took {q['list_mean_ms']:.0f} ms on average "
       f"({delay * 1000:.0f} ms of it the proxy's delay)")
 EOF

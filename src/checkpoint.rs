@@ -245,6 +245,9 @@ pub struct FolderHistory {
     pub unlisted: Option<String>,
     /// The days recorded that differ now, oldest first.
     pub changes: Vec<DayChange>,
+    /// The filter left out a chain of the folder: what the history records of its files was
+    /// not verified, so the folder does not move forward.
+    pub partial: bool,
     /// The history as listed, up to the hour of the folder's newest valid digest: what the
     /// next checkpoint records if the folder verified. `None` when not listed, or when no
     /// digest was valid.
@@ -259,6 +262,7 @@ impl FolderHistory {
         from: Option<UtcTime>,
         survey: Result<Survey, String>,
         changes: Vec<DayChange>,
+        partial: bool,
         newest: impl Iterator<Item = UtcTime>,
     ) -> FolderHistory {
         let (unlisted, listed) = match survey {
@@ -279,38 +283,31 @@ impl FolderHistory {
             from,
             unlisted,
             changes,
+            partial,
             listed,
         }
     }
 }
 
-/// Where a folder's verification starts, given what its checkpoint recorded and how its
-/// history compared: at the earliest of its anchors and its first changed day.
-pub fn folder_start(
-    checkpoint: &FolderCheckpoint,
-    changes: &[DayChange],
-    requested: Option<UtcTime>,
-) -> Option<UtcTime> {
-    let anchors = checkpoint.chains.iter().map(|a| a.digest.end_time);
-    let changed = changes.first().map(|c| c.day);
-    anchors.chain(changed).min().or(requested)
+/// Up to when the folder's history still holds: its files named before this are unchanged since
+/// a run verified them, and need not be read or scanned again. The history's end, or the first
+/// day that changed.
+pub fn settled_before(checkpoint: &FolderCheckpoint, changes: &[DayChange]) -> UtcTime {
+    changes
+        .first()
+        .map_or(checkpoint.until, |c| c.day.min(checkpoint.until))
 }
 
-/// A chain's start: its anchor's end, or the folder's first changed day when earlier; the
-/// folder's start for a chain the checkpoint does not hold.
-pub fn chain_start(
+/// A checkpointed chain's start: its anchor's end, or where the settled history ends when
+/// that is earlier (the digests ending after it cover what the history does not: the anchor's
+/// own hour, or a day that changed). `None` for a chain the checkpoint does not hold.
+pub fn anchored_start(
     checkpoint: &FolderCheckpoint,
-    changes: &[DayChange],
+    settled_before: UtcTime,
     chain: &ChainId,
-    folder_start: Option<UtcTime>,
 ) -> Option<UtcTime> {
-    match checkpoint.anchor(chain) {
-        Some(anchor) => Some(match changes.first() {
-            Some(change) => change.day.min(anchor.digest.end_time),
-            None => anchor.digest.end_time,
-        }),
-        None => folder_start,
-    }
+    let anchor = checkpoint.anchor(chain)?;
+    Some(anchor.digest.end_time.min(settled_before))
 }
 
 /// What the next checkpoint says, from the previous one and a completed run: a folder whose
@@ -335,7 +332,7 @@ pub fn next(
             .iter()
             .filter(|(report, _)| report_folder(report) == folder.digest_folder)
             .collect();
-        let Some((until, days)) = &folder.listed else {
+        let Some((until, days)) = folder.listed.as_ref().filter(|_| !folder.partial) else {
             continue;
         };
         let clean = !of_folder.is_empty()
@@ -412,14 +409,16 @@ fn hour_of(t: UtcTime) -> UtcTime {
     UtcTime::from_unix(t.unix().div_euclid(3600) * 3600)
 }
 
-/// The survey's first day for a folder: the checkpoint's, or the requested range's day.
+/// The first day a folder's history covers: the checkpoint's, or the requested range's day
+/// when later (`--start-time` drops the days before it, as objects expire).
 pub fn survey_from(
     checkpoint: Option<&FolderCheckpoint>,
     requested: Option<UtcTime>,
 ) -> Option<UtcTime> {
+    let requested = requested.map(history::day_of);
     match checkpoint {
-        Some(folder) => folder.from,
-        None => requested.map(history::day_of),
+        Some(folder) => folder.from.max(requested),
+        None => requested,
     }
 }
 
@@ -502,31 +501,31 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_starts_at_its_oldest_anchor_or_first_changed_day() {
+    fn a_chain_starts_at_its_anchor_or_where_the_settled_history_ends() {
         let checkpoint = sample();
         let folder = &checkpoint.folders[0];
-        assert_eq!(
-            folder_start(folder, &[], None),
-            Some(t("2024-05-01T23:30:00Z"))
-        );
+        let chain = folder.chain_of(&folder.chains[0]).expect("a digest folder");
+        assert_eq!(chain.digest_folder(), folder.digest_folder);
+        // The history ends at 23:00, the anchor at 23:30: the anchor's hour is read again.
+        let settled = settled_before(folder, &[]);
+        assert_eq!(settled, t("2024-05-01T23:00:00Z"));
+        assert_eq!(anchored_start(folder, settled, &chain), Some(settled));
         let changed = [DayChange {
             day: t("2024-04-20T00:00:00Z"),
             objects_then: 1,
             objects_now: 0,
         }];
+        let settled = settled_before(folder, &changed);
+        assert_eq!(settled, t("2024-04-20T00:00:00Z"));
+        assert_eq!(anchored_start(folder, settled, &chain), Some(settled));
+        let mut other = chain.clone();
+        other.trail = "other".into();
+        assert_eq!(anchored_start(folder, settled, &other), None);
+        // --start-time raises where the history starts, never lowers it.
         assert_eq!(
-            folder_start(folder, &changed, None),
-            Some(t("2024-04-20T00:00:00Z"))
+            survey_from(Some(folder), Some(t("2024-04-30T12:00:00Z"))),
+            Some(t("2024-04-30T00:00:00Z"))
         );
-        let chain = folder.chain_of(&folder.chains[0]).expect("a digest folder");
-        assert_eq!(chain.digest_folder(), folder.digest_folder);
-        assert_eq!(
-            chain_start(folder, &changed, &chain, None),
-            Some(t("2024-04-20T00:00:00Z"))
-        );
-        assert_eq!(
-            chain_start(folder, &[], &chain, None),
-            Some(t("2024-05-01T23:30:00Z"))
-        );
+        assert_eq!(survey_from(Some(folder), None), None);
     }
 }

@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::digest::{ChainId, DigestKey};
 use crate::hash::Sha256;
 use crate::store::{ObjectStore, Stamp, StoreError};
 use crate::time::UtcTime;
+use crate::unreferenced::log_delivery_minute;
 
 /// One day of one folder, as a listing found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +62,11 @@ pub fn day_of(t: UtcTime) -> UtcTime {
 #[derive(Debug, Default)]
 pub struct Survey {
     /// By day (midnight UTC), then hour and folder (`d`igests, `l`ogs): objects and their
-    /// hash. Hour 24 holds the objects whose name gives no hour of the day (never a CloudTrail
-    /// name): a day counts them only once it is whole.
+    /// hash. An object whose name is not a CloudTrail name of that day (never CloudTrail's own)
+    /// counts in hour 0, so that it is compared as soon as its day has begun.
     days: BTreeMap<UtcTime, DayHours>,
+    /// Every chain a digest name in the listing belongs to, with its earliest digest's end.
+    pub chains: BTreeMap<ChainId, UtcTime>,
 }
 
 /// One day's objects by (hour, folder): how many, and their hash.
@@ -77,9 +81,7 @@ impl Survey {
                 let mut hasher = sha2::Sha256::new();
                 let mut objects = 0;
                 for (&(hour, tag), (count, hash)) in hours {
-                    let hour_end = day.plus_seconds(3600 * i64::from(hour.min(23)) + 3600);
-                    let whole_day = day.plus_seconds(86_400);
-                    if (hour < 24 && hour_end <= until) || (hour == 24 && whole_day <= until) {
+                    if slot_end(day, hour) <= until {
                         hasher.update([hour, tag]);
                         hasher.update(count.to_be_bytes());
                         hasher.update(hash.0);
@@ -105,8 +107,14 @@ pub fn survey(
     from: Option<UtcTime>,
     through: UtcTime,
 ) -> Result<Survey, StoreError> {
-    let log_folder = log_folder_of(digest_folder)
-        .ok_or_else(|| StoreError::Read(format!("{digest_folder:?} is no digest folder")))?;
+    let (Some(log_folder), Some(id)) = (
+        log_folder_of(digest_folder),
+        ChainId::of_digest_folder(digest_folder, "", ""),
+    ) else {
+        return Err(StoreError::Read(format!(
+            "{digest_folder:?} is no digest folder"
+        )));
+    };
     let mut survey = Survey::default();
     let last = through.date_path();
     for (tag, folder) in [(b'd', digest_folder), (b'l', log_folder.as_str())] {
@@ -128,7 +136,17 @@ pub fn survey(
                         survey.close(tag, open.take());
                     }
                     let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
-                    let hour = hour_named(name, day_path).unwrap_or(24);
+                    let named = if tag == b'd' {
+                        DigestKey::parse(key).map(|name| {
+                            let end = name.end_time;
+                            let earliest = survey.chains.entry(name.chain).or_insert(end);
+                            *earliest = end.min(*earliest);
+                            end
+                        })
+                    } else {
+                        log_delivery_minute(name, &id.account_id, &id.region)
+                    };
+                    let hour = hour_in_day(named, day);
                     let (count, hasher) = hours
                         .entry(hour)
                         .or_insert_with(|| (0, sha2::Sha256::new()));
@@ -164,25 +182,20 @@ impl Survey {
     }
 }
 
-/// The hour of `day_path` (`YYYY/MM/DD`) a CloudTrail name gives (`..._YYYYMMDDTHHMM...`), when
-/// it gives one on that day.
-fn hour_named(name: &str, day_path: &str) -> Option<u8> {
-    let date: String = day_path.chars().filter(|c| *c != '/').collect();
-    let bytes = name.as_bytes();
-    (0..bytes.len().saturating_sub(10)).find_map(|i| {
-        let stamp = &bytes[i..i + 11];
-        let shaped = stamp[..8].iter().all(u8::is_ascii_digit)
-            && stamp[8] == b'T'
-            && stamp[9..].iter().all(u8::is_ascii_digit);
-        if !shaped || (i > 0 && bytes[i - 1].is_ascii_digit()) {
-            return None;
-        }
-        if name[i..i + 8] != date {
-            return Some(None);
-        }
-        let hour: u8 = name[i + 9..i + 11].parse().ok()?;
-        Some((hour < 24).then_some(hour))
-    })?
+/// The hour of `day` an object counts in: the hour its name gives, when its name is a
+/// CloudTrail name of that day; else hour 0. The log scan skips a file on the same terms
+/// ([`slot_end`]), so that what the history covers and what the scan looks at meet exactly.
+pub fn hour_in_day(named: Option<UtcTime>, day: UtcTime) -> u8 {
+    match named {
+        Some(t) if day_of(t) == day => ((t.unix() - day.unix()) / 3600) as u8,
+        _ => 0,
+    }
+}
+
+/// When the hour `hour` of `day` ends: a history recorded up to `until` covers it when this is
+/// not later.
+pub fn slot_end(day: UtcTime, hour: u8) -> UtcTime {
+    day.plus_seconds(3600 * (i64::from(hour) + 1))
 }
 
 /// Each field ends in a byte no key, size or version holds, so no two listings hash alike.
@@ -353,6 +366,12 @@ mod tests {
         write(root, &log("0150"), b"1");
         write(root, &log("1405"), b"2");
         write(root, &format!("{LOGS}2024/05/01/odd-name"), b"3");
+        // Named for another day than its folder's: hour 0 of the folder's day too.
+        write(
+            root,
+            &format!("{LOGS}2024/05/01/111122223333_CloudTrail_us-east-1_20240430T2350Z_x.json.gz"),
+            b"4",
+        );
         let store = DirStore::open(root, "bucket".into(), Default::default()).expect("store");
         let found = survey(&store, DIGESTS, None, t("2024-05-01T00:00:00Z")).expect("survey");
         let objects = |until: &str| -> Vec<u64> {
@@ -362,14 +381,14 @@ mod tests {
                 .map(|r| r.objects)
                 .collect()
         };
-        assert_eq!(objects("2024-05-01T01:00:00Z"), Vec::<u64>::new());
-        assert_eq!(objects("2024-05-01T02:00:00Z"), [1]);
-        assert_eq!(objects("2024-05-01T15:00:00Z"), [2]);
+        assert_eq!(objects("2024-05-01T00:00:00Z"), Vec::<u64>::new());
         assert_eq!(
-            objects("2024-05-02T00:00:00Z"),
-            [3],
-            "a name with no hour counts once the day is whole"
+            objects("2024-05-01T01:00:00Z"),
+            [2],
+            "names of no hour of the day count in hour 0"
         );
+        assert_eq!(objects("2024-05-01T02:00:00Z"), [3]);
+        assert_eq!(objects("2024-05-01T15:00:00Z"), [4]);
         assert_ne!(
             found.records_until(t("2024-05-01T02:00:00Z")),
             found.records_until(t("2024-05-01T15:00:00Z"))

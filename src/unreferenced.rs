@@ -39,6 +39,9 @@ pub struct LogFolder {
     pub unreported: LogKeySet,
     /// Where the requested range starts (see [`early_listing`]).
     pub range_start: Option<UtcTime>,
+    /// With a checkpoint: files the history covers up to here, unchanged since a run verified
+    /// them, are not looked at (see [`crate::history::slot_end`]). `None` otherwise.
+    pub settled_before: Option<UtcTime>,
     /// The hours after a chain segment's last digest with no digest (gaps and tails): log
     /// files delivered in them are reported, and may prove digests missing.
     pub spans: Vec<OpenSpan>,
@@ -286,7 +289,17 @@ pub fn list_candidates(
             );
             return true;
         }
-        match log_delivery_minute(basename(key), &folder.account_id, &folder.region) {
+        let day_start = UtcTime::parse_user(&day.replace('/', "-")).ok();
+        let minute = log_delivery_minute(basename(key), &folder.account_id, &folder.region);
+        if let (Some(settled), Some(day_start)) = (folder.settled_before, day_start) {
+            let hour = crate::history::hour_in_day(minute, day_start);
+            if crate::history::slot_end(day_start, hour) <= settled {
+                return true;
+            }
+        }
+        // A log name of another day than its folder's is no name CloudTrail gives.
+        let minute = minute.filter(|m| Some(crate::history::day_of(*m)) == day_start);
+        match minute {
             Some(minute) => {
                 if inside(&windows, minute) {
                     candidates.push((key.to_string(), None));
@@ -303,8 +316,7 @@ pub fn list_candidates(
                 }
             }
             None => {
-                // Not a log name: report it when its day folder meets the windows.
-                let day_start = UtcTime::parse_user(&day.replace('/', "-")).ok();
+                // Not a log name of its day: report it when its day folder meets the windows.
                 if let Some(day_start) = day_start {
                     if overlaps(&windows, day_start, day_start.plus_seconds(86_399)) {
                         candidates.push((
@@ -563,6 +575,7 @@ mod tests {
             listed,
             unreported: LogKeySet::default(),
             range_start: range_start.map(t),
+            settled_before: None,
             spans: Vec::new(),
         }
     }

@@ -483,7 +483,15 @@ fn verify_folder_chains(
     strays.report(store, options, folder, &mut works, sink);
     let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, logs));
-    check_logs_and_scan_folder(store, options, &mut works, listing.filtered_out, sink)?;
+    let settled_before = plan.settled_before();
+    check_logs_and_scan_folder(
+        store,
+        options,
+        &mut works,
+        listing.filtered_out,
+        settled_before,
+        sink,
+    )?;
     for work in &mut works {
         work.files
             .sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
@@ -501,9 +509,10 @@ fn check_logs_and_scan_folder(
     options: &ValidateOptions,
     works: &mut [ChainWork],
     other_trails_left_out: bool,
+    settled_before: Option<UtcTime>,
     sink: &Sink,
 ) -> Result<(), ValidateError> {
-    let Some(scan) = FolderScan::of(works, options, other_trails_left_out) else {
+    let Some(scan) = FolderScan::of(works, options, other_trails_left_out, settled_before) else {
         return Ok(());
     };
     let (listing, checked) = rayon::join(

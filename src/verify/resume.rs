@@ -40,6 +40,10 @@ pub(super) struct FolderPlan<'a> {
     history: Option<Listed>,
     /// The folder's range start (the earliest of its chains').
     start: Option<UtcTime>,
+    /// See [`checkpoint::settled_before`]; `None` for a folder the checkpoint does not hold.
+    settled_before: Option<UtcTime>,
+    /// Where a chain the checkpoint does not hold starts: `--start-time`, or its beginning.
+    unanchored_start: Option<UtcTime>,
 }
 
 /// The folder's history listing, while its chains are walked.
@@ -48,6 +52,7 @@ struct Listed {
     from: Option<UtcTime>,
     survey: Result<Survey, String>,
     changes: Vec<DayChange>,
+    partial: bool,
 }
 
 /// What a chain's walk saw of its anchor: the worst verdict given at its key, and the SHA-256
@@ -62,26 +67,54 @@ impl<'a> FolderPlan<'a> {
     /// Lists the folder's history (with `--checkpoint`) and compares it with what the
     /// checkpoint recorded; without one, the folder starts where the options' range does.
     pub fn of(store: &dyn ObjectStore, options: &'a ValidateOptions, folder: &str) -> Self {
+        let requested = options.range.start;
         let Some(resume) = &options.checkpoint else {
             return FolderPlan {
                 checkpoint: None,
                 history: None,
-                start: options.range.start,
+                start: requested,
+                settled_before: None,
+                unanchored_start: requested,
             };
         };
         let checkpoint = resume.folder(folder);
-        let from = checkpoint::survey_from(checkpoint, options.range.start);
+        let from = checkpoint::survey_from(checkpoint, requested);
         let survey = history::survey(store, folder, from, options.range.end)
             .map_err(|e| format!("listing its history for the checkpoint failed: {e}"));
         let changes = match (checkpoint, &survey) {
             (Some(recorded), Ok(now)) => {
-                history::compare(&recorded.days, &now.records_until(recorded.until))
+                let kept: Vec<_> = recorded
+                    .days
+                    .iter()
+                    .filter(|d| from.is_none_or(|from| d.day >= from))
+                    .copied()
+                    .collect();
+                history::compare(&kept, &now.records_until(recorded.until))
             }
             _ => Vec::new(),
         };
+        let settled_before = checkpoint.map(|c| checkpoint::settled_before(c, &changes));
+        let found: Vec<&ChainId> = survey.iter().flat_map(|s| s.chains.keys()).collect();
+        let partial = found.iter().any(|chain| !options.filter.wants_chain(chain));
+        // The folder starts with its earliest chain: the checkpoint's from where the settled
+        // history ends (or their anchors, when older), one new to the folder from its beginning.
+        let anchored = |chain: &ChainId| {
+            checkpoint
+                .zip(settled_before)
+                .and_then(|(c, settled)| checkpoint::anchored_start(c, settled, chain))
+        };
+        let starts = checkpoint
+            .into_iter()
+            .flat_map(|c| c.chains.iter().filter_map(|a| c.chain_of(a)))
+            .chain(found.iter().map(|c| (*c).clone()))
+            .filter(|chain| options.filter.wants_chain(chain))
+            .map(|chain| anchored(&chain).or(requested));
         let start = match checkpoint {
-            Some(recorded) => checkpoint::folder_start(recorded, &changes, options.range.start),
-            None => options.range.start,
+            Some(_) => starts.fold(settled_before, |a, b| match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            }),
+            None => requested,
         };
         FolderPlan {
             checkpoint,
@@ -90,9 +123,17 @@ impl<'a> FolderPlan<'a> {
                 from,
                 survey,
                 changes,
+                partial,
             }),
             start,
+            settled_before,
+            unanchored_start: requested,
         }
+    }
+
+    /// See [`checkpoint::settled_before`]: what the log scan need not look at.
+    pub fn settled_before(&self) -> Option<UtcTime> {
+        self.settled_before
     }
 
     /// The options for the folder: the range starting where the folder does.
@@ -109,16 +150,15 @@ impl<'a> FolderPlan<'a> {
         })
     }
 
-    /// The range of one chain: from its anchor (or the first changed day), else the folder's.
+    /// The range of one chain: from its anchor (or where the settled history ends, when
+    /// earlier); a chain the checkpoint does not hold from `--start-time` or its beginning.
     pub fn chain_range(&self, chain: &ChainId, range: &RequestedRange) -> RequestedRange {
-        let start = match (self.checkpoint, &self.history) {
-            (Some(recorded), Some(history)) => {
-                checkpoint::chain_start(recorded, &history.changes, chain, self.start)
-            }
-            _ => self.start,
-        };
+        let anchored = self
+            .checkpoint
+            .zip(self.settled_before)
+            .and_then(|(c, settled)| checkpoint::anchored_start(c, settled, chain));
         RequestedRange {
-            start,
+            start: anchored.or(self.unanchored_start),
             end: range.end,
         }
     }
@@ -131,6 +171,7 @@ impl<'a> FolderPlan<'a> {
             listed.from,
             listed.survey,
             listed.changes,
+            listed.partial,
             works
                 .iter()
                 .filter_map(|w| w.report.newest_verified_digest.as_ref())

@@ -43,6 +43,7 @@ impl FolderScan {
         works: &mut [ChainWork],
         options: &ValidateOptions,
         other_trails_left_out: bool,
+        settled_before: Option<UtcTime>,
     ) -> Option<FolderScan> {
         let first = works.first()?;
         let mut folder = LogFolder {
@@ -60,6 +61,7 @@ impl FolderScan {
             listed: LogKeySet::default(),
             unreported: LogKeySet::default(),
             range_start: options.range.start,
+            settled_before,
             spans: open_spans(works),
         };
         for work in works.iter_mut() {
