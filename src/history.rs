@@ -115,49 +115,68 @@ pub fn survey(
             "{digest_folder:?} is no digest folder"
         )));
     };
-    let mut survey = Survey::default();
+    // The two folders are listed at once: a year of either is pages one after another.
     let last = through.date_path();
-    for (tag, folder) in [(b'd', digest_folder), (b'l', log_folder.as_str())] {
-        // Keys come in order, so a day's objects come together: only that day's hashes are
-        // open at once, and a year's listing holds one finished hash per hour.
-        let mut open: Option<(UtcTime, OpenHours)> = None;
-        let start_after = from.map(|day| crate::unreferenced::listing_start_for_day(folder, day));
-        store.list_stamped(folder, start_after.as_deref(), &mut |key, stamp| {
-            let Some(day_path) = key.get(folder.len()..folder.len() + 10) else {
-                return true;
-            };
-            if day_path > last.as_str() {
-                return false;
-            }
-            let name = key[folder.len() + 10..].strip_prefix('/');
-            if let (Some(day), Some(name)) = (parse_day_path(day_path), name) {
-                if from.is_none_or(|f| day >= f) {
-                    if open.as_ref().is_some_and(|(open_day, _)| *open_day != day) {
-                        survey.close(tag, open.take());
-                    }
-                    let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
-                    let named = if tag == b'd' {
-                        DigestKey::parse(key).map(|name| {
-                            let end = name.end_time;
-                            let earliest = survey.chains.entry(name.chain).or_insert(end);
-                            *earliest = end.min(*earliest);
-                            end
-                        })
-                    } else {
-                        log_delivery_minute(name, &id.account_id, &id.region)
-                    };
-                    let hour = hour_in_day(named, day);
-                    let (count, hasher) = hours
-                        .entry(hour)
-                        .or_insert_with(|| (0, sha2::Sha256::new()));
-                    *count += 1;
-                    feed(hasher, tag, key, stamp);
-                }
-            }
-            true
-        })?;
-        survey.close(tag, open.take());
+    let list = |tag: u8, folder: &str| list_folder(store, (tag, folder), from, &last, &id);
+    let (digests, logs) = rayon::join(|| list(b'd', digest_folder), || list(b'l', &log_folder));
+    let mut survey = digests?;
+    for (day, hours) in logs?.days {
+        survey.days.entry(day).or_default().extend(hours);
     }
+    Ok(survey)
+}
+
+/// One folder's part of [`survey`]: its objects under `tag`, the days from `from` through
+/// `last` (`YYYY/MM/DD`).
+fn list_folder(
+    store: &dyn ObjectStore,
+    (tag, folder): (u8, &str),
+    from: Option<UtcTime>,
+    last: &str,
+    id: &ChainId,
+) -> Result<Survey, StoreError> {
+    let mut survey = Survey::default();
+    // Keys come in order, so a day's objects come together: only that day's hashes are open at
+    // once, and a year's listing holds one finished hash per hour.
+    let mut open: Option<(UtcTime, OpenHours)> = None;
+    let start_after = from.map(|day| crate::unreferenced::listing_start_for_day(folder, day));
+    store.list_stamped(folder, start_after.as_deref(), &mut |key, stamp| {
+        let Some(day_path) = key.get(folder.len()..folder.len() + 10) else {
+            return true;
+        };
+        if day_path > last {
+            return false;
+        }
+        let name = key[folder.len() + 10..].strip_prefix('/');
+        if let (Some(day), Some(name)) = (parse_day_path(day_path), name) {
+            if from.is_none_or(|f| day >= f) {
+                if open.as_ref().is_some_and(|(open_day, _)| *open_day != day) {
+                    survey.close(tag, open.take());
+                }
+                let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
+                let named = if tag == b'd' {
+                    DigestKey::parse(key).map(|name| {
+                        let end = name.end_time;
+                        let earliest = survey.chains.entry(name.chain).or_insert(end);
+                        *earliest = end.min(*earliest);
+                        end
+                    })
+                } else {
+                    // By its last segment, as the log scan reads it.
+                    let basename = name.rsplit('/').next().unwrap_or(name);
+                    log_delivery_minute(basename, &id.account_id, &id.region)
+                };
+                let hour = hour_in_day(named, day);
+                let (count, hasher) = hours
+                    .entry(hour)
+                    .or_insert_with(|| (0, sha2::Sha256::new()));
+                *count += 1;
+                feed(hasher, tag, key, stamp);
+            }
+        }
+        true
+    })?;
+    survey.close(tag, open.take());
     Ok(survey)
 }
 

@@ -502,3 +502,243 @@ fn a_trail_deleted_whole_is_invalid_not_merely_empty() {
     let run = ctverify(["validate", disk.source.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
 }
+
+/// Two trails writing to one account and region: `alpha` for 30 hours from [`FIRST_END`],
+/// `beta` for `beta_hours` (its last hour short when `beta_short_last`), two logs an hour each
+/// except `busy_hour` of alpha (12 logs, so that one is named in the next hour's first minutes).
+struct Shared {
+    _dir: tempfile::TempDir,
+    source: std::path::PathBuf,
+    checkpoint: std::path::PathBuf,
+    keys: std::path::PathBuf,
+    alpha: Vec<(String, Vec<String>)>,
+    beta: Vec<(String, Vec<String>)>,
+}
+
+fn chain(trail: &str) -> ChainWriter {
+    ChainWriter::new(ChainId {
+        prefix: String::new(),
+        organization_id: None,
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        trail: trail.into(),
+        home_region: "us-east-1".into(),
+        backfill: false,
+    })
+}
+
+impl Shared {
+    fn new(beta_hours: i64, alpha_short_last_at: Option<i64>) -> Shared {
+        let keys = test_keys();
+        let mut bundle = Bundle::new("checkpoint-trail", "");
+        let options = HourOptions {
+            records_per_log: 2,
+            wrong_previous_hash: false,
+        };
+        // beta runs 7 minutes behind alpha, so that their logs have names of their own.
+        let mut deliver =
+            |writer: &mut ChainWriter, hours: i64, short_at: Option<i64>, late: i64| {
+                let mut delivered = Vec::new();
+                let mut end = t(FIRST_END).plus_seconds(late - HOUR);
+                for h in 0..hours {
+                    let start = end;
+                    // The hour before a short one has a log named in the short one's first minutes.
+                    let logs = if Some(h + 1) == short_at { 12 } else { 2 };
+                    end = if Some(h) == short_at {
+                        start.plus_seconds(35 * 60)
+                    } else {
+                        start.plus_seconds(HOUR)
+                    };
+                    let d =
+                        writer.deliver(&mut bundle, &keys.us_east_1_a, start, end, logs, options);
+                    delivered.push((d.digest_key, d.log_keys));
+                    if Some(h) == short_at {
+                        break;
+                    }
+                }
+                delivered
+            };
+        let alpha = deliver(&mut chain("alpha"), 30, alpha_short_last_at, 0);
+        let beta = deliver(&mut chain("beta"), beta_hours, None, 7 * 60);
+        bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+            "us-east-1",
+            t("2024-01-01T00:00:00Z"),
+            t("2025-01-01T00:00:00Z"),
+        )];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("copy");
+        bundle.write_to(&source).expect("write");
+        Shared {
+            checkpoint: dir.path().join("checkpoint.json"),
+            keys: source.join(".ctverify/public-keys.json"),
+            source,
+            _dir: dir,
+            alpha,
+            beta,
+        }
+    }
+
+    fn run(&self, end: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "validate",
+            self.source.to_str().unwrap(),
+            "--checkpoint",
+            self.checkpoint.to_str().unwrap(),
+            "--end-time",
+            end,
+            "--public-keys",
+            self.keys.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let run = ctverify(&args);
+        Run {
+            code: run.code,
+            report: serde_json::from_str(&run.stdout).unwrap_or(Value::Null),
+            stderr: run.stderr,
+        }
+    }
+
+    fn path(&self, key: &str) -> std::path::PathBuf {
+        self.source.join(key)
+    }
+}
+
+#[test]
+fn chains_of_one_folder_that_end_at_different_times_raise_no_false_alarm() {
+    // beta stopped after 10 hours; alpha runs on. Its anchor stays where beta ended.
+    let shared = Shared::new(10, None);
+    let first = shared.run(FIRST_RUN_END, &[]);
+    assert_eq!(first.code, 0, "{:#}{}", first.report, first.stderr);
+    for end in [LATER_RUN_END, LATER_RUN_END] {
+        let later = shared.run(end, &[]);
+        assert_eq!(later.code, 0, "{:#}{}", later.report, later.stderr);
+        assert!(changed_days(&later.report).is_empty());
+        assert_eq!(later.report["checkpoint"]["chains_resumed"], 2);
+    }
+    // And a log of beta's, behind its old anchor, is still watched.
+    std::fs::remove_file(shared.path(&shared.beta[4].1[0])).unwrap();
+    let later = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert!(statuses(&later.report).contains(&(shared.beta[4].1[0].clone(), "not_found".into())));
+}
+
+#[test]
+fn a_run_that_leaves_a_trail_out_does_not_move_the_folder() {
+    let shared = Shared::new(30, None);
+    assert_eq!(shared.run(FIRST_RUN_END, &[]).code, 0);
+    let before = folders(&std::fs::read(&shared.checkpoint).unwrap());
+    // beta's log rewritten with another's bytes; a run of alpha alone cannot see it.
+    let key = shared.beta[3].1[1].clone();
+    std::fs::copy(shared.path(&shared.beta[4].1[0]), shared.path(&key)).unwrap();
+    let alpha_only = shared.run(LATER_RUN_END, &["--trail", "alpha"]);
+    assert_eq!(alpha_only.code, 0, "{:#}", alpha_only.report);
+    assert_eq!(changed_days(&alpha_only.report), ["2024-06-01"]);
+    assert!(folders(&std::fs::read(&shared.checkpoint).unwrap()) == before);
+    let all = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(all.code, 1, "{:#}", all.report);
+    assert!(statuses(&all.report).contains(&(key, "hash_mismatch".into())));
+}
+
+#[test]
+fn a_trail_left_out_of_the_first_run_is_verified_from_its_beginning_later() {
+    let shared = Shared::new(30, None);
+    let key = shared.beta[3].1[1].clone();
+    std::fs::copy(shared.path(&shared.beta[4].1[0]), shared.path(&key)).unwrap();
+    assert_eq!(shared.run(FIRST_RUN_END, &["--trail", "alpha"]).code, 0);
+    let all = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(all.code, 1, "{:#}", all.report);
+    assert!(statuses(&all.report).contains(&(key, "hash_mismatch".into())));
+}
+
+#[test]
+fn files_planted_behind_the_checkpoint_under_names_of_another_time_are_found() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    let folder = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/06/02";
+    let listed = disk.path(&disk.trail.hours[24].1[0]);
+    for planted in [
+        format!("{folder}/111122223333_CloudTrail_us-east-1_20240601T0030Z_x.json.gz"),
+        format!(
+            "{folder}/20240602T2300/111122223333_CloudTrail_us-east-1_20240602T0030Z_x.json.gz"
+        ),
+    ] {
+        let path = disk.path(&planted);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(&listed, &path).unwrap();
+    }
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert_eq!(changed_days(&later.report), ["2024-06-02"]);
+    let unreferenced: Vec<String> = statuses(&later.report)
+        .into_iter()
+        .filter(|(_, status)| status == "unreferenced")
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(unreferenced.len(), 2, "{:#}", later.report);
+}
+
+#[test]
+fn a_short_last_digest_leaves_no_hour_unwatched() {
+    // alpha's digest of hour 25 covers only 35 minutes; the log of hour 24 named in hour 25's
+    // first minutes is neither in the history (it stops at 25's hour) nor in the last digest.
+    let shared = Shared::new(0, Some(25));
+    let first = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(first.code, 0, "{:#}{}", first.report, first.stderr);
+    let (_, logs) = &shared.alpha[24];
+    let last = logs.last().unwrap().clone();
+    assert!(last.contains("T0100Z"), "{last}");
+    std::fs::copy(shared.path(&logs[0]), shared.path(&last)).unwrap();
+    let later = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert!(statuses(&later.report).contains(&(last, "hash_mismatch".into())));
+}
+
+#[test]
+fn start_time_drops_days_that_expired_from_the_history() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    // A lifecycle rule expired the first day.
+    std::fs::remove_dir_all(
+        disk.source
+            .join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/06/01"),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(
+        disk.source
+            .join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/06/01"),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "validate",
+            disk.source.to_str().unwrap(),
+            "--checkpoint",
+            disk.checkpoint.to_str().unwrap(),
+            "--end-time",
+            LATER_RUN_END,
+            "--public-keys",
+            disk.keys.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let run = ctverify(&args);
+        (
+            run.code,
+            serde_json::from_str::<Value>(&run.stdout).unwrap_or(Value::Null),
+        )
+    };
+    let (code, report) = run(&["--start-time", "2024-06-02"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(changed_days(&report).is_empty());
+    let written: Value = serde_json::from_slice(&std::fs::read(&disk.checkpoint).unwrap()).unwrap();
+    assert_eq!(
+        written["checkpoint"]["folders"][0]["from"],
+        "2024-06-02T00:00:00Z"
+    );
+    // The checkpoint now starts there: no --start-time is needed again.
+    let (code, report) = run(&[]);
+    assert_eq!(code, 0, "{report:#}");
+}

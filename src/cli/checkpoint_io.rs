@@ -85,6 +85,8 @@ impl CheckpointPlace {
         };
         match (&self.plan, &self.s3) {
             (CheckpointPlan::File(path), _) => {
+                // Runs finishing together take turns: the check and the rename are one step.
+                let lock = lock_beside(path)?;
                 let now = read_file(path)?;
                 let then = match &self.read {
                     Some(Read::File(bytes)) => Some(bytes),
@@ -95,10 +97,12 @@ impl CheckpointPlace {
                 }
                 let text = String::from_utf8(bytes)
                     .map_err(|e| CliError::incomplete(format!("checkpoint not UTF-8: {e}")))?;
-                crate::metrics::write_atomically(path, &text).map_err(|e| {
+                let written = crate::metrics::write_atomically(path, &text).map_err(|e| {
                     CliError::incomplete(format!("cannot write --checkpoint {shown}: {e}"))
                         .because(e)
-                })
+                });
+                drop(lock);
+                written
             }
             (CheckpointPlan::S3 { key, .. }, Some(store)) => {
                 let etag = match &self.read {
@@ -117,6 +121,24 @@ impl CheckpointPlace {
             ))),
         }
     }
+}
+
+/// An exclusive lock on `FILE.lock` beside the checkpoint, held until dropped.
+fn lock_beside(path: &Path) -> Result<std::fs::File, CliError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let fail = |e: std::io::Error| {
+        CliError::incomplete(format!("cannot lock {}: {e}", lock_path.display())).because(e)
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    Ok(file)
 }
 
 /// The file's bytes, or `None` when there is no file.

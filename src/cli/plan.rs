@@ -325,6 +325,17 @@ fn checkpoint_plan(source: &SourcePlan, location: &str) -> Result<CheckpointPlan
     if !location.starts_with("s3://") {
         let path = PathBuf::from(location);
         refuse_inside_source(source, &path, "--checkpoint")?;
+        // Found now, not after an hour's run that could not write it.
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(CliError::usage(format!(
+                "--checkpoint {location}: {} is not a directory",
+                parent.display()
+            )));
+        }
         return Ok(CheckpointPlan::File(path));
     }
     let (bucket, key) = location

@@ -301,12 +301,24 @@ impl ObjectStore for DirStore {
         self.walk((folder, &path), prefix, start_after, &mut |key, path| {
             let stat = std::fs::metadata(path)
                 .map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
-            // A copy rewritten in place keeps its size but not its modification time.
+            // A copy rewritten in place keeps its size but not its modification time; one whose
+            // modification time was put back still has a new change time (which no one sets).
             let modified = stat
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
+            #[cfg(unix)]
+            let version = {
+                use std::os::unix::fs::MetadataExt;
+                format!(
+                    "{modified} {}.{:09} {}",
+                    stat.ctime(),
+                    stat.ctime_nsec(),
+                    stat.ino()
+                )
+            };
+            #[cfg(not(unix))]
             let version = modified.to_string();
             Ok(visit(
                 key,

@@ -193,24 +193,8 @@ impl<'a> FolderPlan<'a> {
         works: &mut Vec<ChainWork>,
         sink: &Sink,
     ) {
-        if let Some(Err(why)) = self.history.as_ref().map(|h| &h.survey) {
-            if let (Some(work), Some(history)) = (works.first_mut(), &self.history) {
-                let entry = FileEntry::new(
-                    FileKind::Digest,
-                    store.bucket(),
-                    &history.digest_folder,
-                    Status::Error,
-                )
-                .with_detail(format!(
-                    "{why}: the checkpoint keeps this folder where it was"
-                ));
-                work.decide(entry, sink);
-            }
-        }
-        let Some(recorded) = self.checkpoint else {
-            return;
-        };
-        for anchor in &recorded.chains {
+        let recorded = self.checkpoint.into_iter();
+        for (recorded, anchor) in recorded.flat_map(|c| c.chains.iter().map(move |a| (c, a))) {
             let Some(chain) = recorded.chain_of(anchor) else {
                 continue;
             };
@@ -229,6 +213,21 @@ impl<'a> FolderPlan<'a> {
             };
             let work = &mut works[at];
             if let Some(entry) = anchor_finding(store, anchor, work.anchor_seen) {
+                work.decide(entry, sink);
+            }
+        }
+        // Reported once the chains of the folder are all there, found or not.
+        if let Some(Err(why)) = self.history.as_ref().map(|h| &h.survey) {
+            if let (Some(work), Some(history)) = (works.first_mut(), &self.history) {
+                let entry = FileEntry::new(
+                    FileKind::Digest,
+                    store.bucket(),
+                    &history.digest_folder,
+                    Status::Error,
+                )
+                .with_detail(format!(
+                    "{why}: the checkpoint keeps this folder where it was"
+                ));
                 work.decide(entry, sink);
             }
         }
