@@ -151,7 +151,8 @@ impl Signature {
     /// From hex text, either case: an even number of digits, 2 to 2048 (keys up to 8192 bits).
     /// Whether the length suits the key is checked when verifying.
     pub fn parse_hex(text: &str) -> Result<Self, HexError> {
-        if text.is_empty() || !text.len().is_multiple_of(2) || text.len() > MAX_SIGNATURE_BYTES * 2 {
+        if text.is_empty() || !text.len().is_multiple_of(2) || text.len() > MAX_SIGNATURE_BYTES * 2
+        {
             return Err(HexError::Length {
                 expected: 512,
                 found: text.len(),
