@@ -300,14 +300,32 @@ pub fn settled_before(checkpoint: &FolderCheckpoint, changes: &[DayChange]) -> U
 
 /// A checkpointed chain's start: its anchor's end, or where the settled history ends when
 /// that is earlier (the digests ending after it cover what the history does not: the anchor's
-/// own hour, or a day that changed). `None` for a chain the checkpoint does not hold.
+/// own hour, or a day that changed). `None` for a chain the checkpoint does not hold, or whose
+/// anchor ends before `--start-time` (expired, or no longer wanted: the chain starts there).
 pub fn anchored_start(
     checkpoint: &FolderCheckpoint,
     settled_before: UtcTime,
     chain: &ChainId,
+    requested: Option<UtcTime>,
 ) -> Option<UtcTime> {
-    let anchor = checkpoint.anchor(chain)?;
+    let anchor = checkpoint
+        .anchor(chain)
+        .filter(|a| requested.is_none_or(|start| a.digest.end_time >= start))?;
     Some(anchor.digest.end_time.min(settled_before))
+}
+
+/// Why a folder the run verified did not move forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotMoved {
+    /// Its history could not be listed.
+    HistoryUnlisted,
+    /// The filter (`--trail`, `--trail-arn`) left one of its trails out.
+    TrailsLeftOut,
+    /// Something in it did not verify (its findings are reported again next run).
+    NotAllValid,
+    /// No digest of it verified.
+    NothingVerified,
 }
 
 /// What the next checkpoint says, from the previous one and a completed run: a folder whose
@@ -321,7 +339,8 @@ pub fn next(
     folders: &[FolderHistory],
     chains: &[(&ChainReport, Option<&VerifiedDigest>)],
     written_at: UtcTime,
-) -> Checkpoint {
+) -> (Checkpoint, Vec<(String, NotMoved)>) {
+    let mut not_moved = Vec::new();
     let mut kept: BTreeMap<String, FolderCheckpoint> = previous
         .into_iter()
         .flat_map(|c| c.folders.iter().cloned())
@@ -332,16 +351,21 @@ pub fn next(
             .iter()
             .filter(|(report, _)| report_folder(report) == folder.digest_folder)
             .collect();
-        let Some((until, days)) = folder.listed.as_ref().filter(|_| !folder.partial) else {
-            continue;
-        };
         let clean = !of_folder.is_empty()
             && of_folder.iter().all(|(report, newest)| {
                 newest.is_some() && Summary::of(&[(*report).clone()]).exit_code() == 0
             });
-        if !clean {
+        let why = match &folder.listed {
+            _ if folder.unlisted.is_some() => Some(NotMoved::HistoryUnlisted),
+            _ if folder.partial => Some(NotMoved::TrailsLeftOut),
+            _ if !clean => Some(NotMoved::NotAllValid),
+            None => Some(NotMoved::NothingVerified),
+            Some(_) => None,
+        };
+        let (Some((until, days)), None) = (&folder.listed, why) else {
+            not_moved.extend(why.map(|why| (folder.digest_folder.clone(), why)));
             continue;
-        }
+        };
         let anchors: Vec<ChainAnchor> = of_folder
             .iter()
             .filter_map(|(report, newest)| {
@@ -355,9 +379,11 @@ pub fn next(
             .collect();
         let mut chains_kept = anchors;
         if let Some(old) = kept.get(&folder.digest_folder) {
-            // A chain this run did not find (filtered out, or gone, which the run reported)
-            // keeps its anchor.
-            for anchor in &old.chains {
+            // A chain this run did not find keeps its anchor (one that is gone failed the run,
+            // and the folder is not here), unless it ends before the history now starts.
+            let current =
+                |a: &&ChainAnchor| folder.from.is_none_or(|from| a.digest.end_time >= from);
+            for anchor in old.chains.iter().filter(current) {
                 if !chains_kept.iter().any(|a| {
                     (&a.trail, &a.home_region, a.backfill)
                         == (&anchor.trail, &anchor.home_region, anchor.backfill)
@@ -380,14 +406,15 @@ pub fn next(
             },
         );
     }
-    Checkpoint {
+    let next = Checkpoint {
         format: FORMAT.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         source: source.to_string(),
         written_at,
         range_end,
         folders: kept.into_values().collect(),
-    }
+    };
+    (next, not_moved)
 }
 
 /// The digest folder a chain's report is of.
@@ -509,7 +536,9 @@ mod tests {
         // The history ends at 23:00, the anchor at 23:30: the anchor's hour is read again.
         let settled = settled_before(folder, &[]);
         assert_eq!(settled, t("2024-05-01T23:00:00Z"));
-        assert_eq!(anchored_start(folder, settled, &chain), Some(settled));
+        assert_eq!(anchored_start(folder, settled, &chain, None), Some(settled));
+        let after_it = Some(t("2024-05-02T00:00:00Z"));
+        assert_eq!(anchored_start(folder, settled, &chain, after_it), None);
         let changed = [DayChange {
             day: t("2024-04-20T00:00:00Z"),
             objects_then: 1,
@@ -517,10 +546,10 @@ mod tests {
         }];
         let settled = settled_before(folder, &changed);
         assert_eq!(settled, t("2024-04-20T00:00:00Z"));
-        assert_eq!(anchored_start(folder, settled, &chain), Some(settled));
+        assert_eq!(anchored_start(folder, settled, &chain, None), Some(settled));
         let mut other = chain.clone();
         other.trail = "other".into();
-        assert_eq!(anchored_start(folder, settled, &other), None);
+        assert_eq!(anchored_start(folder, settled, &other, None), None);
         // --start-time raises where the history starts, never lowers it.
         assert_eq!(
             survey_from(Some(folder), Some(t("2024-04-30T12:00:00Z"))),

@@ -147,32 +147,39 @@ fn list_folder(
         if day_path > last {
             return false;
         }
-        let name = key[folder.len() + 10..].strip_prefix('/');
-        if let (Some(day), Some(name)) = (parse_day_path(day_path), name) {
-            if from.is_none_or(|f| day >= f) {
-                if open.as_ref().is_some_and(|(open_day, _)| *open_day != day) {
-                    survey.close(tag, open.take());
-                }
-                let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
-                let named = if tag == b'd' {
-                    DigestKey::parse(key).map(|name| {
-                        let end = name.end_time;
-                        let earliest = survey.chains.entry(name.chain).or_insert(end);
-                        *earliest = end.min(*earliest);
-                        end
-                    })
-                } else {
-                    // By its last segment, as the log scan reads it.
-                    let basename = name.rsplit('/').next().unwrap_or(name);
-                    log_delivery_minute(basename, &id.account_id, &id.region)
-                };
-                let hour = hour_in_day(named, day);
-                let (count, hasher) = hours
-                    .entry(hour)
-                    .or_insert_with(|| (0, sha2::Sha256::new()));
-                *count += 1;
-                feed(hasher, tag, key, stamp);
+        // A key under a day folder counts by the hour its name gives; one that only starts
+        // with a date (`2024/06/01x/...`, `2024/06/01.json.gz`: never CloudTrail's) counts in
+        // hour 0 of that date, so that planting one changes a recorded day.
+        let below = &key[folder.len()..];
+        let strict = day_folder(below);
+        let Some(day) = strict.or_else(|| parse_day_path(day_path)) else {
+            return true;
+        };
+        if from.is_none_or(|f| day >= f) {
+            if open.as_ref().is_some_and(|(open_day, _)| *open_day != day) {
+                survey.close(tag, open.take());
             }
+            let (_, hours) = open.get_or_insert_with(|| (day, BTreeMap::new()));
+            let named = if strict.is_none() {
+                None
+            } else if tag == b'd' {
+                DigestKey::parse(key).map(|name| {
+                    let end = name.end_time;
+                    let earliest = survey.chains.entry(name.chain).or_insert(end);
+                    *earliest = end.min(*earliest);
+                    end
+                })
+            } else {
+                // By its last segment, as the log scan reads it.
+                let basename = below.rsplit('/').next().unwrap_or(below);
+                log_delivery_minute(basename, &id.account_id, &id.region)
+            };
+            let hour = hour_in_day(named, day);
+            let (count, hasher) = hours
+                .entry(hour)
+                .or_insert_with(|| (0, sha2::Sha256::new()));
+            *count += 1;
+            feed(hasher, tag, key, stamp);
         }
         true
     })?;
@@ -208,6 +215,32 @@ pub fn hour_in_day(named: Option<UtcTime>, day: UtcTime) -> u8 {
     match named {
         Some(t) if day_of(t) == day => ((t.unix() - day.unix()) / 3600) as u8,
         _ => 0,
+    }
+}
+
+/// The day folder a key's part below its folder names (`YYYY/MM/DD/...`), as midnight UTC:
+/// `None` unless a date and a `/` follow. The history and the log scan both decide a key's day
+/// with this.
+pub fn day_folder(below_folder: &str) -> Option<UtcTime> {
+    let day = below_folder.get(..10)?;
+    below_folder[10..].starts_with('/').then_some(())?;
+    parse_day_path(day)
+}
+
+/// What a checkpoint's history covers of a folder, unchanged since a run verified it: the
+/// days from `from` (the beginning when `None`), each up to `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    pub from: Option<UtcTime>,
+    pub before: UtcTime,
+}
+
+impl Settled {
+    /// Whether the history counted a file of day folder `day` named for `named` (see
+    /// [`hour_in_day`]): the same rule the history's listing follows.
+    pub fn covers(&self, day: UtcTime, named: Option<UtcTime>) -> bool {
+        self.from.is_none_or(|from| day >= from)
+            && slot_end(day, hour_in_day(named, day)) <= self.before
     }
 }
 

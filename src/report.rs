@@ -627,6 +627,17 @@ pub struct CheckpointRun {
     /// Days whose objects are not what the checkpoint recorded (gone, rewritten or added):
     /// each is verified again, from its midnight on.
     pub changed_days: Vec<ChangedDay>,
+    /// Folders the run verified that the checkpoint does not move forward, and why.
+    pub folders_not_moved: Vec<FolderNotMoved>,
+}
+
+/// A folder the checkpoint keeps where it was.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderNotMoved {
+    /// The digest folder.
+    pub folder: String,
+    /// `history_unlisted`, `trails_left_out`, `not_all_valid` or `nothing_verified`.
+    pub why: crate::checkpoint::NotMoved,
 }
 
 /// A day of a folder that changed since the checkpoint.

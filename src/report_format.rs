@@ -698,6 +698,21 @@ fn write_checkpoint(out: &mut dyn Write, checkpoint: &CheckpointRun) -> io::Resu
             checkpoint.location
         )?,
     }
+    for kept in &checkpoint.folders_not_moved {
+        writeln!(
+            out,
+            "Not moved\t{}\t{}",
+            kept.folder,
+            match kept.why {
+                crate::checkpoint::NotMoved::HistoryUnlisted => "its history could not be listed",
+                crate::checkpoint::NotMoved::TrailsLeftOut =>
+                    "the filter left one of its trails out",
+                crate::checkpoint::NotMoved::NotAllValid =>
+                    "not everything in it verified: the next run starts where this one did",
+                crate::checkpoint::NotMoved::NothingVerified => "no digest in it verified",
+            }
+        )?;
+    }
     for day in &checkpoint.changed_days {
         writeln!(
             out,

@@ -39,9 +39,13 @@ pub struct LogFolder {
     pub unreported: LogKeySet,
     /// Where the requested range starts (see [`early_listing`]).
     pub range_start: Option<UtcTime>,
-    /// With a checkpoint: files the history covers up to here, unchanged since a run verified
-    /// them, are not looked at (see [`crate::history::slot_end`]). `None` otherwise.
-    pub settled_before: Option<UtcTime>,
+    /// With a checkpoint: what its history covers, unchanged since a run verified it: those
+    /// files are not looked at (see [`crate::history::Settled`]). `None` otherwise.
+    pub settled: Option<crate::history::Settled>,
+    /// The newest digest's end of the earliest chain whose next digest is not due yet: a log
+    /// after it may be that chain's, listed by its next digest, even inside another chain's
+    /// window. `None` when every chain's next digest is due.
+    pub pending_after: Option<UtcTime>,
     /// The hours after a chain segment's last digest with no digest (gaps and tails): log
     /// files delivered in them are reported, and may prove digests missing.
     pub spans: Vec<OpenSpan>,
@@ -242,6 +246,13 @@ pub fn list_candidates(
     // after the events it holds; the windows decide the rest). Keys up to `passed_over` (the
     // day folder's bare name) are not looked at, however far back the listing starts.
     let first_day = first.start.plus_seconds(-86_400);
+    // What a checkpoint's history covers need not even be listed.
+    let first_day = match folder.settled {
+        Some(settled) if settled.from.is_none_or(|from| from <= first_day) => {
+            first_day.max(crate::history::day_of(settled.before))
+        }
+        _ => first_day,
+    };
     let passed_over = format!("{log_folder}{}", first_day.date_path());
     // The spans after segments are listed too, to the end of the range.
     let last_day = folder
@@ -289,19 +300,33 @@ pub fn list_candidates(
             );
             return true;
         }
-        let day_start = UtcTime::parse_user(&day.replace('/', "-")).ok();
         let minute = log_delivery_minute(basename(key), &folder.account_id, &folder.region);
-        if let (Some(settled), Some(day_start)) = (folder.settled_before, day_start) {
-            let hour = crate::history::hour_in_day(minute, day_start);
-            if crate::history::slot_end(day_start, hour) <= settled {
+        // Skipped only when the history counted it: by the same day rule as the history's.
+        if let (Some(settled), Some(day)) = (folder.settled, crate::history::day_folder(rest)) {
+            if settled.covers(day, minute) {
                 return true;
             }
         }
-        // A log name of another day than its folder's is no name CloudTrail gives.
-        let minute = minute.filter(|m| Some(crate::history::day_of(*m)) == day_start);
+        // For what is reported, the date the key starts with, whatever follows it.
+        let day_start = UtcTime::parse_user(&day.replace('/', "-")).ok();
+        // A log name of another day than its folder's is no name CloudTrail gives: reported
+        // when its folder's day meets the windows (and, as any log, when its minute is in them).
+        let other_day = minute.is_some_and(|m| Some(crate::history::day_of(m)) != day_start);
+        if let Some(day_start) = day_start.filter(|_| other_day) {
+            if overlaps(&windows, day_start, day_start.plus_seconds(86_399)) {
+                candidates.push((
+                    key.to_string(),
+                    Some("a log name of another day than its day folder".into()),
+                ));
+                return true;
+            }
+        }
         match minute {
             Some(minute) => {
-                if inside(&windows, minute) {
+                let pending = folder
+                    .pending_after
+                    .is_some_and(|end| minute.plus_seconds(59) > end);
+                if inside(&windows, minute) && !pending {
                     candidates.push((key.to_string(), None));
                 } else if let Some(digest) = unverifiable_digest(minute) {
                     unverified.push(FileEntry::new(FileKind::Log, &bucket, key, Status::Unverified).with_detail(
@@ -316,7 +341,7 @@ pub fn list_candidates(
                 }
             }
             None => {
-                // Not a log name of its day: report it when its day folder meets the windows.
+                // Not a log name: report it when its day folder meets the windows.
                 if let Some(day_start) = day_start {
                     if overlaps(&windows, day_start, day_start.plus_seconds(86_399)) {
                         candidates.push((
@@ -575,7 +600,8 @@ mod tests {
             listed,
             unreported: LogKeySet::default(),
             range_start: range_start.map(t),
-            settled_before: None,
+            settled: None,
+            pending_after: None,
             spans: Vec::new(),
         }
     }

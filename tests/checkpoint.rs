@@ -742,3 +742,184 @@ fn start_time_drops_days_that_expired_from_the_history() {
     let (code, report) = run(&[]);
     assert_eq!(code, 0, "{report:#}");
 }
+
+#[test]
+fn an_anchor_before_start_time_is_not_asked_for_once_its_objects_expired() {
+    // beta stopped on the first day; a lifecycle rule then expired that day.
+    let shared = Shared::new(10, None);
+    assert_eq!(shared.run(FIRST_RUN_END, &[]).code, 0);
+    for folder in ["CloudTrail", "CloudTrail-Digest"] {
+        let day = format!("AWSLogs/111122223333/{folder}/us-east-1/2024/06/01");
+        std::fs::remove_dir_all(shared.path(&day)).unwrap();
+    }
+    let expired = shared.run(LATER_RUN_END, &["--start-time", "2024-06-02"]);
+    assert_eq!(expired.code, 0, "{:#}{}", expired.report, expired.stderr);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&shared.checkpoint).unwrap()).unwrap();
+    let trails: Vec<&str> = written["checkpoint"]["folders"][0]["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["trail"].as_str().unwrap())
+        .collect();
+    assert_eq!(trails, ["alpha"], "beta's expired anchor is dropped");
+    let again = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(again.code, 0, "{:#}", again.report);
+}
+
+#[test]
+fn a_chain_new_to_a_checkpointed_folder_is_verified_from_its_beginning() {
+    // beta stopped at 10:05 on the first day, before the first run's --start-time.
+    let shared = Shared::new(10, None);
+    let key = shared.beta[3].1[1].clone();
+    std::fs::copy(shared.path(&shared.beta[4].1[0]), shared.path(&key)).unwrap();
+    let first = shared.run(FIRST_RUN_END, &["--start-time", "2024-06-01T12:00:00Z"]);
+    assert_eq!(first.code, 0, "{:#}", first.report);
+    let later = shared.run(LATER_RUN_END, &[]);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert!(statuses(&later.report).contains(&(key, "hash_mismatch".into())));
+}
+
+#[test]
+fn a_folder_a_filtered_run_cannot_move_is_named_in_the_report() {
+    let shared = Shared::new(30, None);
+    let run = shared.run(FIRST_RUN_END, &["--trail", "alpha"]);
+    assert_eq!(run.code, 0, "{:#}", run.report);
+    let kept = &run.report["checkpoint"]["folders_not_moved"];
+    assert_eq!(kept[0]["why"], "trails_left_out", "{kept:#}");
+    assert_eq!(
+        kept[0]["folder"],
+        "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/"
+    );
+}
+
+#[test]
+fn keys_that_only_start_with_a_date_are_not_taken_for_the_history() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    let listed = disk.path(&disk.trail.hours[3].1[0]);
+    let folder = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/06/01";
+    for planted in [
+        format!("{folder}x/111122223333_CloudTrail_us-east-1_20240601T0330Z_x.json.gz"),
+        format!("{folder}.json.gz"),
+    ] {
+        let path = disk.path(&planted);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(&listed, &path).unwrap();
+    }
+    let later = disk.run(LATER_RUN_END);
+    let unreferenced = statuses(&later.report)
+        .into_iter()
+        .filter(|(_, status)| status == "unreferenced")
+        .count();
+    assert_eq!(unreferenced, 2, "{:#}", later.report);
+    assert_eq!(later.code, 1);
+}
+
+#[test]
+fn a_rewrite_whose_modification_time_was_put_back_is_still_a_change() {
+    let disk = OnDisk::new();
+    assert_eq!(disk.run(FIRST_RUN_END).code, 0);
+    let key = &disk.trail.hours[2].1[0];
+    let path = disk.path(key);
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    // Other bytes of the same size, and the old modification time.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let later = disk.run(LATER_RUN_END);
+    assert_eq!(later.code, 1, "{:#}", later.report);
+    assert_eq!(changed_days(&later.report), ["2024-06-01"]);
+}
+
+#[test]
+fn a_checkpoint_in_a_directory_that_does_not_exist_is_refused_before_the_run() {
+    let disk = OnDisk::new();
+    let missing = disk.checkpoint.with_file_name("no-such-dir").join("c.json");
+    let run = ctverify([
+        "validate",
+        disk.source.to_str().unwrap(),
+        "--checkpoint",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing verified: {}", run.stdout);
+}
+
+#[test]
+fn another_trails_logs_not_yet_in_a_digest_are_not_unreferenced() {
+    // alpha's digests end at :05, beta's at :50, each with a log every 5 minutes: at 10:55,
+    // alpha's logs of 10:10-10:50 fall in beta's window, and alpha's next digest is not due.
+    let keys = test_keys();
+    let mut bundle = Bundle::new("checkpoint-trail", "");
+    let options = HourOptions {
+        records_per_log: 1,
+        wrong_previous_hash: false,
+    };
+    for (trail, first_end) in [
+        ("alpha", "2024-06-01T01:05:09Z"),
+        ("beta", "2024-06-01T01:50:09Z"),
+    ] {
+        let mut writer = chain(trail);
+        for h in 0..10 {
+            let end = t(first_end).plus_seconds(h * HOUR);
+            writer.deliver(
+                &mut bundle,
+                &keys.us_east_1_a,
+                end.plus_seconds(-HOUR),
+                end,
+                11,
+                options,
+            );
+        }
+        // The logs of the hour after alpha's last digest, which its next digest will list.
+        if trail == "alpha" {
+            let end = t(first_end).plus_seconds(10 * HOUR);
+            let mut pending = Bundle::new("checkpoint-trail", "");
+            writer.deliver(
+                &mut pending,
+                &keys.us_east_1_a,
+                end.plus_seconds(-HOUR),
+                end,
+                11,
+                options,
+            );
+            let digest = writer.id.digest_key(end);
+            bundle.objects.extend(
+                pending
+                    .objects
+                    .into_iter()
+                    .filter(|(key, _)| *key != digest && key.as_str() < "AWSLogs/111122223333/CloudTrail/us-east-1/2024/06/01/111122223333_CloudTrail_us-east-1_20240601T1050Z"),
+            );
+        }
+    }
+    bundle.public_keys = vec![keys.us_east_1_a.key_entry(
+        "us-east-1",
+        t("2024-01-01T00:00:00Z"),
+        t("2025-01-01T00:00:00Z"),
+    )];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("copy");
+    bundle.write_to(&source).expect("write");
+    let checkpoint = dir.path().join("c.json");
+    let keys_file = source.join(".ctverify/public-keys.json");
+    let run = validate(
+        source.to_str().unwrap(),
+        checkpoint.to_str().unwrap(),
+        "2024-06-01T10:55:00Z",
+        &keys_file,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{:#}{}", run.report, run.stderr);
+    assert!(run.report["checkpoint"]["folders_not_moved"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

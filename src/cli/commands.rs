@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::checkpoint::{Checkpoint, Resume};
 use crate::continuity::TrailStatus;
 use crate::keys::KeyRing;
-use crate::report::{ChangedDay, CheckpointRun, Summary};
+use crate::report::{ChangedDay, CheckpointRun, FolderNotMoved, Summary};
 use crate::report_format::{self, Format};
 use crate::status::Status;
 use crate::time::UtcTime;
@@ -228,8 +228,30 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         return Err(writing_failed(e));
     }
     run.versions_unread = validation.versions_unread.clone();
+    // The next checkpoint is decided now, so that the report can say which folders it keeps
+    // back; it is written once the report is.
+    let mut next = None;
     if let Some(location) = &plan.checkpoint {
-        run.checkpoint = Some(checkpoint_run(location, previous.as_ref(), &validation));
+        let chains: Vec<_> = validation
+            .chains
+            .iter()
+            .map(|c| (&c.report, c.report.newest_verified_digest.as_ref()))
+            .collect();
+        let (checkpoint, not_moved) = crate::checkpoint::next(
+            previous.as_ref(),
+            &checkpoint_source,
+            options.range.end,
+            &validation.histories,
+            &chains,
+            UtcTime::now(),
+        );
+        let mut summary = checkpoint_run(location, previous.as_ref(), &validation);
+        summary.folders_not_moved = not_moved
+            .into_iter()
+            .map(|(folder, why)| FolderNotMoved { folder, why })
+            .collect();
+        run.checkpoint = Some(summary);
+        next = Some(checkpoint);
     }
     match report.format {
         Format::Text => {
@@ -249,21 +271,8 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
             CliError::incomplete(format!("cannot write {}: {e}", path.display())).because(e)
         })?;
     }
-    if let Some(place) = &place {
-        let chains: Vec<_> = validation
-            .chains
-            .iter()
-            .map(|c| (&c.report, c.report.newest_verified_digest.as_ref()))
-            .collect();
-        let next = crate::checkpoint::next(
-            previous.as_ref(),
-            &checkpoint_source,
-            options.range.end,
-            &validation.histories,
-            &chains,
-            UtcTime::now(),
-        );
-        if let Err(e) = place.write(&next) {
+    if let (Some(place), Some(next)) = (&place, &next) {
+        if let Err(e) = place.write(next) {
             // An integrity failure stays one: the checkpoint not being written is said too.
             if code == 1 {
                 eprintln!("ctverify: {e}");
@@ -305,6 +314,7 @@ fn checkpoint_run(
                 })
             })
             .collect(),
+        folders_not_moved: Vec::new(),
     }
 }
 

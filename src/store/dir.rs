@@ -303,6 +303,7 @@ impl ObjectStore for DirStore {
                 .map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
             // A copy rewritten in place keeps its size but not its modification time; one whose
             // modification time was put back still has a new change time (which no one sets).
+            // Not the inode: some network mounts give new ones at every mount.
             let modified = stat
                 .modified()
                 .ok()
@@ -311,12 +312,7 @@ impl ObjectStore for DirStore {
             #[cfg(unix)]
             let version = {
                 use std::os::unix::fs::MetadataExt;
-                format!(
-                    "{modified} {}.{:09} {}",
-                    stat.ctime(),
-                    stat.ctime_nsec(),
-                    stat.ino()
-                )
+                format!("{modified} {}.{:09}", stat.ctime(), stat.ctime_nsec())
             };
             #[cfg(not(unix))]
             let version = modified.to_string();

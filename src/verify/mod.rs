@@ -483,13 +483,13 @@ fn verify_folder_chains(
     strays.report(store, options, folder, &mut works, sink);
     let logs: u64 = works.iter().map(|w| w.listed_logs.len() as u64).sum();
     ticket.holds(FolderTicket::bytes_for(digests, logs));
-    let settled_before = plan.settled_before();
+    let settled = plan.settled();
     check_logs_and_scan_folder(
         store,
         options,
         &mut works,
         listing.filtered_out,
-        settled_before,
+        settled,
         sink,
     )?;
     for work in &mut works {
@@ -509,10 +509,10 @@ fn check_logs_and_scan_folder(
     options: &ValidateOptions,
     works: &mut [ChainWork],
     other_trails_left_out: bool,
-    settled_before: Option<UtcTime>,
+    settled: Option<crate::history::Settled>,
     sink: &Sink,
 ) -> Result<(), ValidateError> {
-    let Some(scan) = FolderScan::of(works, options, other_trails_left_out, settled_before) else {
+    let Some(scan) = FolderScan::of(works, options, other_trails_left_out, settled) else {
         return Ok(());
     };
     let (listing, checked) = rayon::join(

@@ -10,7 +10,7 @@ use crate::checkpoint::{self, ChainAnchor, FolderCheckpoint, FolderHistory};
 use crate::digest::ChainId;
 use crate::hash::Sha256;
 use crate::history;
-use crate::history::{DayChange, Survey};
+use crate::history::{DayChange, Settled, Survey};
 use crate::report::{FileEntry, RequestedRange};
 use crate::status::{FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
@@ -101,7 +101,7 @@ impl<'a> FolderPlan<'a> {
         let anchored = |chain: &ChainId| {
             checkpoint
                 .zip(settled_before)
-                .and_then(|(c, settled)| checkpoint::anchored_start(c, settled, chain))
+                .and_then(|(c, settled)| checkpoint::anchored_start(c, settled, chain, requested))
         };
         let starts = checkpoint
             .into_iter()
@@ -131,9 +131,11 @@ impl<'a> FolderPlan<'a> {
         }
     }
 
-    /// See [`checkpoint::settled_before`]: what the log scan need not look at.
-    pub fn settled_before(&self) -> Option<UtcTime> {
-        self.settled_before
+    /// What the folder's history covers, unchanged (see [`checkpoint::settled_before`]): what
+    /// the log scan need not look at.
+    pub fn settled(&self) -> Option<Settled> {
+        let from = self.history.as_ref().and_then(|h| h.from);
+        self.settled_before.map(|before| Settled { from, before })
     }
 
     /// The options for the folder: the range starting where the folder does.
@@ -156,7 +158,9 @@ impl<'a> FolderPlan<'a> {
         let anchored = self
             .checkpoint
             .zip(self.settled_before)
-            .and_then(|(c, settled)| checkpoint::anchored_start(c, settled, chain));
+            .and_then(|(c, settled)| {
+                checkpoint::anchored_start(c, settled, chain, self.unanchored_start)
+            });
         RequestedRange {
             start: anchored.or(self.unanchored_start),
             end: range.end,
@@ -198,7 +202,12 @@ impl<'a> FolderPlan<'a> {
             let Some(chain) = recorded.chain_of(anchor) else {
                 continue;
             };
-            if !options.filter.wants_account(&chain.account_id)
+            // An anchor before --start-time is not asked for (its objects may have expired).
+            let before_start = self
+                .unanchored_start
+                .is_some_and(|start| anchor.digest.end_time < start);
+            if before_start
+                || !options.filter.wants_account(&chain.account_id)
                 || !options.filter.wants_region(&chain.region)
                 || !options.filter.wants_chain(&chain)
             {

@@ -43,7 +43,7 @@ impl FolderScan {
         works: &mut [ChainWork],
         options: &ValidateOptions,
         other_trails_left_out: bool,
-        settled_before: Option<UtcTime>,
+        settled: Option<crate::history::Settled>,
     ) -> Option<FolderScan> {
         let first = works.first()?;
         let mut folder = LogFolder {
@@ -61,7 +61,8 @@ impl FolderScan {
             listed: LogKeySet::default(),
             unreported: LogKeySet::default(),
             range_start: options.range.start,
-            settled_before,
+            settled,
+            pending_after: pending_after(works),
             spans: open_spans(works),
         };
         for work in works.iter_mut() {
@@ -154,6 +155,18 @@ impl FolderScan {
         }
         Ok(())
     }
+}
+
+/// The earliest newest-digest end among the folder's hourly chains whose next digest is not due
+/// yet (no tail): logs after it may be listed by that chain's next digest, whichever other
+/// chain's window they fall in. A folder of one trail is never affected: its own windows end at
+/// its newest digest.
+fn pending_after(works: &[ChainWork]) -> Option<UtcTime> {
+    works
+        .iter()
+        .filter(|w| !w.id.backfill && w.report.tail.is_none())
+        .filter_map(|w| w.report.found.map(|found| found.end))
+        .min()
 }
 
 /// The hours after each segment of the folder's hourly chains (not backfill) that have no
