@@ -923,3 +923,19 @@ fn another_trails_logs_not_yet_in_a_digest_are_not_unreferenced() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_leaves_exit_1_as_1_and_makes_0_incomplete() {
+    let disk = OnDisk::new();
+    // The lock beside the checkpoint cannot be taken: a directory stands where it goes.
+    std::fs::create_dir(disk.checkpoint.with_extension("json.lock")).unwrap();
+    let clean = disk.run(FIRST_RUN_END);
+    assert_eq!(clean.code, 3, "{}", clean.stderr);
+    assert!(clean.stderr.contains(".lock"), "{}", clean.stderr);
+    assert_eq!(clean.report["summary"]["result"], "valid");
+    std::fs::remove_file(disk.path(&disk.trail.hours[2].1[0])).unwrap();
+    let tampered = disk.run(FIRST_RUN_END);
+    assert_eq!(tampered.code, 1, "{}", tampered.stderr);
+    assert!(tampered.stderr.contains(".lock"), "{}", tampered.stderr);
+    assert!(!disk.checkpoint.exists());
+}
