@@ -13,7 +13,7 @@
 //!   first logs after the edge, which no digest covers ([`explain_gap`], [`explain_tail`]);
 //! - with `--require-continuous`, any gap or tail is an integrity failure, explained or not.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::{ChainReport, TimeRange};
 use crate::time::UtcTime;
@@ -37,7 +37,7 @@ pub const STRAGGLER_GRACE: i64 = 900;
 const EXPLAIN_WINDOW: i64 = DIGEST_INTERVAL + STRAGGLER_GRACE;
 
 /// The trail event that explains a gap or a tail, and where it was found.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Explanation {
     /// The event's `eventName` (`StopLogging`, `UpdateTrail`, ...).
     pub event: TrailEventKind,
@@ -92,7 +92,8 @@ impl FoundEvents {
 
 /// Logs delivered after a segment's last digest, with no digest to cover them: what they
 /// prove depends on what explains the edge, known only once every folder is done.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct LogsAfter {
     /// Delivery minute and `s3://BUCKET/KEY` of each whose digest is due, by minute.
     pub logs: Vec<(UtcTime, String)>,
@@ -179,7 +180,7 @@ fn ends_logging(event: &TrailEvent) -> bool {
 
 /// Hours with no digest between two segments of a chain: from the end of a segment's last
 /// digest to the start of the next segment's starting digest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Gap {
     /// The end of the last digest before it.
     pub start: UtcTime,
@@ -209,7 +210,7 @@ impl Gap {
 }
 
 /// What says digests should have followed a chain's newest digest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TailEvidence {
     /// Log files of the account and region were delivered after it.
@@ -236,7 +237,7 @@ pub enum TailEvidence {
 }
 
 /// What CloudTrail's GetTrailStatus said about the trail verified (`--trail-arn`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TrailStatus {
     /// The trail's name.
     pub trail: String,
@@ -263,7 +264,7 @@ impl TrailStatus {
 }
 
 /// The hours from a chain's newest digest to the end of the range, when a digest is overdue.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tail {
     /// The chain's newest digest (`s3://BUCKET/KEY`).
     pub last_digest: String,

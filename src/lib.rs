@@ -49,6 +49,7 @@ mod hash;
 mod history;
 mod keys;
 mod lake;
+mod merge;
 mod metrics;
 mod mirror;
 #[cfg(feature = "aws")]
@@ -58,6 +59,7 @@ mod read_ahead;
 mod reason;
 mod report;
 mod report_format;
+mod shard;
 mod spill;
 mod status;
 mod store;
@@ -98,13 +100,13 @@ pub use crate::store::{
 };
 
 // Verification and its report.
-pub use crate::continuity::{Explanation, Gap, Tail, TailEvidence};
+pub use crate::continuity::{Explanation, Gap, LogsAfter, Tail, TailEvidence, TrailStatus};
 pub use crate::folder_gate::DEFAULT_BUDGET as DEFAULT_FOLDER_BUDGET;
 pub use crate::metrics::{metrics_text, write_atomically};
 pub use crate::progress::{Progress, ProgressBar};
 pub use crate::report::{
-    BucketOrigin, ChainReport, Detail, FileEntry, RequestedRange, RunInfo, Summary, TimeRange,
-    Verdict,
+    BucketOrigin, ChainReport, Detail, FileEntry, FolderNotVerified, MergeRun, MergedReport,
+    RequestedRange, RunInfo, Summary, TimeRange, Verdict,
 };
 pub use crate::report_format::{
     text_line, text_verdict, write_json, write_jsonl_chain, write_jsonl_file, write_jsonl_summary,
@@ -117,6 +119,11 @@ pub use crate::verify::{
 
 // CloudTrail's own calls about trails, found in verified logs (what explains a chain's gap).
 pub use crate::trail_events::{TrailEvent, TrailEventKind};
+
+pub use crate::merge::{merge, read_shard_report, MergeError, Merged, ShardReport};
+pub use crate::shard::{
+    ForMerge, Shard, ShardError, ShardFile, ShardPart, ShardRun, UnsettledChain, MAX_SHARDS,
+};
 
 // Evidence bundles, mirrors and CloudTrail Lake query exports.
 pub use crate::bundle::{BundleError, BundleInfo, SignatureIndex};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::continuity::{Gap, Tail};
 use crate::digest::ChainId;
@@ -15,7 +15,7 @@ use crate::store::{Refusal, ARCHIVED_PREFIX, RESTORING};
 use crate::time::UtcTime;
 
 /// One file's verdict.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileEntry {
     /// A digest (or a Lake query's sign file), or a log (or a Lake result file).
     pub kind: FileKind,
@@ -143,10 +143,18 @@ impl Serialize for Detail {
     }
 }
 
+/// A detail read back from a report (`ctverify merge`) is its words: the text report reads a
+/// [`Detail::Text`] by them, so it writes the same line.
+impl<'de> Deserialize<'de> for Detail {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Detail::Text)
+    }
+}
+
 /// A span of UTC time with `start` no later than `end`, written `{"start": ..., "end": ...}`
 /// with times as `YYYY-MM-DDTHH:MM:SSZ`. In a chain's report its ends are digests'
 /// `digestStartTime` and `digestEndTime`.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TimeRange {
     /// The earlier end.
     pub start: UtcTime,
@@ -155,7 +163,7 @@ pub struct TimeRange {
 }
 
 /// Requested range: the start is open when the user gave none (all digests found).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RequestedRange {
     /// `--start-time`; `None` (JSON `null`) when not given.
     pub start: Option<UtcTime>,
@@ -172,7 +180,7 @@ impl RequestedRange {
 
 /// One digest chain's identity (as [`ChainId`] gives it), what was found of it and how it
 /// counted: the `chains` entries of the JSON report, and a chain's summary lines in the text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainReport {
     /// The bucket the chain's digests are in.
     pub bucket: String,
@@ -265,7 +273,7 @@ impl ChainReport {
 }
 
 /// Where and over which windows log files not listed by any digest were looked for.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LogScan {
     /// The log folder listed (`.../CloudTrail/REGION/`); `None` when no scan was made.
     pub folder: Option<String>,
@@ -575,7 +583,7 @@ impl Summary {
 }
 
 /// Where the bucket name of a directory source came from.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketOrigin {
     /// `--s3-bucket`
@@ -611,6 +619,82 @@ pub struct RunInfo {
     /// report's `checkpoint` object).
     #[serde(skip)]
     pub checkpoint: Option<CheckpointRun>,
+    /// With `--shard`: what the shard covered and what `ctverify merge` needs (the report's
+    /// `shard` object).
+    #[serde(skip)]
+    pub shard: Option<crate::shard::ShardPart>,
+    /// For `ctverify merge`: the shards merged, and those missing (the report's `merge`
+    /// object).
+    #[serde(skip)]
+    pub merged: Option<MergeRun>,
+}
+
+impl RunInfo {
+    /// The result of the run given the totals over its chains: a merge with a shard missing
+    /// is never complete; a shard that holds none of the folders found has nothing to verify,
+    /// which is not a failure to verify (the merge judges the whole).
+    pub fn judge(&self, summary: Summary) -> Summary {
+        let mut summary = summary;
+        if self.merged.as_ref().is_some_and(|m| !m.is_complete())
+            && summary.result == Verdict::Valid
+        {
+            summary.result = Verdict::Incomplete;
+        }
+        let empty_shard = self
+            .shard
+            .as_ref()
+            .is_some_and(|s| s.folders.is_empty() && !s.folders_found.is_empty());
+        if empty_shard && summary.digests.total() + summary.logs.total() == 0 {
+            summary.result = Verdict::Valid;
+        }
+        summary
+    }
+}
+
+/// The `merge` object of a merged report: which shard reports it was made of, and what they
+/// left uncovered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergeRun {
+    /// How many shards the run was split into.
+    pub shards: u32,
+    /// The reports merged, by shard index.
+    pub reports: Vec<MergedReport>,
+    /// Shards no report was given for: their folders were not verified.
+    pub missing_shards: Vec<u32>,
+    /// Reports of a shard already given; each left out.
+    pub duplicate_shards: Vec<MergedReport>,
+    /// Folders a shard's search found that the shard they belong to did not verify (found
+    /// between the two shards' runs, or lost by it).
+    pub folders_not_verified: Vec<FolderNotVerified>,
+}
+
+impl MergeRun {
+    /// Whether every shard is there once and every folder found was verified.
+    pub fn is_complete(&self) -> bool {
+        self.missing_shards.is_empty()
+            && self.duplicate_shards.is_empty()
+            && self.folders_not_verified.is_empty()
+    }
+}
+
+/// One shard's report, as `ctverify merge` was given it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedReport {
+    /// The shard's index.
+    pub shard: u32,
+    /// The report: a file name, or `-` for stdin.
+    pub report: String,
+}
+
+/// A folder found and not verified by its shard.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderNotVerified {
+    /// The digest folder.
+    pub folder: String,
+    /// The shard it belongs to.
+    pub shard: u32,
+    /// The shard whose search found it.
+    pub found_by: u32,
 }
 
 /// The `checkpoint` object of a report: where the run resumed from and what changed since.

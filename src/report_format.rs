@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 use crate::continuity::{Explanation, Tail, TailEvidence};
 use crate::reason::{ChainReason, NoSignature};
 use crate::report::{
-    BucketOrigin, ChainReport, CheckpointRun, Detail, ErrorGroup, FileEntry, RequestedRange,
-    RunInfo, Summary,
+    BucketOrigin, ChainReport, CheckpointRun, Detail, ErrorGroup, FileEntry, MergeRun,
+    RequestedRange, RunInfo, Summary,
 };
+use crate::shard::ShardPart;
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
 
@@ -519,14 +520,22 @@ pub fn write_text(
             write_summary(out, run, &backfill, true)?;
         }
     }
-    let summary = Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>())
-        .with_errors(chains.iter().flat_map(|c| &c.files));
+    let summary = run.judge(
+        Summary::of(&reports.into_iter().cloned().collect::<Vec<_>>())
+            .with_errors(chains.iter().flat_map(|c| &c.files)),
+    );
     write_error_groups(out, &summary.errors)?;
     if let Some(why) = &run.versions_unread {
         writeln!(out, "Earlier versions not read: {why}")?;
     }
     if let Some(checkpoint) = &run.checkpoint {
         write_checkpoint(out, checkpoint)?;
+    }
+    if let Some(shard) = &run.shard {
+        write_shard(out, shard)?;
+    }
+    if let Some(merged) = &run.merged {
+        write_merged(out, merged)?;
     }
     writeln!(
         out,
@@ -726,6 +735,56 @@ fn write_checkpoint(out: &mut dyn Write, checkpoint: &CheckpointRun) -> io::Resu
     Ok(())
 }
 
+/// The `Shard` line of a shard's text report.
+fn write_shard(out: &mut dyn Write, shard: &ShardPart) -> io::Result<()> {
+    writeln!(
+        out,
+        "Shard {} of {}: {} of the {} account-and-region folders found; `ctverify merge` of every shard's JSON or JSONL report gives the run's result",
+        shard.shard.index,
+        shard.shard.count,
+        shard.folders.len(),
+        shard.folders_found.len()
+    )
+}
+
+/// The `Merged`, `Missing shard`, `Duplicate shard` and `Not verified` lines of a merged
+/// text report.
+fn write_merged(out: &mut dyn Write, merged: &MergeRun) -> io::Result<()> {
+    writeln!(
+        out,
+        "Merged {} of {} shard reports{}",
+        merged.reports.len(),
+        merged.shards,
+        if merged.is_complete() {
+            ""
+        } else {
+            ": INCOMPLETE"
+        }
+    )?;
+    for index in &merged.missing_shards {
+        writeln!(
+            out,
+            "Missing shard	{index} of {}	no report: its folders were not verified",
+            merged.shards
+        )?;
+    }
+    for duplicate in &merged.duplicate_shards {
+        writeln!(
+            out,
+            "Duplicate shard	{} of {}	{}: a second report of the shard, left out",
+            duplicate.shard, merged.shards, duplicate.report
+        )?;
+    }
+    for lost in &merged.folders_not_verified {
+        writeln!(
+            out,
+            "Not verified	{}	found by shard {}, not verified by shard {}, whose folder it is: run shard {} again",
+            lost.folder, lost.found_by, lost.shard, lost.shard
+        )?;
+    }
+    Ok(())
+}
+
 /// The `--format json` document; fields in the order of its keys.
 #[derive(Serialize)]
 struct JsonDocument<'a> {
@@ -735,7 +794,11 @@ struct JsonDocument<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     checkpoint: Option<AsValue<'a, CheckpointRun>>,
     files: SortedFiles<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merge: Option<AsValue<'a, MergeRun>>,
     requested: AsValue<'a, RequestedRange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<AsValue<'a, ShardPart>>,
     source: AsValue<'a, String>,
     summary: AsValue<'a, Summary>,
     tool: AsValue<'a, &'static str>,
@@ -749,16 +812,20 @@ pub fn write_json(out: &mut dyn Write, run: &RunInfo, chains: &[ChainResult]) ->
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
     let mut files: Vec<&FileEntry> = chains.iter().flat_map(|c| c.files.iter()).collect();
     files.sort_by(|a, b| (&a.bucket, &a.key, a.kind).cmp(&(&b.bucket, &b.key, b.kind)));
-    let summary = Summary::of(&reports)
-        .with_errors(chains.iter().flat_map(|c| &c.files))
-        .with_versions(run.versions_unread.clone());
+    let summary = run.judge(
+        Summary::of(&reports)
+            .with_errors(chains.iter().flat_map(|c| &c.files))
+            .with_versions(run.versions_unread.clone()),
+    );
     let document = JsonDocument {
         bucket: AsValue(&run.bucket),
         bucket_from: AsValue(&run.bucket_from),
         chains: reports.iter().map(AsValue).collect(),
         checkpoint: run.checkpoint.as_ref().map(AsValue),
         files: SortedFiles(files),
+        merge: run.merged.as_ref().map(AsValue),
         requested: AsValue(&run.requested),
+        shard: run.shard.as_ref().map(AsValue),
         source: AsValue(&run.source),
         summary: AsValue(&summary),
         tool: AsValue(&run.tool),
@@ -791,9 +858,11 @@ pub fn write_jsonl_summary(
     chains: &[ChainResult],
 ) -> io::Result<()> {
     let reports: Vec<ChainReport> = chains.iter().map(|c| c.report.clone()).collect();
-    let summary = Summary::of(&reports)
-        .with_errors(chains.iter().flat_map(|c| &c.files))
-        .with_versions(run.versions_unread.clone());
+    let summary = run.judge(
+        Summary::of(&reports)
+            .with_errors(chains.iter().flat_map(|c| &c.files))
+            .with_versions(run.versions_unread.clone()),
+    );
     let mut line = tagged("summary", &summary);
     if let Value::Object(map) = &mut line {
         map.insert("tool".into(), json!(run.tool));
@@ -802,6 +871,12 @@ pub fn write_jsonl_summary(
         map.insert("requested".into(), json!(run.requested));
         if let Some(checkpoint) = &run.checkpoint {
             map.insert("checkpoint".into(), json!(checkpoint));
+        }
+        if let Some(shard) = &run.shard {
+            map.insert("shard".into(), json!(shard));
+        }
+        if let Some(merged) = &run.merged {
+            map.insert("merge".into(), json!(merged));
         }
     }
     serde_json::to_writer(&mut *out, &line)?;

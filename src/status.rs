@@ -115,7 +115,7 @@ pub enum FileKind {
 }
 
 /// Valid / invalid / unverified tallies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Files whose status counts as [`Outcome::Valid`].
     pub valid: u64,

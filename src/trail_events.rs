@@ -37,7 +37,9 @@ pub(crate) const MAX_EVENTS_PER_CHAIN: usize = 256;
 pub(crate) const MAX_EVENTS_PER_RUN: usize = 4096;
 
 /// Which of CloudTrail's trail management calls an event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub enum TrailEventKind {
     /// `StopLogging`: the trail stops delivering logs (and digests).
     StopLogging,
@@ -91,7 +93,7 @@ impl fmt::Display for TrailEventKind {
 ///
 /// Ordered by time first (then kind, trail, and the rest), so a sorted list reads as a
 /// timeline.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct TrailEvent {
     /// `eventTime`: when the call was made.
     pub time: UtcTime,

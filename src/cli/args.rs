@@ -126,6 +126,33 @@ pub struct ValidateArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Verify only shard I of N (0-based) of the account-and-region folders; `ctverify merge`
+    /// joins the shards' JSON or JSONL reports into the run's. Needs --end-time.
+    #[arg(long, value_name = "I/N", conflicts_with = "shard_count")]
+    pub shard: Option<String>,
+    /// Split the run into N shards, this one's index taken from AWS_BATCH_JOB_ARRAY_INDEX or
+    /// JOB_COMPLETION_INDEX (array jobs). A `{shard}` in --output becomes the index.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u64>,
+    /// Exit 0, not 1, when the report is written and names integrity failures (shards of an
+    /// array job, whose merge gives the verdict). Exit 3 stays 3, so that an engine retries it.
+    #[arg(long)]
+    pub exit_zero_on_findings: bool,
+}
+
+/// `ctverify merge`: shard reports in, one run's report out.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Shard reports (`validate --shard ... --format json|jsonl`): files, `-` for stdin, or
+    /// directories (every *.json and *.jsonl file directly in them).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -16,11 +16,12 @@ use crate::status::Status;
 use crate::time::UtcTime;
 use crate::verify::{self, Decided, ValidateOptions};
 
-use super::args::{KeysFetchArgs, MirrorArgs, QueryArgs, ValidateArgs};
+use super::args::{KeysFetchArgs, MergeArgs, MirrorArgs, QueryArgs, ValidateArgs};
 use super::checkpoint_io::CheckpointPlace;
 use super::error::{CliError, Failure};
 use super::plan;
 use super::source::{self, AwsSession, Opened};
+use crate::shard::ShardRun;
 
 pub fn run_keys_fetch(args: &KeysFetchArgs) -> Result<i32, CliError> {
     let plan = plan::resolve_keys_fetch(args)?;
@@ -204,6 +205,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
         checkpoint: place
             .as_ref()
             .map(|_| Arc::new(Resume::new(previous.clone()))),
+        shard: plan.shard,
         ..plan.verify.validate_options(report.verbose)
     };
     let mut run = plan.verify.run_info();
@@ -212,22 +214,27 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let mut out = report_output(report.output.as_deref())?;
 
     let mut stream_error: Option<io::Error> = None;
-    let validation = verify::validate(store.as_ref(), keys.as_ref(), &options, &mut |decided| {
-        if report.format == Format::Jsonl && stream_error.is_none() {
-            let written = match decided {
-                Decided::File(file) => report_format::write_jsonl_file(&mut out, file),
-                Decided::Chain(chain) => report_format::write_jsonl_chain(&mut out, chain),
-            };
-            if let Err(e) = written {
-                stream_error = Some(e);
+    let mut validation =
+        verify::validate(store.as_ref(), keys.as_ref(), &options, &mut |decided| {
+            if report.format == Format::Jsonl && stream_error.is_none() {
+                let written = match decided {
+                    Decided::File(file) => report_format::write_jsonl_file(&mut out, file),
+                    Decided::Chain(chain) => report_format::write_jsonl_chain(&mut out, chain),
+                };
+                if let Err(e) = written {
+                    stream_error = Some(e);
+                }
             }
-        }
-    })?;
+        })?;
     drop(bar);
     if let Some(e) = stream_error {
         return Err(writing_failed(e));
     }
     run.versions_unread = validation.versions_unread.clone();
+    run.shard = validation.shard.take().map(|mut part| {
+        part.run = Some(shard_run(&run, &options));
+        part
+    });
     // The next checkpoint is decided now, so that the report can say which folders it keeps
     // back; it is written once the report is.
     let mut next = None;
@@ -264,7 +271,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     .map_err(writing_failed)?;
 
     let reports: Vec<_> = validation.chains.iter().map(|c| c.report.clone()).collect();
-    let code = Summary::of(&reports).exit_code();
+    let code = run.judge(Summary::of(&reports)).exit_code();
     if let Some(path) = &plan.metrics {
         let text = crate::metrics::metrics_text(&run, &validation.chains, code, started.elapsed());
         crate::metrics::write_atomically(path, &text).map_err(|e| {
@@ -281,7 +288,96 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
             }
         }
     }
+    if code == 1 && plan.exit_zero_on_findings {
+        return Ok(0);
+    }
     Ok(code)
+}
+
+/// How a shard's run was made, for the merge to check that its shards agree.
+fn shard_run(run: &crate::report::RunInfo, options: &ValidateOptions) -> ShardRun {
+    ShardRun {
+        version: run.version.to_string(),
+        source: run.source.clone(),
+        bucket: run.bucket.clone(),
+        bucket_from: run.bucket_from,
+        requested: run.requested,
+        trails: options.filter.trails.clone(),
+        accounts: options.filter.accounts.clone(),
+        regions: options.filter.regions.clone(),
+        home_region: options.filter.home_region.clone(),
+        require_continuous: options.require_continuous,
+        verbose: options.verbose,
+        trail_status: options.trail_status.clone(),
+        versions_unread: run.versions_unread.clone(),
+    }
+}
+
+pub fn run_merge(args: &MergeArgs) -> Result<i32, CliError> {
+    let plan = plan::resolve_merge(args)?;
+    let mut reports = Vec::with_capacity(plan.reports.len());
+    for input in &plan.reports {
+        let (name, text) = match input {
+            plan::MergeInput::Stdin => {
+                let mut text = String::new();
+                io::Read::read_to_string(&mut io::stdin().lock(), &mut text)
+                    .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")).because(e))?;
+                ("-".to_string(), text)
+            }
+            plan::MergeInput::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    CliError::usage(format!("cannot read {}: {e}", path.display())).because(e)
+                })?;
+                (path.display().to_string(), text)
+            }
+        };
+        reports.push(
+            crate::merge::read_shard_report(&name, &text)
+                .map_err(|e| CliError::usage(e.to_string()))?,
+        );
+    }
+    let merged = crate::merge::merge(reports).map_err(|e| CliError::usage(e.to_string()))?;
+    let verbose = merged.run.verbose;
+    let run = crate::report::RunInfo {
+        tool: "ctverify",
+        version: env!("CARGO_PKG_VERSION"),
+        source: merged.run.source.clone(),
+        bucket: merged.run.bucket.clone(),
+        bucket_from: merged.run.bucket_from,
+        requested: merged.run.requested,
+        versions_unread: merged.run.versions_unread.clone(),
+        checkpoint: None,
+        shard: None,
+        merged: Some(merged.merge),
+    };
+    let chains = merged.chains;
+    let mut out = report_output(plan.report.output.as_deref())?;
+    match plan.report.format {
+        Format::Text => report_format::write_text(&mut out, &run, &chains, verbose),
+        Format::Json => report_format::write_json(&mut out, &run, &chains),
+        Format::Jsonl => (|| {
+            for chain in &chains {
+                for file in &chain.files {
+                    report_format::write_jsonl_file(&mut out, file)?;
+                }
+                report_format::write_jsonl_chain(&mut out, &chain.report)?;
+            }
+            report_format::write_jsonl_summary(&mut out, &run, &chains)
+        })(),
+    }
+    .and_then(|_| out.flush())
+    .map_err(writing_failed)?;
+    let reports: Vec<_> = chains.iter().map(|c| c.report.clone()).collect();
+    let summary = run.judge(Summary::of(&reports));
+    if let Some(merged) = run.merged.as_ref().filter(|m| !m.is_complete()) {
+        eprintln!(
+            "ctverify: the merge is incomplete: {} shard(s) missing, {} given twice, {} folder(s) not verified by their shard",
+            merged.missing_shards.len(),
+            merged.duplicate_shards.len(),
+            merged.folders_not_verified.len()
+        );
+    }
+    Ok(summary.exit_code())
 }
 
 /// The report's `checkpoint` object.

@@ -18,8 +18,8 @@ mod error;
 mod plan;
 mod source;
 
-use args::{KeysCommand, MirrorArgs, QueryArgs, ValidateArgs};
-use commands::{run_keys_fetch, run_mirror, run_validate, run_verify_query};
+use args::{KeysCommand, MergeArgs, MirrorArgs, QueryArgs, ValidateArgs};
+use commands::{run_keys_fetch, run_merge, run_mirror, run_validate, run_verify_query};
 use error::EXIT_USAGE;
 
 #[derive(Parser, Debug)]
@@ -45,6 +45,10 @@ pub enum Command {
     Mirror(Box<MirrorArgs>),
     /// Verify a CloudTrail Lake query export: `result_sign.json` and the result files.
     VerifyQuery(QueryArgs),
+    /// Merge the JSON or JSONL reports of `validate --shard` into the report, and the exit
+    /// status, of one unsharded run. A shard missing or given twice is named, and the result
+    /// is then never complete.
+    Merge(MergeArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -62,6 +66,7 @@ pub fn main() -> i32 {
         Command::Keys(KeysCommand::Fetch(args)) => run_keys_fetch(&args),
         Command::Mirror(args) => run_mirror(&args),
         Command::VerifyQuery(args) => run_verify_query(&args),
+        Command::Merge(args) => run_merge(&args),
     };
     match result {
         Ok(code) => code,

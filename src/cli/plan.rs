@@ -13,12 +13,13 @@ use crate::aws::TrailInfo;
 use crate::bundle::{self, BundleInfo};
 use crate::report::{BucketOrigin, RequestedRange, RunInfo};
 use crate::report_format::Format;
+use crate::shard::Shard;
 use crate::time::UtcTime;
 use crate::verify::{ChainFilter, ValidateOptions};
 
 use super::args::{
-    ChainArgs, ConnectionArgs, KeysFetchArgs, MirrorArgs, QueryArgs, RangeArgs, ReportArgs,
-    SourceFlags, ValidateArgs,
+    ChainArgs, ConnectionArgs, KeysFetchArgs, MergeArgs, MirrorArgs, QueryArgs, RangeArgs,
+    ReportArgs, SourceFlags, ValidateArgs,
 };
 use super::error::{CliError, Failure};
 
@@ -84,6 +85,10 @@ pub struct ValidatePlan {
     pub metrics: Option<PathBuf>,
     /// `--checkpoint FILE|s3://BUCKET/KEY`.
     pub checkpoint: Option<CheckpointPlan>,
+    /// `--shard I/N`, or `--shard-count N` with the engine's index.
+    pub shard: Option<Shard>,
+    /// `--exit-zero-on-findings`.
+    pub exit_zero_on_findings: bool,
 }
 
 /// Where `--checkpoint` is kept.
@@ -259,6 +264,7 @@ impl VerifyPlan {
             require_continuous: false,
             trail_status: None,
             checkpoint: None,
+            shard: None,
         }
     }
 
@@ -292,6 +298,8 @@ impl VerifyPlan {
             requested: self.range,
             versions_unread: None,
             checkpoint: None,
+            shard: None,
+            merged: None,
         }
     }
 }
@@ -309,13 +317,157 @@ pub fn resolve_validate(
         .as_deref()
         .map(|location| checkpoint_plan(&verify.source, location))
         .transpose()?;
+    let shard = shard_of(args, &|name| std::env::var(name).ok())?;
+    let mut report = report_plan(&args.report);
+    if let Some(output) = &report.output {
+        report.output = Some(output_of_shard(output, shard)?);
+    }
+    if shard.is_some() {
+        if args.range.end_time.is_none() {
+            return Err(CliError::usage(
+                "a shard needs --end-time, the same for every shard of the run: each would otherwise verify up to when it ran, and the merge would refuse them",
+            ));
+        }
+        if checkpoint.is_some() {
+            return Err(CliError::usage(
+                "--checkpoint cannot be used with --shard or --shard-count: a checkpoint is for one run over the whole source",
+            ));
+        }
+    }
     Ok(ValidatePlan {
         verify,
-        report: report_plan(&args.report),
+        report,
         progress_bar: !args.no_progress,
         require_continuous: args.require_continuous,
         metrics: args.metrics.clone(),
         checkpoint,
+        shard,
+        exit_zero_on_findings: args.exit_zero_on_findings,
+    })
+}
+
+/// The environment variables array-job engines give each job its index in: AWS Batch's, then
+/// Kubernetes Indexed Jobs'.
+pub const SHARD_INDEX_VARIABLES: [&str; 2] = ["AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX"];
+
+/// `--shard I/N`, or `--shard-count N` with the index from the engine's variable (`env`).
+fn shard_of(
+    args: &ValidateArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Shard>, CliError> {
+    if let Some(text) = &args.shard {
+        return Shard::parse(text)
+            .map(Some)
+            .map_err(|e| CliError::usage(format!("--shard: {e}")));
+    }
+    let Some(count) = args.shard_count else {
+        return Ok(None);
+    };
+    let given: Vec<(&str, String)> = SHARD_INDEX_VARIABLES
+        .iter()
+        .filter_map(|name| env(name).map(|value| (*name, value)))
+        .collect();
+    let (name, value) = match given.as_slice() {
+        [] => {
+            return Err(CliError::usage(format!(
+                "--shard-count {count}: the shard's index comes from {} or {}, and neither is set: give --shard I/{count}",
+                SHARD_INDEX_VARIABLES[0], SHARD_INDEX_VARIABLES[1]
+            )))
+        }
+        [(name, value)] => (*name, value),
+        [(a, x), (b, y), ..] if x != y => {
+            return Err(CliError::usage(format!(
+                "--shard-count {count}: {a}={x} and {b}={y} disagree: which shard this is is unclear"
+            )))
+        }
+        [(name, value), ..] => (*name, value),
+    };
+    let index = value
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| CliError::usage(format!("{name}={value:?} is not a shard index")))?;
+    Shard::new(index, count)
+        .map(Some)
+        .map_err(|e| CliError::usage(format!("--shard-count with {name}: {e}")))
+}
+
+/// `--output` with `{shard}` replaced by the shard's index; refused without a shard.
+fn output_of_shard(output: &Path, shard: Option<Shard>) -> Result<PathBuf, CliError> {
+    let Some(text) = output.to_str().filter(|t| t.contains("{shard}")) else {
+        return Ok(output.to_path_buf());
+    };
+    match shard {
+        Some(shard) => Ok(PathBuf::from(
+            text.replace("{shard}", &shard.index.to_string()),
+        )),
+        None => Err(CliError::usage(format!(
+            "--output {text}: {{shard}} is the shard's index, and this run is not sharded (--shard, --shard-count)"
+        ))),
+    }
+}
+
+/// `merge`: the reports to read and the report to write.
+#[derive(Debug)]
+pub struct MergePlan {
+    /// Each report: a file, or `-` for stdin. Directories are expanded here.
+    pub reports: Vec<MergeInput>,
+    pub report: ReportPlan,
+}
+
+/// One report for `merge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeInput {
+    Stdin,
+    File(PathBuf),
+}
+
+/// Resolves `merge`: a directory stands for the `*.json` and `*.jsonl` files directly in it,
+/// in name order; stdin may be given once.
+pub fn resolve_merge(args: &MergeArgs) -> Result<MergePlan, CliError> {
+    let mut reports = Vec::new();
+    for given in &args.reports {
+        if given == "-" {
+            if reports.contains(&MergeInput::Stdin) {
+                return Err(CliError::usage("merge: - (stdin) given twice"));
+            }
+            reports.push(MergeInput::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(given);
+        if !path.is_dir() {
+            reports.push(MergeInput::File(path));
+            continue;
+        }
+        let entries = std::fs::read_dir(&path)
+            .map_err(|e| CliError::usage(format!("cannot read the directory {given}: {e}")))?;
+        let mut found: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let entry = entry
+                .map_err(|e| CliError::usage(format!("cannot read the directory {given}: {e}")))?;
+            let file = entry.path();
+            let is_report = matches!(
+                file.extension().and_then(|e| e.to_str()),
+                Some("json" | "jsonl")
+            );
+            if is_report && file.is_file() {
+                found.push(file);
+            }
+        }
+        if found.is_empty() {
+            return Err(CliError::usage(format!(
+                "merge: {given} holds no *.json or *.jsonl report"
+            )));
+        }
+        found.sort();
+        reports.extend(found.into_iter().map(MergeInput::File));
+    }
+    Ok(MergePlan {
+        reports,
+        report: ReportPlan {
+            format: args.format,
+            output: args.output.clone(),
+            verbose: false,
+        },
     })
 }
 

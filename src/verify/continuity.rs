@@ -16,7 +16,7 @@ use crate::time::UtcTime;
 /// Applies what the whole run knows to every chain's gaps and tail (see the module's
 /// documentation). New verdicts (digests proven missing) are handed to `on_decided` and kept
 /// with their chain when the report shows them.
-pub(super) fn settle(
+pub(crate) fn settle(
     chains: &mut [ChainResult],
     events: &FoundEvents,
     trail_status: Option<&TrailStatus>,

@@ -45,12 +45,14 @@ use crate::folder_gate::{FolderGate, FolderTicket};
 use crate::keys::KeySource;
 use crate::progress::Progress;
 use crate::report::{ChainReport, FileEntry, RequestedRange};
+use crate::shard::{Shard, ShardPart};
 use crate::spill::{CheckSpill, DigestSpill};
 use crate::status::{Counts, Status};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::UtcTime;
 use crate::trail_events::{KeptTrailEvents, TrailEvent, MAX_EVENTS_PER_RUN};
 
+pub(crate) use continuity::settle;
 pub use error::ValidateError;
 pub use search::named_digest_folders;
 #[cfg(feature = "aws")]
@@ -123,6 +125,10 @@ pub struct ValidateOptions {
     /// `--checkpoint`: where each folder and chain resumes, what its history was. `None`
     /// without one; an empty [`Resume`] for the first run with one.
     pub checkpoint: Option<Arc<Resume>>,
+    /// `--shard`: verify only this shard's account-and-region folders, and keep what
+    /// `ctverify merge` needs to settle them with the other shards' (see
+    /// [`Validation::shard`]).
+    pub shard: Option<Shard>,
 }
 
 /// One chain's report and the files to show for it (every file with `verbose`, otherwise
@@ -156,6 +162,9 @@ pub struct Validation {
     pub trail_events_left_out: u64,
     /// With `--checkpoint`: each folder's history listing and how it compared, in folder order.
     pub histories: Vec<FolderHistory>,
+    /// With `--shard`: what the shard covered, and its chains as they were before the run
+    /// settled their gaps and tails with its own evidence only.
+    pub shard: Option<ShardPart>,
 }
 
 /// What the workers hand to the caller's thread.
@@ -164,6 +173,9 @@ enum Message {
     File(FileEntry),
     /// A folder's chains, done, and its history listing (with `--checkpoint`).
     Folder(String, Vec<ChainWork>, Option<FolderHistory>),
+    /// Every digest folder the search found (whichever shard they are in), and the prefixes
+    /// it could not list.
+    Found(Vec<String>, Vec<String>),
     Failed(ValidateError),
 }
 
@@ -200,6 +212,13 @@ pub fn validate(
     named.extend(checkpointed.iter().cloned());
     named.sort();
     named.dedup();
+    // A shard verifies only its own folders; the search still lists every one, so that the
+    // report can say what the others should cover.
+    let mine: Vec<String> = named
+        .iter()
+        .filter(|f| options.shard.is_none_or(|shard| shard.holds(f)))
+        .cloned()
+        .collect();
     let gate = FolderGate::new(
         options.folder_budget,
         MAX_FOLDERS_IN_FLIGHT,
@@ -207,15 +226,15 @@ pub fn validate(
     );
     let (sender, receiver) = std::sync::mpsc::channel::<Message>();
     let versions = Versions::new(store);
-    let (mut done, [trail_events, unverified_events], mut histories) =
+    let (mut done, [trail_events, unverified_events], mut histories, (mut found, unsearched)) =
         std::thread::scope(|scope| {
-            let named = &named;
+            let (named, mine) = (&named, &mine);
             let pool = &pool;
             let gate = &gate;
             let versions = &versions;
             scope.spawn(move || {
                 let (to_verify, folders) = std::sync::mpsc::channel::<String>();
-                for folder in named {
+                for folder in mine {
                     let _ = to_verify.send(folder.clone());
                 }
                 // The folders are handed out from this thread, not a pool worker: it is the only one
@@ -247,12 +266,25 @@ pub fn validate(
         })?;
     // Folder paths sort as the search finds them: roots, then accounts, then regions.
     done.sort_by(|(a, _), (b, _)| a.cmp(b));
+    found.extend(named);
+    found.sort();
+    found.dedup();
     histories.sort_by(|a, b| a.digest_folder.cmp(&b.digest_folder));
     let (trail_events, trail_events_left_out) = trail_events.into_sorted();
     let mut events = FoundEvents {
         verified: trail_events,
         unverified: unverified_events.into_sorted().0,
     };
+    let shard = options.shard.map(|shard| {
+        ShardPart::before_settling(
+            shard,
+            found,
+            &unsearched,
+            &done,
+            &events,
+            trail_events_left_out,
+        )
+    });
     let mut chains: Vec<ChainResult> = done.into_iter().flat_map(|(_, results)| results).collect();
     // Each chain is final only once what the other folders found is known.
     continuity::settle(
@@ -273,6 +305,7 @@ pub fn validate(
         trail_events: std::mem::take(&mut events.verified),
         trail_events_left_out,
         histories,
+        shard,
     })
 }
 
@@ -301,6 +334,8 @@ fn search_the_others(
             }));
         }
         Ok(search) => {
+            let unsearched = search.unsearched.iter().map(|(f, _)| f.clone()).collect();
+            let _ = sender.send(Message::Found(search.folders.clone(), unsearched));
             let sink = Sink {
                 sender,
                 verbose: options.verbose,
@@ -310,8 +345,13 @@ fn search_the_others(
                 let work = ChainWork::unsearched_folder(store, options, &folder, error, &sink);
                 let _ = sender.send(Message::Folder(folder, vec![work], None));
             }
-            for folder in search.folders.into_iter().filter(|f| !named.contains(f)) {
-                let _ = to_verify.send(folder);
+            // A folder the search could not list is reported by every shard: what it holds is
+            // unknown, so any shard may have lost folders there.
+            let theirs = |f: &String| options.shard.is_some_and(|shard| !shard.holds(f));
+            for folder in search.folders.into_iter() {
+                if !named.contains(&folder) && !theirs(&folder) {
+                    let _ = to_verify.send(folder);
+                }
             }
         }
     }
@@ -338,7 +378,12 @@ type FolderResults = (String, Vec<ChainResult>);
 
 /// What [`receive`] collects: the folders' results (in the order they finished), the trail
 /// events of all their chains (verified, and not), and the folders' history listings.
-type Received = (Vec<FolderResults>, [KeptTrailEvents; 2], Vec<FolderHistory>);
+type Received = (
+    Vec<FolderResults>,
+    [KeptTrailEvents; 2],
+    Vec<FolderHistory>,
+    (Vec<String>, Vec<String>),
+);
 
 /// Hands each file to `on_decided` as it comes, until every worker is done, and returns what
 /// the folders found, or the first failure.
@@ -351,8 +396,10 @@ fn receive(
     let mut trail_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut unverified_events = KeptTrailEvents::with_cap(MAX_EVENTS_PER_RUN);
     let mut first_error: Option<ValidateError> = None;
+    let mut found = (Vec::new(), Vec::new());
     for message in receiver {
         match message {
+            Message::Found(folders, unsearched) => found = (folders, unsearched),
             Message::File(entry) => on_decided(Decided::File(&entry)),
             Message::Failed(e) => {
                 first_error.get_or_insert(e);
@@ -378,7 +425,7 @@ fn receive(
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok((done, [trail_events, unverified_events], histories)),
+        None => Ok((done, [trail_events, unverified_events], histories, found)),
     }
 }
 
