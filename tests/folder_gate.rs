@@ -105,6 +105,7 @@ fn run(root: &Path, budget: u64, concurrency: usize) -> (Vec<Value>, u64, usize)
         require_continuous: false,
         trail_status: None,
         checkpoint: None,
+        shard: None,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

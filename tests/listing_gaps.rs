@@ -106,6 +106,7 @@ fn statuses(unlisted: &[&str], unreadable: &[&str], start: Option<&str>) -> Vec<
         require_continuous: false,
         trail_status: None,
         checkpoint: None,
+        shard: None,
     };
     let validation = validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {})
         .expect("validation runs");

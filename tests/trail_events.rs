@@ -137,6 +137,7 @@ fn run(root: &Path) -> Validation {
         require_continuous: false,
         trail_status: None,
         checkpoint: None,
+        shard: None,
     };
     validate(&store, &FixedKeys(Arc::new(ring)), &options, &mut |_| {}).expect("validation runs")
 }
