@@ -382,8 +382,19 @@ fn three_shards_through_moto_merge_into_the_single_runs_report_file_by_file() {
     // In any order, and from a directory.
     let reversed = merge(&[&s2, &s1, &s0, "--format", "json"]);
     assert_eq!(without_merge(json(&reversed)), single_report);
-    let from_dir = merge(&[reports.path().to_str().unwrap(), "--format", "json"]);
-    assert_eq!(without_merge(json(&from_dir)), single_report);
+    let merged_file = reports.path().join("merged/report.json");
+    let from_dir = merge(&[
+        reports.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        merged_file.to_str().unwrap(),
+    ]);
+    assert_eq!(from_dir.code, 1, "{}", from_dir.stderr);
+    assert_eq!(without_merge(read_json(&merged_file)), single_report);
+    // The merged report in a directory below is not read as a shard's.
+    let again = merge(&[reports.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(without_merge(json(&again)), single_report);
 
     // Text: the single run's lines, and the merge's own.
     let text = merge(&[&s0, &s1, &s2]);
@@ -660,8 +671,9 @@ fn shard_options_are_checked_before_anything_is_read() {
     }
     assert!(!checkpoint.exists());
 
-    // AWS Batch's variable names the shard, and `{shard}` the file.
-    let report = out.path().join("shard-{shard}.json");
+    // AWS Batch's variable names the shard, and `{shard}` the file, in a directory for the
+    // run that the first shard makes.
+    let report = out.path().join("run-1/shard-{shard}.json");
     let run = ctverify_env(
         [
             "validate",
@@ -678,7 +690,7 @@ fn shard_options_are_checked_before_anything_is_read() {
         &[("AWS_BATCH_JOB_ARRAY_INDEX".into(), "2".into())],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let written = read_json(&out.path().join("shard-2.json"));
+    let written = read_json(&out.path().join("run-1/shard-2.json"));
     assert_eq!(written["shard"]["index"], 2);
     assert_eq!(written["shard"]["count"], 3);
 }

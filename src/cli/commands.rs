@@ -211,6 +211,10 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let mut run = plan.verify.run_info();
     // Drawn on stderr only when it is a terminal; cleared before the report is written.
     let bar = crate::progress::ProgressBar::start(options.progress.clone(), plan.progress_bar);
+    // A shard's report goes into a directory per run, which the first shard to finish makes.
+    if let (Some(path), Some(_)) = (&report.output, plan.shard) {
+        create_parent(path)?;
+    }
     let mut out = report_output(report.output.as_deref())?;
 
     let mut stream_error: Option<io::Error> = None;
@@ -351,6 +355,9 @@ pub fn run_merge(args: &MergeArgs) -> Result<i32, CliError> {
         merged: Some(merged.merge),
     };
     let chains = merged.chains;
+    if let Some(path) = &plan.report.output {
+        create_parent(path)?;
+    }
     let mut out = report_output(plan.report.output.as_deref())?;
     match plan.report.format {
         Format::Text => report_format::write_text(&mut out, &run, &chains, verbose),
@@ -422,6 +429,16 @@ fn report_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
         )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     })
+}
+
+/// Makes the directory `path` is to be written in, when it is not there.
+fn create_parent(path: &Path) -> Result<(), CliError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            std::fs::create_dir_all(parent).map_err(|e| cannot_write(path, e))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn cannot_write(path: &Path, e: io::Error) -> CliError {
