@@ -119,6 +119,17 @@ pub fn read_shard_report(name: &str, text: &str) -> Result<ShardReport, MergeErr
     let jsonl_summary = serde_json::from_str::<Value>(last_line)
         .ok()
         .filter(|v| v.get("type").and_then(Value::as_str) == Some("summary"));
+    // A JSONL report's chains are its `chain` lines.
+    let jsonl_summary_chains = jsonl_summary.as_ref().map(|_| {
+        Value::Array(
+            trimmed
+                .lines()
+                .filter(|line| line.contains("\"type\":\"chain\""))
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|v| v.get("type").and_then(Value::as_str) == Some("chain"))
+                .collect(),
+        )
+    });
     let mut document = match jsonl_summary {
         Some(summary) => summary,
         None => match serde_json::from_str::<Value>(trimmed) {
@@ -156,14 +167,116 @@ pub fn read_shard_report(name: &str, text: &str) -> Result<ShardReport, MergeErr
             "its `shard` object does not say how the run was made",
         ));
     };
-    if part.shard.count == 0 || part.shard.index >= part.shard.count {
-        return Err(not_shard(&format!("shard {} is out of range", part.shard)));
-    }
+    Shard::new(part.shard.index.into(), part.shard.count.into())
+        .map_err(|e| not_shard(&e.to_string()))?;
+    let reported = match jsonl_summary_chains {
+        Some(chains) => chains,
+        None => document
+            .get_mut("chains")
+            .map(Value::take)
+            .unwrap_or(Value::Null),
+    };
+    check_consistent(&part, &run, reported).map_err(|why| not_shard(&why))?;
     Ok(ShardReport {
         name: name.to_string(),
         run,
         part,
     })
+}
+
+/// How much later than its range a time in a shard's chains may be: logs are delivered minutes
+/// after their hour, and a listing may show the next day's.
+const SLACK: i64 = 2 * 86_400;
+
+/// What a shard report must hold together: its chains are in its own folders (or the prefixes
+/// its search could not list), each folder it verified is one its search found, every time is
+/// within its range, and the chains it carries for the merge are the ones its report shows
+/// (settling only adds missing digests, so the counts agree but for those). A report edited to
+/// drop or move chains is refused; one edited with care in both places is not detected: the
+/// merge trusts the shard reports as much as the shards that wrote them.
+fn check_consistent(part: &ShardPart, run: &ShardRun, reported: Value) -> Result<(), String> {
+    let found: BTreeSet<&str> = part.folders_found.iter().map(String::as_str).collect();
+    if let Some(folder) = part.folders.iter().find(|f| !found.contains(f.as_str())) {
+        return Err(format!(
+            "it verified {folder}, which its search did not find"
+        ));
+    }
+    let now = crate::time::UtcTime::now().unix();
+    if run.requested.end.unix() > now + SLACK {
+        return Err(format!(
+            "its range ends in the future ({})",
+            run.requested.end
+        ));
+    }
+    let earliest = crate::digest::EARLIEST_DIGEST_TIME - SLACK;
+    let latest = run.requested.end.unix() + SLACK;
+    let in_range = |t: crate::time::UtcTime| (earliest..=latest).contains(&t.unix());
+    for chain in &part.for_merge.chains {
+        let named = |f: &String| f == &chain.folder;
+        if !part.folders.iter().any(named) && !part.unsearched.iter().any(named) {
+            return Err(format!(
+                "it carries a chain of {}, a folder it did not verify",
+                chain.folder
+            ));
+        }
+        let report = &chain.report;
+        if chain.gaps_logs_after.len() != report.gaps.len()
+            || chain.tail_logs_after.is_some() != report.tail.is_some()
+        {
+            return Err(format!(
+                "the gaps and tail of a chain of {} do not match their logs",
+                chain.folder
+            ));
+        }
+        let times = report
+            .gaps
+            .iter()
+            .flat_map(|g| [g.start, g.end])
+            .chain(report.tail.iter().flat_map(|t| [t.start, t.end]))
+            .chain(
+                chain
+                    .gaps_logs_after
+                    .iter()
+                    .chain(chain.tail_logs_after.iter())
+                    .flat_map(|l| l.logs.iter().map(|(t, _)| *t)),
+            );
+        for time in times {
+            if !in_range(time) {
+                return Err(format!(
+                    "a chain of {} has a gap, tail or log at {time}, outside its range",
+                    chain.folder
+                ));
+            }
+        }
+    }
+    let reported: Vec<crate::report::ChainReport> =
+        serde_json::from_value(reported).map_err(|e| format!("its chains are malformed: {e}"))?;
+    let carried = &part.for_merge.chains;
+    let identity = |r: &crate::report::ChainReport| {
+        (
+            r.bucket.clone(),
+            r.prefix.clone(),
+            r.organization_id.clone(),
+            r.account_id.clone(),
+            r.region.clone(),
+            r.trail.clone(),
+            r.home_region.clone(),
+            r.backfill,
+        )
+    };
+    let agree = reported.len() == carried.len()
+        && reported.iter().zip(carried).all(|(shown, kept)| {
+            let kept = &kept.report;
+            identity(shown) == identity(kept)
+                && shown.logs == kept.logs
+                && shown.digests.valid == kept.digests.valid
+                && shown.digests.unverified == kept.digests.unverified
+                && shown.digests.invalid >= kept.digests.invalid
+        });
+    if !agree {
+        return Err("the chains it carries for the merge are not the chains it reports".into());
+    }
+    Ok(())
 }
 
 /// One unsharded run's chains, made of its shards' reports.
@@ -218,6 +331,7 @@ pub fn merge(reports: Vec<ShardReport>) -> Result<Merged, MergeError> {
     let mut trail_status: Option<crate::continuity::TrailStatus> = None;
     let mut versions_unread = None;
     let mut unsettled: Vec<UnsettledChain> = Vec::new();
+    let mut unsearched: BTreeSet<String> = BTreeSet::new();
     for report in kept.into_values() {
         let (run, part) = (report.run, report.part);
         verified.absorb_parts(
@@ -235,6 +349,7 @@ pub fn merge(reports: Vec<ShardReport>) -> Result<Merged, MergeError> {
             trail_status = run.trail_status;
         }
         versions_unread = versions_unread.or(run.versions_unread);
+        unsearched.extend(part.unsearched);
         unsettled.extend(part.for_merge.chains);
     }
     events.verified = verified.into_sorted().0;
@@ -244,7 +359,7 @@ pub fn merge(reports: Vec<ShardReport>) -> Result<Merged, MergeError> {
     // A prefix the search could not list is reported by every shard that met it; one run
     // reports it once.
     let mut seen = BTreeSet::new();
-    unsettled.retain(|c| seen.insert(chain_identity(c)));
+    unsettled.retain(|c| !unsearched.contains(&c.folder) || seen.insert(chain_identity(c)));
     let mut chains: Vec<ChainResult> = unsettled.into_iter().map(unsettle).collect();
     crate::verify::settle(
         &mut chains,

@@ -631,8 +631,9 @@ pub struct RunInfo {
 
 impl RunInfo {
     /// The result of the run given the totals over its chains: a merge with a shard missing
-    /// is never complete; a shard that holds none of the folders found has nothing to verify,
-    /// which is not a failure to verify (the merge judges the whole).
+    /// is never complete. A shard whose folders hold no digest in the range (or that holds
+    /// none of the folders found) has nothing to verify, which is not a failure to verify: one
+    /// run over the whole source is judged on all of it, and so is the merge.
     pub fn judge(&self, summary: Summary) -> Summary {
         let mut summary = summary;
         if self.merged.as_ref().is_some_and(|m| !m.is_complete())
@@ -640,11 +641,11 @@ impl RunInfo {
         {
             summary.result = Verdict::Incomplete;
         }
-        let empty_shard = self
-            .shard
-            .as_ref()
-            .is_some_and(|s| s.folders.is_empty() && !s.folders_found.is_empty());
-        if empty_shard && summary.digests.total() + summary.logs.total() == 0 {
+        let nothing_here = summary.result == Verdict::Incomplete
+            && summary.digests.total() == 0
+            && summary.logs.unverified == 0
+            && summary.errors.is_empty();
+        if self.shard.is_some() && nothing_here {
             summary.result = Verdict::Valid;
         }
         summary

@@ -17,16 +17,17 @@ use crate::shard::ShardPart;
 use crate::status::{Counts, FileKind, Status};
 use crate::verify::ChainResult;
 
-/// A report format (`--format`), as cli.md specifies each.
+/// A report format (`--format`), as cli.md specifies each; [`write_text`], [`write_json`] and
+/// [`write_jsonl_file`] write them. (Each value's first sentence is its `--help` line.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// The AWS CLI's `validate-logs` lines, new lines of the same shape for the statuses it
-    /// does not know, and its summary lines per chain and in total (see [`write_text`]).
+    /// does not know, and its summary lines per chain and in total.
     Text,
-    /// One JSON document, written when the run is over (see [`write_json`]).
+    /// One JSON document, written when the run is over.
     Json,
     /// One JSON object per line as files and chains are decided, each with a `"type"`
-    /// (`file`, `chain`, `summary`), the summary last (see [`write_jsonl_file`]).
+    /// (`file`, `chain`, `summary`), the summary last.
     Jsonl,
 }
 
@@ -531,9 +532,6 @@ pub fn write_text(
     if let Some(checkpoint) = &run.checkpoint {
         write_checkpoint(out, checkpoint)?;
     }
-    if let Some(shard) = &run.shard {
-        write_shard(out, shard)?;
-    }
     if let Some(merged) = &run.merged {
         write_merged(out, merged)?;
     }
@@ -733,18 +731,6 @@ fn write_checkpoint(out: &mut dyn Write, checkpoint: &CheckpointRun) -> io::Resu
         )?;
     }
     Ok(())
-}
-
-/// The `Shard` line of a shard's text report.
-fn write_shard(out: &mut dyn Write, shard: &ShardPart) -> io::Result<()> {
-    writeln!(
-        out,
-        "Shard {} of {}: {} of the {} account-and-region folders found; `ctverify merge` of every shard's JSON or JSONL report gives the run's result",
-        shard.shard.index,
-        shard.shard.count,
-        shard.folders.len(),
-        shard.folders_found.len()
-    )
 }
 
 /// The `Merged`, `Missing shard`, `Duplicate shard` and `Not verified` lines of a merged

@@ -46,6 +46,9 @@ impl fmt::Display for ShardError {
             ShardError::OutOfRange { index, count } if *count == 0 => {
                 write!(f, "shard {index}/{count}: the count must be at least 1")
             }
+            ShardError::OutOfRange { index, count } if *count > MAX_SHARDS => {
+                write!(f, "shard {index}/{count}: at most {MAX_SHARDS} shards")
+            }
             ShardError::OutOfRange { index, count } => write!(
                 f,
                 "shard {index}/{count}: the index is 0-based and must be below the count ({})",
@@ -58,7 +61,7 @@ impl fmt::Display for ShardError {
 impl std::error::Error for ShardError {}
 
 /// The most shards a run may be split into: far more than there are folders to share.
-pub const MAX_SHARDS: u64 = 1_000_000;
+pub const MAX_SHARDS: u64 = 100_000;
 
 impl Shard {
     /// Shard `index` of `count`, when `index < count <= MAX_SHARDS`.
@@ -122,7 +125,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for (text, index, count) in [("4/4", 4, 4), ("0/0", 0, 0), ("0/1000001", 0, 1_000_001)] {
+        for (text, index, count) in [("4/4", 4, 4), ("0/0", 0, 0), ("0/100001", 0, 100_001)] {
             assert_eq!(
                 Shard::parse(text),
                 Err(ShardError::OutOfRange { index, count }),
@@ -177,6 +180,9 @@ pub struct ShardPart {
     /// Every digest folder the shard's search found, its own and the other shards': the merge
     /// checks that each was verified by the shard it belongs to.
     pub folders_found: Vec<String>,
+    /// Prefixes the shard's search could not list: every shard that meets one reports it (its
+    /// folders are unknown), and the merge reports it once.
+    pub unsearched: Vec<String>,
     /// How the run was made: what every shard of one run must share. Filled in by the command
     /// line, which knows the source as given.
     pub run: Option<ShardRun>,
@@ -320,6 +326,7 @@ impl ShardPart {
                 .filter(|folder| !unsearched.contains(folder))
                 .collect(),
             folders_found,
+            unsearched: unsearched.to_vec(),
             run: None,
             for_merge: ForMerge {
                 chains,

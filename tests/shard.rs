@@ -651,6 +651,8 @@ fn shard_options_are_checked_before_anything_is_read() {
                 END,
                 "--checkpoint",
                 checkpoint.to_str().unwrap(),
+                "--format",
+                "json",
             ],
             vec![],
             "--checkpoint",
@@ -659,6 +661,16 @@ fn shard_options_are_checked_before_anything_is_read() {
             vec!["--end-time", END, "-o", "/tmp/report-{shard}.json"],
             vec![],
             "not sharded",
+        ),
+        (
+            vec!["--shard", "0/3", "--end-time", "2999-01-01T00:00:00Z"],
+            vec![],
+            "in the future",
+        ),
+        (
+            vec!["--shard", "0/3", "--end-time", END, "--format", "text"],
+            vec![],
+            "json or jsonl",
         ),
     ];
     for (args, env, says) in cases {
@@ -730,17 +742,6 @@ fn an_empty_shard_is_valid_and_the_findings_exit_can_be_zero() {
         6
     );
     assert_eq!(report["summary"]["result"], "valid");
-    let text = ctverify([
-        "validate",
-        source,
-        "--end-time",
-        END,
-        "--shard",
-        &format!("{empty}/4"),
-    ]);
-    assert!(text.stdout.contains(&format!(
-        "Shard {empty} of 4: 0 of the 6 account-and-region folders found"
-    )));
 
     let merged = merge_files(reports.path(), &[0, 1, 2, 3], &["--format", "json"]);
     assert_eq!(merged.code, 1);
@@ -788,4 +789,164 @@ fn merge_reads_stdin() {
     let merged: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(merged["merge"]["reports"][1]["report"], "-");
     assert_eq!(without_merge(merged), single);
+}
+
+#[test]
+fn a_shard_whose_folders_hold_no_digest_in_the_range_is_valid_not_incomplete() {
+    // 2222's eu-west-1 chain ends at 05:02: from 06:00 its shard has nothing in range, while
+    // the run as a whole does.
+    let keys = test_keys();
+    let dir = written(&organization_trail(&keys));
+    let source = dir.path().to_str().unwrap();
+    let range = ["--start-time", "2024-06-01T06:00:00Z", "--end-time", END];
+    let owner = Shard::owner_of(&folder(ACCOUNTS[1], "eu-west-1"), 6);
+    let mut args = vec!["validate", source, "--format", "json"];
+    args.extend(range);
+    let shard = format!("{owner}/6");
+    args.extend(["--shard", &shard]);
+    // Only if the folder is alone in its shard of six does the shard hold no digest.
+    let others: Vec<String> = ACCOUNTS
+        .iter()
+        .flat_map(|a| REGIONS.iter().map(move |r| folder(a, r)))
+        .filter(|f| *f != folder(ACCOUNTS[1], "eu-west-1"))
+        .collect();
+    assert!(others.iter().all(|f| Shard::owner_of(f, 6) != owner));
+    let run = ctverify(&args);
+    let report = json(&run);
+    assert_eq!(report["summary"]["digests"]["valid"], 0, "{report:#}");
+    assert_eq!(report["shard"]["folders"].as_array().unwrap().len(), 1);
+    assert_eq!(run.code, 0, "{report:#}");
+}
+
+#[test]
+fn a_shard_that_fails_leaves_no_report_behind() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(empty.path().join("AWSLogs")).unwrap();
+    let out = tempfile::tempdir().expect("tempdir");
+    let report = out.path().join("run/shard-0.json");
+    let run = ctverify([
+        "validate",
+        empty.path().to_str().unwrap(),
+        "--end-time",
+        END,
+        "--shard",
+        "0/2",
+        "--format",
+        "json",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(!report.exists());
+    let left: Vec<_> = std::fs::read_dir(out.path().join("run"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn forged_or_hostile_shard_reports_are_refused() {
+    let keys = test_keys();
+    let (_dir, reports, _) = shard_reports(&organization_trail(&keys), 3);
+    let forged = tempfile::tempdir().expect("tempdir");
+    let refused = |name: &str, edit: &dyn Fn(&mut Value), says: &str| {
+        let mut report = read_json(&reports.path().join("s0.json"));
+        edit(&mut report);
+        let path = forged.path().join(name);
+        std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+        let mut args = vec![
+            "merge".to_string(),
+            path.display().to_string(),
+            reports.path().join("s1.json").display().to_string(),
+            reports.path().join("s2.json").display().to_string(),
+        ];
+        args.extend(["--format".into(), "json".into()]);
+        let run = ctverify(&args);
+        assert_eq!(run.code, 2, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{name}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{name}");
+    };
+    // Its chains dropped from what the merge settles, the report left as it was.
+    refused(
+        "dropped.json",
+        &|r| r["shard"]["for_merge"]["chains"] = serde_json::json!([]),
+        "not the chains it reports",
+    );
+    // A chain of a folder it did not verify.
+    refused(
+        "moved.json",
+        &|r| {
+            let chains = r["shard"]["for_merge"]["chains"].as_array_mut().unwrap();
+            chains[0]["folder"] = Value::String(folder("999999999999", "us-east-1"));
+        },
+        "a folder it did not verify",
+    );
+    // A folder it verified that its search did not find.
+    refused(
+        "unfound.json",
+        &|r| {
+            let first = r["shard"]["folders"][0].clone();
+            let found = r["shard"]["folders_found"].as_array_mut().unwrap();
+            found.retain(|f| *f != first);
+        },
+        "its search did not find",
+    );
+    // A shard count that would have the merge list billions of missing shards.
+    refused(
+        "count.json",
+        &|r| r["shard"]["count"] = serde_json::json!(4_294_967_295u32),
+        "at most",
+    );
+    // A range that ends in the future, and a log time far past its range.
+    refused(
+        "future.json",
+        &|r| r["shard"]["run"]["requested"]["end"] = Value::String("9999-12-31T00:00:00Z".into()),
+        "ends in the future",
+    );
+    refused(
+        "late-log.json",
+        &|r| {
+            let chains = r["shard"]["for_merge"]["chains"].as_array_mut().unwrap();
+            let with_tail = chains
+                .iter_mut()
+                .find(|c| !c["report"]["tail"].is_null())
+                .expect("a shard-0 chain with a tail");
+            with_tail["tail_logs_after"] =
+                serde_json::json!([["9990-01-01T00:00:00Z", "s3://b/k"]]);
+        },
+        "outside its range",
+    );
+}
+
+#[test]
+fn repeated_filters_in_another_order_are_the_same_run() {
+    let keys = test_keys();
+    let dir = written(&clean_trail(&keys));
+    let source = dir.path().to_str().unwrap();
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |index: u32, regions: &[&str]| {
+        let path = out.path().join(format!("s{index}.json"));
+        let shard = format!("{index}/2");
+        let mut args = vec![
+            "validate",
+            source,
+            "--end-time",
+            END,
+            "--format",
+            "json",
+            "--shard",
+            &shard,
+            "-o",
+            path.to_str().unwrap(),
+        ];
+        for region in regions {
+            args.extend(["--region", region]);
+        }
+        assert_eq!(ctverify(&args).code, 0);
+        path.display().to_string()
+    };
+    let a = run(0, &["us-east-1", "eu-west-1"]);
+    let b = run(1, &["eu-west-1", "us-east-1", "eu-west-1"]);
+    let merged = ctverify(["merge", &a, &b]);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
 }

@@ -211,11 +211,16 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     let mut run = plan.verify.run_info();
     // Drawn on stderr only when it is a terminal; cleared before the report is written.
     let bar = crate::progress::ProgressBar::start(options.progress.clone(), plan.progress_bar);
-    // A shard's report goes into a directory per run, which the first shard to finish makes.
-    if let (Some(path), Some(_)) = (&report.output, plan.shard) {
-        create_parent(path)?;
-    }
-    let mut out = report_output(report.output.as_deref())?;
+    // A shard's report is whole or not there: the merge of a directory must not read a report
+    // a killed shard left half written. It goes into a directory per run, which the first
+    // shard to finish makes.
+    let (mut out, pending) = match (&report.output, plan.shard) {
+        (Some(path), Some(_)) => {
+            let (out, pending) = PendingReport::create(path)?;
+            (out, Some(pending))
+        }
+        _ => (report_output(report.output.as_deref())?, None),
+    };
 
     let mut stream_error: Option<io::Error> = None;
     let mut validation =
@@ -273,6 +278,10 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     }
     .and_then(|_| out.flush())
     .map_err(writing_failed)?;
+    drop(out);
+    if let Some(pending) = pending {
+        pending.commit().map_err(writing_failed)?;
+    }
 
     let reports: Vec<_> = validation.chains.iter().map(|c| c.report.clone()).collect();
     let code = run.judge(Summary::of(&reports)).exit_code();
@@ -298,6 +307,14 @@ pub fn run_validate(args: &ValidateArgs) -> Result<i32, CliError> {
     Ok(code)
 }
 
+/// A filter's values as a set: `--region a --region b` asks what `--region b --region a` does.
+fn sorted(values: &[String]) -> Vec<String> {
+    let mut values = values.to_vec();
+    values.sort();
+    values.dedup();
+    values
+}
+
 /// How a shard's run was made, for the merge to check that its shards agree.
 fn shard_run(run: &crate::report::RunInfo, options: &ValidateOptions) -> ShardRun {
     ShardRun {
@@ -306,9 +323,9 @@ fn shard_run(run: &crate::report::RunInfo, options: &ValidateOptions) -> ShardRu
         bucket: run.bucket.clone(),
         bucket_from: run.bucket_from,
         requested: run.requested,
-        trails: options.filter.trails.clone(),
-        accounts: options.filter.accounts.clone(),
-        regions: options.filter.regions.clone(),
+        trails: sorted(&options.filter.trails),
+        accounts: sorted(&options.filter.accounts),
+        regions: sorted(&options.filter.regions),
         home_region: options.filter.home_region.clone(),
         require_continuous: options.require_continuous,
         verbose: options.verbose,
@@ -355,10 +372,13 @@ pub fn run_merge(args: &MergeArgs) -> Result<i32, CliError> {
         merged: Some(merged.merge),
     };
     let chains = merged.chains;
-    if let Some(path) = &plan.report.output {
-        create_parent(path)?;
-    }
-    let mut out = report_output(plan.report.output.as_deref())?;
+    let (mut out, pending) = match &plan.report.output {
+        Some(path) => {
+            let (out, pending) = PendingReport::create(path)?;
+            (out, Some(pending))
+        }
+        None => (report_output(None)?, None),
+    };
     match plan.report.format {
         Format::Text => report_format::write_text(&mut out, &run, &chains, verbose),
         Format::Json => report_format::write_json(&mut out, &run, &chains),
@@ -374,6 +394,10 @@ pub fn run_merge(args: &MergeArgs) -> Result<i32, CliError> {
     }
     .and_then(|_| out.flush())
     .map_err(writing_failed)?;
+    drop(out);
+    if let Some(pending) = pending {
+        pending.commit().map_err(writing_failed)?;
+    }
     let reports: Vec<_> = chains.iter().map(|c| c.report.clone()).collect();
     let summary = run.judge(Summary::of(&reports));
     if let Some(merged) = run.merged.as_ref().filter(|m| !m.is_complete()) {
@@ -431,13 +455,57 @@ fn report_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
     })
 }
 
-/// Makes the directory `path` is to be written in, when it is not there.
-fn create_parent(path: &Path) -> Result<(), CliError> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
-            std::fs::create_dir_all(parent).map_err(|e| cannot_write(path, e))
+/// A report written to a temporary file beside its path (`.ctverify-*.partial`, which `merge`
+/// does not read from a directory), renamed to it once whole.
+struct PendingReport {
+    file: File,
+    temporary: tempfile::TempPath,
+    path: std::path::PathBuf,
+}
+
+impl PendingReport {
+    /// The writer, and what renames its file into place. Makes the directory when it is not
+    /// there.
+    fn create(path: &Path) -> Result<(Box<dyn Write>, PendingReport), CliError> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| cannot_write(path, e))?;
         }
-        _ => Ok(()),
+        let temporary = tempfile::Builder::new()
+            .prefix(".ctverify-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| cannot_write(path, e))?;
+        let (file, temporary) = temporary.into_parts();
+        let writer = file.try_clone().map_err(|e| cannot_write(path, e))?;
+        let pending = PendingReport {
+            file,
+            temporary,
+            path: path.to_path_buf(),
+        };
+        Ok((Box::new(BufWriter::new(writer)), pending))
+    }
+
+    /// Once every byte is written and flushed: to disk, then into place.
+    fn commit(self) -> io::Result<()> {
+        // A temporary file is private to its owner; the merge may run as someone else.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        self.file.sync_all()?;
+        self.temporary.persist(&self.path).map_err(|e| e.error)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
     }
 }
 

@@ -322,10 +322,26 @@ pub fn resolve_validate(
     if let Some(output) = &report.output {
         report.output = Some(output_of_shard(output, shard)?);
     }
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(|path| output_of_shard(path, shard))
+        .transpose()?;
     if shard.is_some() {
         if args.range.end_time.is_none() {
             return Err(CliError::usage(
                 "a shard needs --end-time, the same for every shard of the run: each would otherwise verify up to when it ran, and the merge would refuse them",
+            ));
+        }
+        if verify.range.end > UtcTime::now() {
+            return Err(CliError::usage(format!(
+                "a shard's --end-time must not be in the future ({}): each shard would end its chains' tails at the time it ran, and shards run at different times",
+                verify.range.end
+            )));
+        }
+        if report.format == Format::Text {
+            return Err(CliError::usage(
+                "a shard's report is for `ctverify merge`, which reads --format json or jsonl",
             ));
         }
         if checkpoint.is_some() {
@@ -339,7 +355,7 @@ pub fn resolve_validate(
         report,
         progress_bar: !args.no_progress,
         require_continuous: args.require_continuous,
-        metrics: args.metrics.clone(),
+        metrics,
         checkpoint,
         shard,
         exit_zero_on_findings: args.exit_zero_on_findings,
@@ -391,7 +407,8 @@ fn shard_of(
         .map_err(|e| CliError::usage(format!("--shard-count with {name}: {e}")))
 }
 
-/// `--output` with `{shard}` replaced by the shard's index; refused without a shard.
+/// `--output` (or `--metrics`) with `{shard}` replaced by the shard's index; refused without a
+/// shard.
 fn output_of_shard(output: &Path, shard: Option<Shard>) -> Result<PathBuf, CliError> {
     let Some(text) = output.to_str().filter(|t| t.contains("{shard}")) else {
         return Ok(output.to_path_buf());
@@ -401,7 +418,7 @@ fn output_of_shard(output: &Path, shard: Option<Shard>) -> Result<PathBuf, CliEr
             text.replace("{shard}", &shard.index.to_string()),
         )),
         None => Err(CliError::usage(format!(
-            "--output {text}: {{shard}} is the shard's index, and this run is not sharded (--shard, --shard-count)"
+            "{text}: {{shard}} is the shard's index, and this run is not sharded (--shard, --shard-count)"
         ))),
     }
 }
