@@ -17,7 +17,11 @@
 #      hashing every byte once;
 #    - S3 (`validate s3://BUCKET --concurrency CONCURRENCY`, default 64).
 #    CPU (user + system) per object from each; the difference is what the S3 path adds.
-# 4. One more S3 run under `perf record --call-graph dwarf` (PERF=0 skips it), its samples
+# 4. What one GetObject costs without ctverify (examples/s3_request_cost.rs, on CPU 1, the
+#    trail's logs at CONCURRENCY in flight, bodies read whole): through the AWS SDK as ctverify
+#    builds it, and as a bare unsigned HTTP/1 GET (hyper). The S3 path's added CPU less the
+#    SDK's own is what ctverify adds around the SDK.
+# 5. One more S3 run under `perf record --call-graph dwarf` (PERF=0 skips it), its samples
 #    grouped by bench/tools/perf_groups.py: the floor, the trail-event search, the SDK's request
 #    path, the body and the async runtime, ctverify's own frames, the rest; each as a share and
 #    in ms per object.
@@ -34,6 +38,9 @@ BUCKET=ctverify-cpu-profile
 read -r -a EXTRA <<<"${CTVERIFY_ARGS:-}"
 
 build_release
+(cd "$ROOT" && cargo build --release --example s3_request_cost >>"$DATA/build.log" 2>&1) ||
+    die "cannot build examples/s3_request_cost (see $DATA/build.log)"
+REQUEST_COST="$ROOT/target/release/examples/s3_request_cost"
 check_idle
 ensure_awscli # bench/.venv and BENCH_PYTHON (botocore), for the upload script
 
@@ -129,6 +136,19 @@ echo "setup:     $PIN_NOTE; SeaweedFS on loopback, no delay; median of $RUNS run
 echo "directory: wall $DIR_WALL s, CPU $DIR_CPU s: $(fmt "$(calc "1000 * $DIR_CPU / $OBJECTS")" .3f) ms per object (the baseline)"
 echo "S3:        wall $S3_WALL s, CPU $S3_CPU s: $(fmt "$(calc "1000 * $S3_CPU / $OBJECTS")" .3f) ms per object (--concurrency $CONCURRENCY)"
 echo "added:     $(fmt "$ADDED" .3f) ms of CPU per object by the S3 path (target < 0.1: $(verdict "$ADDED" '<' 0.1))"
+
+# The SDK's own cost per GetObject, and a bare HTTP GET's, on the same log objects.
+(cd "$TRAIL_DIR" && find AWSLogs -name '*.json.gz' -not -path '*CloudTrail-Digest*' | sort) >"$RUN/log-keys.txt"
+request_cost() {
+    "${CLIENT_CPUS[@]}" "$REQUEST_COST" "$ENDPOINT" "$BUCKET" "$RUN/log-keys.txt" "$1" \
+        "$CONCURRENCY" "$((RUNS + 1))" 1 2>"$RUN/request-cost-$1.err" |
+        tail -n +2 | sed -E 's/.*: ([0-9.]+) ms per request/\1/' | median
+}
+SDK_GET=$(request_cost sdk) || die "s3_request_cost sdk failed: $(tail -2 "$RUN/request-cost-sdk.err")"
+HTTP_GET=$(request_cost http) || die "s3_request_cost http failed: $(tail -2 "$RUN/request-cost-http.err")"
+echo "SDK alone: $(fmt "$SDK_GET" .3f) ms of CPU per GetObject (body read whole; examples/s3_request_cost.rs, median of $RUNS rounds after one to warm up)"
+echo "HTTP:      $(fmt "$HTTP_GET" .3f) ms per bare unsigned GET of the same objects (hyper, no SDK)"
+echo "ctverify:  $(fmt "$(calc "$ADDED - $SDK_GET")" .3f) ms per object added beyond the SDK's GetObject"
 
 if [ "${PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
     say "profiling one more S3 run"

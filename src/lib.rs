@@ -93,7 +93,7 @@ pub use crate::gzip::{inflate_and_hash, GzipError, Inflated, Keep, KeptBytes, DI
 #[cfg(feature = "aws")]
 pub use crate::aws::{Aws, AwsError};
 #[cfg(feature = "aws")]
-pub use crate::store::s3::{PutError, S3Store};
+pub use crate::store::s3::{PutError, S3Store, WHOLE_BODY_CAP};
 pub use crate::store::{
     dir::DirStore, ListingRequest, Metadata, MetadataMap, Object, ObjectStore, ObjectVersion,
     Stamp, StoreError,

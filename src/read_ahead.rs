@@ -1,4 +1,17 @@
-//! Reading a chain's first logs while its last digests are still on their way.
+//! Keeping a remote store's requests in flight ahead of the threads that verify what they
+//! bring: [`ReadWindow`] sends the reads of the next objects an iterator will hand out, so that
+//! a few verifying threads keep many requests in flight; [`LogsAhead`] reads a chain's first
+//! logs while its last digests are still on their way.
+//!
+//! # The window
+//!
+//! Each object handed out has had its read sent, up to `width` ahead of the one handed out
+//! last (and as long as the store has a free request slot). The thread that takes an object
+//! then finds its answer there, usually whole, and only inflates and hashes it: a request in
+//! flight costs no thread. What a read ahead brought decides nothing by itself: the `get`
+//! takes it, or asks again if it failed.
+//!
+//! # Logs while the last digests come in
 //!
 //! A chain's logs are checked only once every one of its digests is read and the chain walked,
 //! because trust flows from the newest digest down. Without reading ahead, the end of the
@@ -9,7 +22,7 @@
 //! for goes to one of them. A log read ahead is checked exactly as any other: the store only
 //! keeps the early answer for the `get` that asks for it, and asks again if it failed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -128,6 +141,98 @@ impl<'a> LogsAhead<'a> {
     }
 }
 
+/// An item of a [`ReadWindow`]: the object it will read, if any, as (bucket, key); `None` for
+/// the bucket means the store's own.
+pub trait ReadsObject {
+    /// The object a thread taking this item will `get` first.
+    fn object(&self) -> Option<(Option<&str>, &str)>;
+}
+
+/// An iterator whose next `width` items have had their objects' reads sent (see the module's
+/// documentation). Reads it sent and that no item handed out will take are discarded when it
+/// is dropped.
+pub struct ReadWindow<'a, I: Iterator>
+where
+    I::Item: ReadsObject,
+{
+    store: &'a dyn ObjectStore,
+    items: I,
+    /// Items taken from `items` and not yet handed out, each with whether its read was sent.
+    window: VecDeque<(I::Item, bool)>,
+    width: usize,
+    limit: usize,
+}
+
+impl<'a, I: Iterator> ReadWindow<'a, I>
+where
+    I::Item: ReadsObject,
+{
+    /// Sends up to `width` reads ahead of what it hands out, while the store has fewer than
+    /// `limit` requests in flight. A store that does not read ahead is passed through.
+    pub fn new(store: &'a dyn ObjectStore, items: I, width: usize, limit: usize) -> Self {
+        ReadWindow {
+            store,
+            items,
+            window: VecDeque::new(),
+            width: if store.reads_ahead() { width } else { 0 },
+            limit,
+        }
+    }
+
+    /// Sends what is unsent in the window, in order, until the store has no free slot.
+    fn send(&mut self) {
+        let own = self.store.bucket();
+        for (item, sent) in self.window.iter_mut().filter(|(_, sent)| !*sent) {
+            let Some((bucket, key)) = item.object() else {
+                *sent = true;
+                continue;
+            };
+            if !self
+                .store
+                .read_ahead(bucket.unwrap_or(own), key, self.limit)
+            {
+                return;
+            }
+            *sent = true;
+        }
+    }
+}
+
+impl<I: Iterator> Iterator for ReadWindow<'_, I>
+where
+    I::Item: ReadsObject,
+{
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        if self.width == 0 {
+            return self.items.next();
+        }
+        while self.window.len() <= self.width {
+            match self.items.next() {
+                Some(item) => self.window.push_back((item, false)),
+                None => break,
+            }
+        }
+        self.send();
+        self.window.pop_front().map(|(item, _)| item)
+    }
+}
+
+impl<I: Iterator> Drop for ReadWindow<'_, I>
+where
+    I::Item: ReadsObject,
+{
+    fn drop(&mut self) {
+        let own = self.store.bucket();
+        for (item, sent) in &self.window {
+            if let (true, Some((bucket, key))) = (*sent, item.object()) {
+                self.store.discard_read_ahead(bucket.unwrap_or(own), key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +243,9 @@ mod tests {
     struct Recording {
         sent: Mutex<Vec<String>>,
         free: Mutex<usize>,
+        discarded: Mutex<Vec<String>>,
+        /// Whether it says it reads ahead (a remote store) or not (a local one).
+        remote: bool,
     }
 
     impl Default for Recording {
@@ -145,6 +253,8 @@ mod tests {
             Recording {
                 sent: Mutex::default(),
                 free: Mutex::new(usize::MAX),
+                discarded: Mutex::default(),
+                remote: true,
             }
         }
     }
@@ -181,6 +291,86 @@ mod tests {
             sent.push(key.to_string());
             true
         }
+        fn discard_read_ahead(&self, bucket: &str, key: &str) {
+            assert_eq!(bucket, "bucket");
+            self.discarded.lock().unwrap().push(key.to_string());
+        }
+        fn reads_ahead(&self) -> bool {
+            self.remote
+        }
+    }
+
+    /// An item of a window: a key, or nothing to read.
+    struct Item(Option<String>);
+
+    impl ReadsObject for Item {
+        fn object(&self) -> Option<(Option<&str>, &str)> {
+            self.0.as_deref().map(|key| (None, key))
+        }
+    }
+
+    fn keys(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("k{i}")).collect()
+    }
+
+    fn items(count: usize) -> impl Iterator<Item = Item> {
+        keys(0..count).into_iter().map(|k| Item(Some(k)))
+    }
+
+    #[test]
+    fn a_window_sends_the_reads_of_the_next_items_before_handing_them_out() {
+        let store = Recording::default();
+        let mut window = ReadWindow::new(&store, items(10), 3, 64);
+        assert_eq!(window.next().and_then(|i| i.0), Some("k0".into()));
+        assert_eq!(*store.sent.lock().unwrap(), keys(0..4));
+        assert_eq!(window.next().and_then(|i| i.0), Some("k1".into()));
+        assert_eq!(*store.sent.lock().unwrap(), keys(0..5));
+        let rest: Vec<String> = window.by_ref().filter_map(|i| i.0).collect();
+        assert_eq!(rest, keys(2..10));
+        // Every read sent was handed out, each once, in order.
+        assert_eq!(*store.sent.lock().unwrap(), keys(0..10));
+        drop(window);
+        assert!(store.discarded.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_window_waits_for_free_slots_and_skips_items_that_read_nothing() {
+        let store = Recording::default();
+        *store.free.lock().unwrap() = 2;
+        let with_gap = items(3)
+            .chain(std::iter::once(Item(None)))
+            .chain(items(6).skip(3));
+        let mut window = ReadWindow::new(&store, with_gap, 4, 64);
+        assert_eq!(window.next().and_then(|i| i.0), Some("k0".into()));
+        assert_eq!(*store.sent.lock().unwrap(), keys(0..2));
+        *store.free.lock().unwrap() = usize::MAX;
+        assert_eq!(window.next().and_then(|i| i.0), Some("k1".into()));
+        // k2, the item without a key, then k3 and k4: the window is four ahead again.
+        assert_eq!(*store.sent.lock().unwrap(), keys(0..5));
+    }
+
+    #[test]
+    fn reads_sent_and_never_handed_out_are_discarded_with_the_window() {
+        let store = Recording::default();
+        let mut window = ReadWindow::new(&store, items(10), 3, 64);
+        window.next();
+        window.next();
+        drop(window);
+        assert_eq!(*store.discarded.lock().unwrap(), keys(2..5));
+    }
+
+    #[test]
+    fn a_local_store_reads_nothing_ahead() {
+        let store = Recording {
+            remote: false,
+            ..Recording::default()
+        };
+        let handed: Vec<String> = ReadWindow::new(&store, items(5), 3, 64)
+            .filter_map(|i| i.0)
+            .collect();
+        assert_eq!(handed, keys(0..5));
+        assert!(store.sent.lock().unwrap().is_empty());
+        assert!(store.discarded.lock().unwrap().is_empty());
     }
 
     fn logs(rank: usize, count: usize) -> Vec<String> {

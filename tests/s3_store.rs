@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::repo;
 use common::servers::{aws_env, Moto};
-use ctverify::{Aws, ListingRequest, ObjectStore, S3Store};
+use ctverify::{Aws, ListingRequest, ObjectStore, S3Store, WHOLE_BODY_CAP};
 
 const BUCKET: &str = "ctverify-sample-trail";
 const LOGS: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/";
@@ -157,12 +157,18 @@ fn an_object_read_ahead_is_answered_before_it_is_asked_for_used_once_and_never_d
     assert_eq!(body(&store, &key), b"first");
     assert_eq!(body(&store, &key), b"second");
 
-    // A body being read holds a slot: with a bound of one, nothing is read ahead meanwhile.
+    // A body read whole is no longer in flight: holding one leaves its slot free. A body too
+    // large to be read whole streams, and holds its slot until dropped: with a bound of one,
+    // nothing is read ahead meanwhile.
     let other = format!("{LOGS}2024/03/01/other.json.gz");
-    let reading = store.get(BUCKET, &key).expect("get");
+    let whole = store.get(BUCKET, &key).expect("get");
+    let big = format!("{LOGS}2024/03/01/big.json.gz");
+    moto.put(BUCKET, &big, &noise(WHOLE_BODY_CAP as usize + 1, 3));
+    let streaming = store.get(BUCKET, &big).expect("get");
     assert!(!store.read_ahead(BUCKET, &other, 1));
-    drop(reading);
+    drop(streaming);
     assert!(store.read_ahead(BUCKET, &other, 1));
+    drop(whole);
     // An answer waiting for its get does not.
     got(&moto, &other, 1);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -191,4 +197,44 @@ fn an_object_read_ahead_is_answered_before_it_is_asked_for_used_once_and_never_d
     got(&moto, &late, 1);
     moto.put(BUCKET, &late, b"late");
     assert_eq!(body(&store, &late), b"late");
+}
+
+/// Bytes that do not compress, from a seed.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn bodies_read_whole_and_bodies_streamed_are_the_objects_bytes_asked_directly_or_ahead() {
+    let moto = Moto::start();
+    moto.put_bucket(BUCKET);
+    for (name, value) in aws_env(None) {
+        std::env::set_var(name, value);
+    }
+    let aws = Arc::new(Aws::load(2).expect("AWS configuration"));
+    let store = S3Store::open(aws, BUCKET, Some(moto.endpoint()), &[], &[]).expect("open");
+    let cap = WHOLE_BODY_CAP as usize;
+    for (size, seed) in [
+        (0, 1),
+        (5, 2),
+        (cap, 3),
+        (cap + 1, 4),
+        (cap + (64 << 10), 5),
+    ] {
+        let key = format!("{LOGS}2024/03/01/{size}.json.gz");
+        let bytes = noise(size, seed);
+        moto.put(BUCKET, &key, &bytes);
+        assert!(body(&store, &key) == bytes, "{size} bytes, asked directly");
+        assert!(store.read_ahead(BUCKET, &key, 8));
+        got(&moto, &key, 2);
+        assert!(body(&store, &key) == bytes, "{size} bytes, read ahead");
+    }
 }

@@ -27,9 +27,12 @@ pub struct AwsSession {
 }
 
 impl AwsSession {
-    /// For a run with `--concurrency` as given: the SDK's runtime gets up to 8 threads.
+    /// For a run with `--concurrency` as given: the SDK's runtime gets a thread per core (up
+    /// to 8), fewer when fewer requests are in flight. Requests wait on the runtime, not on
+    /// its threads: more threads would only wake one another.
     pub fn for_concurrency(concurrency: Option<usize>) -> AwsSession {
-        AwsSession::with_threads(concurrency.unwrap_or(DEFAULT_S3_CONCURRENCY).min(8))
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AwsSession::with_threads(concurrency.unwrap_or(DEFAULT_S3_CONCURRENCY).min(cores))
     }
 
     pub fn with_threads(threads: usize) -> AwsSession {

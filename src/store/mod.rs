@@ -440,6 +440,14 @@ pub trait ObjectStore: Send + Sync {
     /// Drops a request [`ObjectStore::read_ahead`] sent when no `get` took it.
     fn discard_read_ahead(&self, _bucket: &str, _key: &str) {}
 
+    /// Whether [`ObjectStore::read_ahead`] sends requests that complete on their own (a remote
+    /// store's, on its async runtime): then requests in flight need no threads, and a few
+    /// verifying threads fed by reads ahead ([`crate::read_ahead::ReadWindow`]) keep many
+    /// requests in flight. A local store says no: its reads are the verifying threads' own.
+    fn reads_ahead(&self) -> bool {
+        false
+    }
+
     /// Every version and delete marker of exactly `key` (not of keys it is a prefix of),
     /// newest first, or `None` when `bucket` does not keep versions (never had versioning
     /// turned on). A store that holds no history (a directory) answers `None`.

@@ -4,19 +4,25 @@
 //!
 //! Each bucket is read with a client in the bucket's own region (the configured one when the
 //! first listings succeed there, else found with HeadBucket or GetBucketLocation), so that
-//! chains pointing into another bucket can be followed. Bodies are
-//! streamed: the SDK's byte stream is bridged to `std::io::Read` for the strict gzip reader, so
-//! a log is never held whole in memory.
+//! chains pointing into another bucket can be followed.
+//!
+//! A body is read whole on the async runtime as soon as its answer comes, when it is small
+//! (at most [`WHOLE_BODY_CAP`]) and the bodies so held fit [`WHOLE_BODIES_BUDGET`]: the
+//! verifying thread that takes it then inflates and hashes bytes already in memory, and
+//! requests in flight cost no threads. A larger body is streamed instead (the SDK's byte
+//! stream bridged to `std::io::Read` for the strict gzip reader), so that memory stays bounded
+//! whatever the logs' sizes.
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_config::Region;
 use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
+use bytes::Buf as _;
 use tokio_util::io::SyncIoBridge;
 
 use super::{
@@ -42,17 +48,129 @@ pub struct S3Store {
     /// GetObject requests sent by `read_ahead`, by (bucket, key), each taken once by `get`.
     reads_ahead: Mutex<HashMap<(String, String), ReadAhead>>,
     /// Requests in flight: each listing page's while it is awaited, each `get`'s until its
-    /// body is dropped, each read ahead's until it is answered (an answer waiting for its
-    /// `get` costs the server nothing; the `get` counts again while it reads the body).
+    /// body is read whole or, streamed, dropped, each read ahead's until it is answered (an
+    /// answer waiting for its `get` costs the server nothing; a streamed body's `get` counts
+    /// again while it reads the body).
     in_flight: Arc<AtomicUsize>,
     /// Whether each bucket keeps versions (GetBucketVersioning), asked once per bucket.
     versioned: Mutex<HashMap<String, bool>>,
+    /// Bytes of bodies read whole and not yet dropped (see [`WHOLE_BODIES_BUDGET`]).
+    held: Arc<AtomicU64>,
 }
+
+/// The largest body read whole on the runtime; a larger one is streamed as it is verified.
+/// CloudTrail's log files are mostly tens of kilobytes, rarely a few megabytes.
+pub const WHOLE_BODY_CAP: u64 = 8 << 20;
+
+/// The most bytes of bodies read whole that the store holds at once (answers waiting for
+/// their `get`, and bodies being verified): beyond it, bodies are streamed. Bounds memory
+/// whatever the concurrency.
+pub const WHOLE_BODIES_BUDGET: u64 = 64 << 20;
 
 /// A GetObject sent before anyone asked for it; the task gives `None` when it failed (the
 /// `get` then asks again, so that only an answer to a request of its own decides anything).
 struct ReadAhead {
-    response: tokio::task::JoinHandle<Option<GetObjectOutput>>,
+    response: tokio::task::JoinHandle<Option<Fetched>>,
+}
+
+/// A GetObject's answer: its body read whole, or still to be streamed.
+enum Fetched {
+    Whole {
+        metadata: Metadata,
+        body: aws_sdk_s3::primitives::AggregatedBytes,
+        held: Held,
+    },
+    Streaming(Box<GetObjectOutput>),
+}
+
+/// Why a GetObject failed: S3's answer (or none), or its body breaking off.
+enum FetchError {
+    Request(Box<aws_sdk_s3::error::SdkError<GetObjectError, HttpResponse>>),
+    Body(String),
+}
+
+/// Bytes of [`S3Store::held`] a body read whole keeps until it is dropped.
+struct Held {
+    bytes: u64,
+    held: Arc<AtomicU64>,
+}
+
+impl Held {
+    /// Takes `bytes` of the budget, if they fit.
+    fn take(held: &Arc<AtomicU64>, bytes: u64) -> Option<Held> {
+        let before = held.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > WHOLE_BODIES_BUDGET {
+            held.fetch_sub(bytes, Ordering::Relaxed);
+            return None;
+        }
+        Some(Held {
+            bytes,
+            held: held.clone(),
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// Sends a GetObject and, when its body is small enough and fits the budget, reads it whole.
+async fn fetch(
+    request: aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    held: Arc<AtomicU64>,
+) -> Result<Fetched, FetchError> {
+    let output = request
+        .send()
+        .await
+        .map_err(|e| FetchError::Request(Box::new(e)))?;
+    let size = output
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|&n| n <= WHOLE_BODY_CAP);
+    let Some(held) = size.and_then(|n| Held::take(&held, n)) else {
+        return Ok(Fetched::Streaming(Box::new(output)));
+    };
+    let metadata = metadata_of(&output);
+    // The SDK validates the body's checksum as it is read: a body corrupted on the way fails
+    // here, a read error (asked again), never a hash mismatch.
+    let body = output
+        .body
+        .collect()
+        .await
+        .map_err(|e| FetchError::Body(describe_error(&e)))?;
+    Ok(Fetched::Whole {
+        metadata,
+        body,
+        held,
+    })
+}
+
+/// An object's S3 user metadata, names lowercase.
+fn metadata_of(output: &GetObjectOutput) -> Metadata {
+    output
+        .metadata()
+        .map(|m| {
+            Metadata::new(
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// A body read whole, keeping its share of the budget until dropped.
+struct WholeBody {
+    body: bytes::buf::Reader<aws_sdk_s3::primitives::AggregatedBytes>,
+    _held: Held,
+}
+
+impl Read for WholeBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.body.read(buf)
+    }
 }
 
 type GetObjectOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
@@ -174,6 +292,7 @@ impl S3Store {
             reads_ahead: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             versioned: Mutex::new(HashMap::new()),
+            held: Arc::new(AtomicU64::new(0)),
         };
         let guess = store.build_client(None);
         for request in ahead {
@@ -290,6 +409,21 @@ impl S3Store {
 
     /// What a failed GetObject means for the file: not there, archived, refused (each final),
     /// or a read that failed on the way (asked again by the verifier).
+    fn fetch_error(
+        &self,
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        e: FetchError,
+    ) -> StoreError {
+        match e {
+            FetchError::Request(e) => self.get_error(client, bucket, key, *e),
+            FetchError::Body(why) => {
+                StoreError::Read(format!("GetObject s3://{bucket}/{key}: body: {why}"))
+            }
+        }
+    }
+
     fn get_error(
         &self,
         client: &aws_sdk_s3::Client,
@@ -649,13 +783,20 @@ impl ObjectStore for S3Store {
             return false;
         };
         let slot = Slot::take(&self.in_flight);
-        let request = client.get_object().bucket(bucket).key(key).send();
+        let request = fetch(
+            client.get_object().bucket(bucket).key(key),
+            self.held.clone(),
+        );
         let response = self.aws.runtime.spawn(async move {
             let response = request.await.ok();
             drop(slot);
             response
         });
         reads.insert(id, ReadAhead { response });
+        true
+    }
+
+    fn reads_ahead(&self) -> bool {
         true
     }
 
@@ -681,25 +822,22 @@ impl ObjectStore for S3Store {
         };
         let answered_early =
             early.and_then(|early| match self.aws.runtime.block_on(early.response) {
-                Ok(Some(output)) => Some((output, Slot::take(&self.in_flight))),
+                Ok(Some(fetched)) => Some((fetched, Slot::take(&self.in_flight))),
                 _ => None,
             });
-        let (output, slot) = match answered_early {
+        let (fetched, slot) = match answered_early {
             Some(answered) => answered,
             None => {
                 let client = self.client(bucket)?;
                 let slot = Slot::take(&self.in_flight);
-                let response = self
-                    .aws
-                    .runtime
-                    .block_on(client.get_object().bucket(bucket).key(key).send());
-                match response {
-                    Ok(output) => (output, slot),
-                    Err(e) => return Err(self.get_error(&client, bucket, key, e)),
+                let request = client.get_object().bucket(bucket).key(key);
+                match self.aws.runtime.block_on(fetch(request, self.held.clone())) {
+                    Ok(fetched) => (fetched, slot),
+                    Err(e) => return Err(self.fetch_error(&client, bucket, key, e)),
                 }
             }
         };
-        Ok(self.object_of(output, slot))
+        Ok(self.object_of(fetched, slot))
     }
 
     fn versions(&self, bucket: &str, key: &str) -> Result<Option<Vec<ObjectVersion>>, StoreError> {
@@ -775,17 +913,18 @@ impl ObjectStore for S3Store {
     fn get_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Object, StoreError> {
         let client = self.client(bucket)?;
         let slot = Slot::take(&self.in_flight);
-        let response = self.aws.runtime.block_on(
-            client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .version_id(version_id)
-                .send(),
-        );
+        let request = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version_id);
+        let response = self.aws.runtime.block_on(fetch(request, self.held.clone()));
         match response {
-            Ok(output) => Ok(self.object_of(output, slot)),
-            Err(e) => {
+            Ok(fetched) => Ok(self.object_of(fetched, slot)),
+            Err(FetchError::Body(why)) => Err(StoreError::Read(format!(
+                "GetObject s3://{bucket}/{key} (version {version_id}): body: {why}"
+            ))),
+            Err(FetchError::Request(e)) => {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 if Refusal::of_answer(status, e.code(), e.message()).is_some() {
                     Err(versions_error(
@@ -795,7 +934,7 @@ impl ObjectStore for S3Store {
                         object_arn(&client, bucket, key),
                     ))
                 } else {
-                    Err(self.get_error(&client, bucket, key, e))
+                    Err(self.get_error(&client, bucket, key, *e))
                 }
             }
         }
@@ -867,19 +1006,26 @@ impl S3Store {
             })
     }
 
-    /// An object's body and metadata from GetObject's answer; its request counts as in flight
-    /// until the body is dropped.
-    fn object_of(&self, output: GetObjectOutput, slot: Slot) -> Object {
-        let metadata: Metadata = output
-            .metadata()
-            .map(|m| {
-                Metadata::new(
-                    m.iter()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                        .collect(),
-                )
-            })
-            .unwrap_or_default();
+    /// An object's body and metadata from GetObject's answer; a streamed body's request counts
+    /// as in flight until the body is dropped (a body read whole is no longer in flight).
+    fn object_of(&self, fetched: Fetched, slot: Slot) -> Object {
+        let output = match fetched {
+            Fetched::Whole {
+                metadata,
+                body,
+                held,
+            } => {
+                return Object {
+                    body: Box::new(WholeBody {
+                        body: body.reader(),
+                        _held: held,
+                    }),
+                    metadata,
+                }
+            }
+            Fetched::Streaming(output) => *output,
+        };
+        let metadata = metadata_of(&output);
         let reader = output.body.into_async_read();
         let body = SyncIoBridge::new_with_handle(reader, self.aws.runtime.handle().clone());
         Object {

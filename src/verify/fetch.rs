@@ -14,7 +14,7 @@ use crate::digest::{ChainId, Digest, DigestKey};
 use crate::gzip::{inflate_and_hash, GzipError, Keep, KeptBytes, DIGEST_SIZE_CAP};
 use crate::hash::Sha256;
 use crate::progress::Progress;
-use crate::read_ahead::LogsAhead;
+use crate::read_ahead::{LogsAhead, ReadWindow, ReadsObject};
 use crate::spill::{DigestSpill, DigestSpillReader};
 use crate::status::Status;
 use crate::store::{Object, ObjectStore, StoreError};
@@ -46,25 +46,27 @@ pub(super) fn fetch_chain_digests(
     // walk hands out first.
     listed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
     let ahead = LogsAhead::new(store, options.concurrency, listed.len());
-    let mut fetched: Vec<SpilledDigest> = listed
-        .into_iter()
-        .enumerate()
-        .par_bridge()
-        .map(|(rank, (key, named_end))| {
-            ahead.digest_started();
-            let fetched = fetch_digest(
-                store,
-                store.bucket(),
-                &key,
-                named_end,
-                true,
-                spill,
-                Some((&ahead, rank)),
-            );
-            ahead.digest_done();
-            fetched
-        })
-        .collect::<std::io::Result<_>>()?;
+    // Their reads are sent ahead of the threads that parse them (see [`ReadWindow`]).
+    let ranked = listed.into_iter().enumerate().map(RankedDigest);
+    let mut fetched: Vec<SpilledDigest> =
+        ReadWindow::new(store, ranked, options.concurrency, options.concurrency)
+            .par_bridge()
+            .map(|RankedDigest(ranked)| ranked)
+            .map(|(rank, (key, named_end))| {
+                ahead.digest_started();
+                let fetched = fetch_digest(
+                    store,
+                    store.bucket(),
+                    &key,
+                    named_end,
+                    true,
+                    spill,
+                    Some((&ahead, rank)),
+                );
+                ahead.digest_done();
+                fetched
+            })
+            .collect::<std::io::Result<_>>()?;
     // Predecessors named within the range and not listed are read at their keys, and so on
     // down the chain. A trail whose bucket was changed continues its chain in the old bucket,
     // which is not listed at all. In the chain's own folder, a listing is never the only
@@ -116,6 +118,16 @@ pub(super) fn fetch_chain_digests(
         backfill_generated,
         read_ahead: ahead.into_sent(),
     })
+}
+
+/// A listed digest (its key, and the end time its key names) with its place in the walk's
+/// order.
+struct RankedDigest((usize, (String, UtcTime)));
+
+impl ReadsObject for RankedDigest {
+    fn object(&self) -> Option<(Option<&str>, &str)> {
+        Some((None, &self.0 .1 .0))
+    }
 }
 
 /// A digest read and put in the spill file: the head the walk holds, and what following the

@@ -16,6 +16,7 @@ use crate::chain::LogCheck;
 use crate::gzip::{inflate_and_hash_watched, GzipError, InflatedWatcher, InflatingReader, Keep};
 use crate::hash::Sha256;
 use crate::progress::Progress;
+use crate::read_ahead::{ReadWindow, ReadsObject};
 use crate::report::FileEntry;
 use crate::status::{Counts, FileKind, Status};
 use crate::store::{ObjectStore, StoreError};
@@ -90,36 +91,46 @@ fn check_chain_logs(
     let Some(checks) = work.log_checks.take() else {
         return Ok(());
     };
-    let results = checks
-        .par_bridge()
-        .fold(LogResults::default, |mut acc, check| {
-            let check = match check {
-                Ok(check) => check,
-                Err(e) => {
-                    acc.spill_error.get_or_insert(e);
-                    return acc;
+    // The next logs' reads are sent ahead of the threads that check them: a remote store's
+    // requests in flight then wait on its runtime, not on threads, and as many threads as the
+    // machine has cores inflate and hash what they brought (more would only take turns, and
+    // wake one another). A local store's reads are the threads' own: every worker checks.
+    let checkers = if store.reads_ahead() {
+        verifying_threads().min(rayon::current_num_threads())
+    } else {
+        rayon::current_num_threads()
+    };
+    let queue = std::sync::Mutex::new(ReadWindow::new(
+        store,
+        checks,
+        options.concurrency,
+        options.concurrency,
+    ));
+    let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+    let results = std::sync::Mutex::new(LogResults::default());
+    rayon::scope(|scope| {
+        for _ in 0..checkers {
+            scope.spawn(|_| {
+                let mut acc = LogResults::default();
+                while let Some(check) = next() {
+                    acc = check_one(
+                        store,
+                        options,
+                        trails,
+                        backfill,
+                        watch_events,
+                        sink,
+                        acc,
+                        check,
+                    );
                 }
-            };
-            let (entry, trail_events) =
-                check_log(store, &check, backfill, watch_events, &options.progress);
-            if let Some(found) = trail_events {
-                let (events, left_out) = found.into_sorted();
-                let ours = events
-                    .into_iter()
-                    .filter(|e| trails.iter().any(|t| e.names_trail(t)));
-                acc.trail_events.absorb_parts(ours.collect(), left_out);
-            }
-            if entry.status == Status::NotFound {
-                acc.not_found.push((check, entry));
-            } else {
-                acc.counts.add(entry.status);
-                if let Some(entry) = sink.pass(entry) {
-                    acc.kept.push(entry);
-                }
-            }
-            acc
-        })
-        .reduce(LogResults::default, LogResults::merge);
+                let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
+                *all = std::mem::take(&mut *all).merge(acc);
+            });
+        }
+    });
+    drop(queue);
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     for key in std::mem::take(&mut work.read_ahead) {
         store.discard_read_ahead(store.bucket(), &key);
     }
@@ -131,6 +142,56 @@ fn check_chain_logs(
     work.not_found = results.not_found;
     work.add_trail_events(results.trail_events);
     Ok(())
+}
+
+impl ReadsObject for std::io::Result<LogCheck> {
+    fn object(&self) -> Option<(Option<&str>, &str)> {
+        let check = self.as_ref().ok()?;
+        Some((Some(&check.bucket), &check.key))
+    }
+}
+
+/// Threads that verify what reads ahead brought: one per core this process may run on.
+fn verifying_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Checks one log (or takes the spill file's failure) into `acc`.
+#[allow(clippy::too_many_arguments)]
+fn check_one(
+    store: &dyn ObjectStore,
+    options: &ValidateOptions,
+    trails: &[String],
+    backfill: bool,
+    watch_events: bool,
+    sink: &Sink,
+    mut acc: LogResults,
+    check: std::io::Result<LogCheck>,
+) -> LogResults {
+    let check = match check {
+        Ok(check) => check,
+        Err(e) => {
+            acc.spill_error.get_or_insert(e);
+            return acc;
+        }
+    };
+    let (entry, trail_events) = check_log(store, &check, backfill, watch_events, &options.progress);
+    if let Some(found) = trail_events {
+        let (events, left_out) = found.into_sorted();
+        let ours = events
+            .into_iter()
+            .filter(|e| trails.iter().any(|t| e.names_trail(t)));
+        acc.trail_events.absorb_parts(ours.collect(), left_out);
+    }
+    if entry.status == Status::NotFound {
+        acc.not_found.push((check, entry));
+    } else {
+        acc.counts.add(entry.status);
+        if let Some(entry) = sink.pass(entry) {
+            acc.kept.push(entry);
+        }
+    }
+    acc
 }
 
 /// A log's verdict, and the trail events it holds when it is valid and holds any.

@@ -16,10 +16,13 @@
 //! requests in flight (apart from each folder's log listing, which a remote store may send
 //! ahead): every account-and-region folder is verified in parallel, within it every
 //! chain, within a chain every digest and then every log (streamed through the strict gzip
-//! reader). A remote store may also read a chain's first logs ahead into slots its last
-//! digests leave free ([`crate::read_ahead`]). Results flow back to the caller's thread as each
-//! folder is done. Each file's failure becomes that file's status; nothing one file does stops
-//! the others.
+//! reader). A remote store sends the reads of the next digests and logs ahead of the threads
+//! that check them ([`crate::read_ahead::ReadWindow`]), so that its requests in flight wait on
+//! its async runtime, not on threads: a chain's logs are then checked by one thread per core,
+//! which find their bodies already read. It also reads a chain's first logs ahead into slots
+//! its last digests leave free ([`crate::read_ahead::LogsAhead`]). Results flow back to the
+//! caller's thread as each folder is done. Each file's failure becomes that file's status;
+//! nothing one file does stops the others.
 
 mod continuity;
 mod digest_scan;
@@ -107,7 +110,8 @@ pub struct ValidateOptions {
     pub filter: ChainFilter,
     /// Report every file, valid ones included; otherwise only those not valid.
     pub verbose: bool,
-    /// Worker threads; also the bound on requests in flight (0 counts as 1).
+    /// Worker threads; also the bound on requests in flight, and on a remote store's reads
+    /// sent ahead of the checks (0 counts as 1).
     pub concurrency: usize,
     /// Memory, in bytes, the account-and-region folders verified at once may hold together
     /// (estimated per digest and per listed log): the next folder starts only while it fits, and
