@@ -70,7 +70,7 @@ pub struct PublicKeysArgs {
 pub struct ConnectionArgs {
     #[command(flatten)]
     pub endpoint: EndpointArgs,
-    /// Requests or files in flight.
+    /// Requests or files in flight [default: 128 for S3, twice the cores for a directory].
     #[arg(long)]
     pub concurrency: Option<usize>,
 }

@@ -192,6 +192,22 @@ pub enum Decided<'a> {
     Chain(&'a ChainReport),
 }
 
+/// The pool's size: `concurrency` threads, or for a store that reads ahead (whose requests
+/// in flight are bounded by `concurrency` still) at most four per core and at least 16. Its
+/// digests' and logs' requests wait on its runtime, so threads are needed only for listings
+/// (one each while it is answered) and for checking. More would cost more than they give:
+/// idle workers look for work in every other worker's queue, and at 256 threads on one core
+/// that search alone took a quarter of the CPU (bench/s3_cpu_profile.sh).
+fn worker_threads(store: &dyn ObjectStore, concurrency: usize) -> usize {
+    let threads = if store.reads_ahead() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        concurrency.min((4 * cores).max(16))
+    } else {
+        concurrency
+    };
+    threads.max(1)
+}
+
 /// Verifies every chain `store` holds within the options' range. `on_decided` sees each file
 /// as soon as its verdict is final, and each chain when it is done (for streaming reports).
 pub fn validate(
@@ -201,7 +217,7 @@ pub fn validate(
     on_decided: &mut dyn FnMut(Decided<'_>),
 ) -> Result<Validation, ValidateError> {
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.concurrency.max(1))
+        .num_threads(worker_threads(store, options.concurrency))
         .build()
         .map_err(ValidateError::ThreadPool)?;
 
