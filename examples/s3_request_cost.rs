@@ -94,7 +94,7 @@ fn main() {
                     let client = hyper_util::client::legacy::Client::builder(
                         hyper_util::rt::TokioExecutor::new(),
                     )
-                    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+                    .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
                     let base = format!("{}/{}", endpoint.trim_end_matches('/'), bucket);
                     Arc::new(move |key: String| {
                         let uri: hyper::Uri = format!("{base}/{key}").parse().expect("uri");

@@ -98,8 +98,13 @@ fn a_listing_sent_ahead_is_answered_before_it_is_asked_for_and_used_once() {
 
 /// Waits until moto has answered `count` GETs of `key`.
 fn got(moto: &Moto, key: &str, count: usize) {
+    got_in(moto, BUCKET, key, count)
+}
+
+/// Waits until moto has answered `count` GETs of `key` in `bucket`.
+fn got_in(moto: &Moto, bucket: &str, key: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let wanted = format!("GET /{BUCKET}/{key}");
+    let wanted = format!("GET /{bucket}/{key}");
     let gets = || {
         moto.requests()
             .iter()
@@ -237,4 +242,66 @@ fn bodies_read_whole_and_bodies_streamed_are_the_objects_bytes_asked_directly_or
         got(&moto, &key, 2);
         assert!(body(&store, &key) == bytes, "{size} bytes, read ahead");
     }
+}
+
+#[test]
+fn a_streamed_answer_holds_its_slot_until_taken_and_other_buckets_are_read_ahead_once_known() {
+    let moto = Moto::start();
+    moto.put_bucket(BUCKET);
+    let other_bucket = "ctverify-old-trail-bucket";
+    moto.put_bucket(other_bucket);
+    for (name, value) in aws_env(None) {
+        std::env::set_var(name, value);
+    }
+    let aws = Arc::new(Aws::load(2).expect("AWS configuration"));
+    let store = S3Store::open(aws, BUCKET, Some(moto.endpoint()), &[], &[]).expect("open");
+
+    // An answer too large to be read whole keeps its connection, so it stays in flight until
+    // its get takes it: with a bound of one, nothing more is read ahead meanwhile.
+    let big = format!("{LOGS}2024/03/01/big.json.gz");
+    let big_bytes = noise(WHOLE_BODY_CAP as usize + 1, 9);
+    moto.put(BUCKET, &big, &big_bytes);
+    let small = format!("{LOGS}2024/03/01/small.json.gz");
+    moto.put(BUCKET, &small, b"small");
+    assert!(store.read_ahead(BUCKET, &big, 1));
+    got(&moto, &big, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!store.read_ahead(BUCKET, &small, 1));
+    assert!(body(&store, &big) == big_bytes);
+    assert!(store.read_ahead(BUCKET, &small, 1));
+    assert_eq!(body(&store, &small), b"small");
+
+    // Another bucket (a trail whose bucket changed) is read ahead once a get has made its
+    // client, never before: making one may need a region lookup.
+    let old = format!("{LOGS}2024/02/01/old.json.gz");
+    moto.put(other_bucket, &old, b"old");
+    assert!(!store.read_ahead(other_bucket, &old, 8));
+    let mut first = Vec::new();
+    store
+        .get(other_bucket, &old)
+        .expect("get")
+        .body
+        .read_to_end(&mut first)
+        .expect("body");
+    assert_eq!(first, b"old");
+    assert!(store.read_ahead(other_bucket, &old, 8));
+    got_in(&moto, other_bucket, &old, 2);
+    // Changed after moto answered: the get is given the early answer, once.
+    moto.put(other_bucket, &old, b"changed");
+    let mut read = Vec::new();
+    store
+        .get(other_bucket, &old)
+        .expect("get")
+        .body
+        .read_to_end(&mut read)
+        .expect("body");
+    assert_eq!(read, b"old");
+    let mut again = Vec::new();
+    store
+        .get(other_bucket, &old)
+        .expect("get")
+        .body
+        .read_to_end(&mut again)
+        .expect("body");
+    assert_eq!(again, b"changed");
 }

@@ -430,9 +430,9 @@ pub trait ObjectStore: Send + Sync {
 
     /// Says that `get(bucket, key)` will follow soon. A remote store may send the request now,
     /// unless `limit` of its requests are already in flight (a request read ahead counts until
-    /// it is answered); the `get` then takes the answer, or asks again if the early request
-    /// failed, so that a read ahead never decides anything. Returns whether it was sent. Local
-    /// stores ignore it.
+    /// it is answered, or, with a body left to stream, until its `get` takes it); the `get`
+    /// then takes the answer, or asks again if the early request failed, so that a read ahead
+    /// never decides anything. Returns whether it was sent. Local stores ignore it.
     fn read_ahead(&self, _bucket: &str, _key: &str, _limit: usize) -> bool {
         false
     }

@@ -22,7 +22,6 @@ use aws_config::Region;
 use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::BucketLocationConstraint;
-use bytes::Buf as _;
 use tokio_util::io::SyncIoBridge;
 
 use super::{
@@ -70,14 +69,20 @@ pub const WHOLE_BODIES_BUDGET: u64 = 64 << 20;
 /// A GetObject sent before anyone asked for it; the task gives `None` when it failed (the
 /// `get` then asks again, so that only an answer to a request of its own decides anything).
 struct ReadAhead {
-    response: tokio::task::JoinHandle<Option<Fetched>>,
+    response: tokio::task::JoinHandle<Option<EarlyAnswer>>,
+}
+
+/// What a read ahead brought: the answer, and for a body left to stream, its request's slot.
+struct EarlyAnswer {
+    fetched: Fetched,
+    slot: Option<Slot>,
 }
 
 /// A GetObject's answer: its body read whole, or still to be streamed.
 enum Fetched {
     Whole {
         metadata: Metadata,
-        body: aws_sdk_s3::primitives::AggregatedBytes,
+        body: Vec<u8>,
         held: Held,
     },
     Streaming(Box<GetObjectOutput>),
@@ -133,13 +138,22 @@ async fn fetch(
         return Ok(Fetched::Streaming(Box::new(output)));
     };
     let metadata = metadata_of(&output);
-    // The SDK validates the body's checksum as it is read: a body corrupted on the way fails
-    // here, a read error (asked again), never a hash mismatch.
-    let body = output
-        .body
-        .collect()
-        .await
-        .map_err(|e| FetchError::Body(describe_error(&e)))?;
+    // Read to its end: the SDK checks the length and the checksum as the body ends, so a body
+    // cut short or corrupted on the way fails here, a read error (asked again), never a hash
+    // mismatch. A body longer than its Content-Length fails too, as soon as it is: what is
+    // held never passes what was taken from the budget.
+    let mut stream = output.body;
+    let mut body = Vec::with_capacity(held.bytes as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| FetchError::Body(describe_error(&e)))?;
+        if (body.len() + chunk.len()) as u64 > held.bytes {
+            return Err(FetchError::Body(format!(
+                "the body is longer than its Content-Length ({} bytes)",
+                held.bytes
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
     Ok(Fetched::Whole {
         metadata,
         body,
@@ -163,7 +177,7 @@ fn metadata_of(output: &GetObjectOutput) -> Metadata {
 
 /// A body read whole, keeping its share of the budget until dropped.
 struct WholeBody {
-    body: bytes::buf::Reader<aws_sdk_s3::primitives::AggregatedBytes>,
+    body: std::io::Cursor<Vec<u8>>,
     _held: Held,
 }
 
@@ -397,14 +411,22 @@ impl S3Store {
     }
 
     fn client(&self, bucket: &str) -> Result<aws_sdk_s3::Client, StoreError> {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(client) = clients.get(bucket) {
-            return Ok(client.clone());
+        if let Some(client) = self.cached_client(bucket) {
+            return Ok(client);
         }
+        // Looked up without holding the lock: a slow lookup for one bucket must not hold up
+        // every read of the others. Two threads may look the same bucket up at once; the
+        // first client kept is everyone's.
         let region = self.aws.runtime.block_on(self.bucket_region(bucket))?;
         let client = self.build_client(region);
-        clients.insert(bucket.to_string(), client.clone());
-        Ok(client)
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(clients.entry(bucket.to_string()).or_insert(client).clone())
+    }
+
+    /// `bucket`'s client if one was made already; never waits on a lookup.
+    fn cached_client(&self, bucket: &str) -> Option<aws_sdk_s3::Client> {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.get(bucket).cloned()
     }
 
     /// What a failed GetObject means for the file: not there, archived, refused (each final),
@@ -767,10 +789,11 @@ impl ObjectStore for S3Store {
     }
 
     fn read_ahead(&self, bucket: &str, key: &str, limit: usize) -> bool {
-        // Another bucket's client may first need a region lookup, which would make this wait.
-        if bucket != self.bucket {
+        // Only into buckets whose client exists (this store's from `open` on, another's once
+        // a `get` made it): making one may need a region lookup, which would make this wait.
+        let Some(client) = self.cached_client(bucket) else {
             return false;
-        }
+        };
         let mut reads = self.reads_ahead.lock().unwrap_or_else(|p| p.into_inner());
         let id = (bucket.to_string(), key.to_string());
         if reads.contains_key(&id) {
@@ -779,18 +802,17 @@ impl ObjectStore for S3Store {
         if self.in_flight.load(Ordering::Relaxed) >= limit {
             return false;
         }
-        let Ok(client) = self.client(bucket) else {
-            return false;
-        };
         let slot = Slot::take(&self.in_flight);
         let request = fetch(
             client.get_object().bucket(bucket).key(key),
             self.held.clone(),
         );
         let response = self.aws.runtime.spawn(async move {
-            let response = request.await.ok();
-            drop(slot);
-            response
+            let fetched = request.await.ok()?;
+            // A body read whole costs the server nothing more; one left to stream still holds
+            // its connection, so it stays in flight until its `get` takes it (or it is dropped).
+            let slot = matches!(fetched, Fetched::Streaming(_)).then_some(slot);
+            Some(EarlyAnswer { fetched, slot })
         });
         reads.insert(id, ReadAhead { response });
         true
@@ -822,7 +844,9 @@ impl ObjectStore for S3Store {
         };
         let answered_early =
             early.and_then(|early| match self.aws.runtime.block_on(early.response) {
-                Ok(Some(fetched)) => Some((fetched, Slot::take(&self.in_flight))),
+                Ok(Some(EarlyAnswer { fetched, slot })) => {
+                    Some((fetched, slot.unwrap_or_else(|| Slot::take(&self.in_flight))))
+                }
                 _ => None,
             });
         let (fetched, slot) = match answered_early {
@@ -1017,7 +1041,7 @@ impl S3Store {
             } => {
                 return Object {
                     body: Box::new(WholeBody {
-                        body: body.reader(),
+                        body: std::io::Cursor::new(body),
                         _held: held,
                     }),
                     metadata,
