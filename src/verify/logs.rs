@@ -107,22 +107,21 @@ fn check_chain_logs(
         options.concurrency,
     ));
     let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+    let checker = LogChecker {
+        store,
+        options,
+        trails,
+        backfill,
+        watch_events,
+        sink,
+    };
     let results = std::sync::Mutex::new(LogResults::default());
     rayon::scope(|scope| {
         for _ in 0..checkers {
             scope.spawn(|_| {
                 let mut acc = LogResults::default();
                 while let Some(check) = next() {
-                    acc = check_one(
-                        store,
-                        options,
-                        trails,
-                        backfill,
-                        watch_events,
-                        sink,
-                        acc,
-                        check,
-                    );
+                    checker.check_into(&mut acc, check);
                 }
                 let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
                 *all = std::mem::take(&mut *all).merge(acc);
@@ -156,42 +155,51 @@ fn verifying_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Checks one log (or takes the spill file's failure) into `acc`.
-#[allow(clippy::too_many_arguments)]
-fn check_one(
-    store: &dyn ObjectStore,
-    options: &ValidateOptions,
-    trails: &[String],
+/// What checking one of a chain's logs needs.
+struct LogChecker<'a> {
+    store: &'a dyn ObjectStore,
+    options: &'a ValidateOptions,
+    /// The folder's trails, whose management calls are kept.
+    trails: &'a [String],
     backfill: bool,
+    /// Whether the chain's logs are looked at for trail events (home region only).
     watch_events: bool,
-    sink: &Sink,
-    mut acc: LogResults,
-    check: std::io::Result<LogCheck>,
-) -> LogResults {
-    let check = match check {
-        Ok(check) => check,
-        Err(e) => {
-            acc.spill_error.get_or_insert(e);
-            return acc;
+    sink: &'a Sink<'a>,
+}
+
+impl LogChecker<'_> {
+    /// Checks one log (or takes the spill file's failure) into `acc`.
+    fn check_into(&self, acc: &mut LogResults, check: std::io::Result<LogCheck>) {
+        let check = match check {
+            Ok(check) => check,
+            Err(e) => {
+                acc.spill_error.get_or_insert(e);
+                return;
+            }
+        };
+        let (entry, trail_events) = check_log(
+            self.store,
+            &check,
+            self.backfill,
+            self.watch_events,
+            &self.options.progress,
+        );
+        if let Some(found) = trail_events {
+            let (events, left_out) = found.into_sorted();
+            let ours = events
+                .into_iter()
+                .filter(|e| self.trails.iter().any(|t| e.names_trail(t)));
+            acc.trail_events.absorb_parts(ours.collect(), left_out);
         }
-    };
-    let (entry, trail_events) = check_log(store, &check, backfill, watch_events, &options.progress);
-    if let Some(found) = trail_events {
-        let (events, left_out) = found.into_sorted();
-        let ours = events
-            .into_iter()
-            .filter(|e| trails.iter().any(|t| e.names_trail(t)));
-        acc.trail_events.absorb_parts(ours.collect(), left_out);
-    }
-    if entry.status == Status::NotFound {
-        acc.not_found.push((check, entry));
-    } else {
-        acc.counts.add(entry.status);
-        if let Some(entry) = sink.pass(entry) {
-            acc.kept.push(entry);
+        if entry.status == Status::NotFound {
+            acc.not_found.push((check, entry));
+        } else {
+            acc.counts.add(entry.status);
+            if let Some(entry) = self.sink.pass(entry) {
+                acc.kept.push(entry);
+            }
         }
     }
-    acc
 }
 
 /// A log's verdict, and the trail events it holds when it is valid and holds any.
